@@ -1,0 +1,1 @@
+"""Ready-made graphs declared in Python."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates the virtualenv and installs what voiceflow and its tests need.
+# Debian packages are installed only when missing (needs root or sudo).
+set -euo pipefail
+PY=${1:-python3.11}
+VENV=${2:-.venv}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
+need_apt=()
+for bin_pkg in "make:make" "gcc:gcc"; do
+  bin=${bin_pkg%%:*}; pkg=${bin_pkg##*:}
+  command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# CPU build of torch first, so nothing pulls a CUDA build (setfit / sentence-transformers need torch).
+"$VENV/bin/python" -m pip install -q "torch==2.13.0"
+"$VENV/bin/python" -m pip install -q -e ".[all,dev]"

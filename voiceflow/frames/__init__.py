@@ -1,0 +1,44 @@
+"""The frame vocabulary. One module per family; everything is re-exported here."""
+
+from voiceflow.frames.audio import AudioRaw, TTSAudio
+from voiceflow.frames.base import Frame, FrameContext, Lane, Origin, evolve
+from voiceflow.frames.control import DTMF, Cancel, End, Error, Interrupt, Metrics, Start
+from voiceflow.frames.playout import Mark, PlayoutReport
+from voiceflow.frames.speech import (
+    BotStartedSpeaking,
+    BotStoppedSpeaking,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+from voiceflow.frames.text import Intent, LLMResponseEnd, LLMToken, TextToSpeak, Transcript
+from voiceflow.frames.tools import ToolCall, ToolResult
+
+__all__ = [
+    "DTMF",
+    "AudioRaw",
+    "BotStartedSpeaking",
+    "BotStoppedSpeaking",
+    "Cancel",
+    "End",
+    "Error",
+    "Frame",
+    "FrameContext",
+    "Intent",
+    "Interrupt",
+    "LLMResponseEnd",
+    "LLMToken",
+    "Lane",
+    "Mark",
+    "Metrics",
+    "Origin",
+    "PlayoutReport",
+    "Start",
+    "TTSAudio",
+    "TextToSpeak",
+    "ToolCall",
+    "ToolResult",
+    "Transcript",
+    "UserStartedSpeaking",
+    "UserStoppedSpeaking",
+    "evolve",
+]

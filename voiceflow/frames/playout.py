@@ -1,0 +1,27 @@
+"""Playout frames: what the caller has actually heard, reported back by output transports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from voiceflow.frames.base import Frame, Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mark(Frame):
+    """Sent downstream with agent audio; the transport echoes it back once played."""
+
+    origin: ClassVar[Origin] = Origin.BOT
+    name: str
+    utterance_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayoutReport(Frame):
+    """Travels upstream: ``played_ms`` of utterance ``utterance_id`` reached the caller."""
+
+    utterance_id: int
+    played_ms: float
+    finished: bool = False
+    mark: str = ""

@@ -1,0 +1,58 @@
+"""Text frames: what the caller said, what it means, and what the agent says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from voiceflow.frames.base import Frame, Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript(Frame):
+    """Speech recognised from the caller; interim while they talk, final at end of turn."""
+
+    origin: ClassVar[Origin] = Origin.USER
+    text: str
+    final: bool = True
+    confidence: float | None = None
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intent(Frame):
+    """What the caller wants, as decided by one tier of the intent router."""
+
+    origin: ClassVar[Origin] = Origin.USER
+    intent: str
+    confidence: float
+    text: str = ""
+    entities: dict[str, Any] = field(default_factory=dict)
+    emotion: str = "neutral"
+    tier: str = ""
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMToken(Frame):
+    """A streamed piece of the agent's reply."""
+
+    origin: ClassVar[Origin] = Origin.BOT
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMResponseEnd(Frame):
+    """The agent's reply for this turn is complete (flushes sentence aggregation)."""
+
+    origin: ClassVar[Origin] = Origin.BOT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextToSpeak(Frame):
+    """A clause or sentence ready for synthesis; may carry SSML."""
+
+    origin: ClassVar[Origin] = Origin.BOT
+    text: str
+    ssml: str | None = None
+    utterance_id: int = 0

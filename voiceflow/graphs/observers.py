@@ -1,0 +1,60 @@
+"""Observers watch every push from their own queue and task, so a slow one never stalls the flow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from voiceflow.frames.base import Frame
+
+if TYPE_CHECKING:
+    from voiceflow.processors.base import Processor
+
+
+@dataclass(frozen=True, slots=True)
+class PushEvent:
+    source: str
+    frame: Frame
+    upstream: bool
+    at: float
+
+
+class Observer(Protocol):
+    async def on_push(self, event: PushEvent) -> None: ...
+
+
+class ObserverFeed:
+    """A bounded feed for one observer: the oldest events are dropped (and counted) when it lags."""
+
+    def __init__(self, observer: Observer, maxsize: int) -> None:
+        self.observer = observer
+        self.maxsize = maxsize
+        self.events: deque[PushEvent] = deque()
+        self.dropped = 0
+        self._wake: asyncio.Event = asyncio.Event()
+
+    def offer(self, src: Processor, frame: Frame, upstream: bool, at: float) -> None:
+        if len(self.events) >= self.maxsize:
+            self.events.popleft()
+            self.dropped += 1
+        self.events.append(PushEvent(src.name, frame, upstream, at))
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            while self.events:
+                await self.observer.on_push(self.events.popleft())
+            self._wake.clear()
+            await self._wake.wait()
+
+
+class FrameLog:
+    """An observer that records every push (useful in tests and the example pipeline)."""
+
+    def __init__(self) -> None:
+        self.events: list[PushEvent] = []
+
+    async def on_push(self, event: PushEvent) -> None:
+        self.events.append(event)
