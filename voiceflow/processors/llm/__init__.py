@@ -1,0 +1,1 @@
+"""LLM engines (provider-neutral interface + adapters) and the LLM agent processor."""
