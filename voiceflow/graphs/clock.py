@@ -12,7 +12,7 @@ import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
-    def timeout(self, seconds: float | None) -> AsyncIterator[None]:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[None]:
         """Async context manager raising TimeoutError when ``seconds`` elapse on this clock."""
         ...
 

@@ -8,6 +8,7 @@ stand in for it), so nesting costs no extra hop at run time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -92,7 +93,7 @@ class Graph:
     def chain(self, *nodes: Node) -> Graph:
         if len(nodes) == 1:
             self.add(nodes[0])
-        for a, b in zip(nodes, nodes[1:]):
+        for a, b in itertools.pairwise(nodes):
             self.link(a, b)
         return self
 
@@ -135,8 +136,7 @@ class Graph:
         srcs = [n for n in self._nodes if not self._ins(n)]
         if len(srcs) != 1:
             raise GraphError(
-                f"graph {self.name!r} used as a node needs exactly one entry, has "
-                f"{[n.name for n in srcs]}"
+                f"graph {self.name!r} used as a node needs exactly one entry, has {[n.name for n in srcs]}"
             )
         return srcs[0]
 
@@ -145,8 +145,7 @@ class Graph:
         sinks = [n for n in self._nodes if not self._outs(n)]
         if len(sinks) != 1:
             raise GraphError(
-                f"graph {self.name!r} used as a node needs exactly one exit, has "
-                f"{[n.name for n in sinks]}"
+                f"graph {self.name!r} used as a node needs exactly one exit, has {[n.name for n in sinks]}"
             )
         return sinks[0]
 
@@ -191,10 +190,8 @@ class Graph:
             stack.append(n)
             for m in outs[n]:
                 if state.get(m) == 1:
-                    cyc = stack[stack.index(m) :] + [m]
-                    raise GraphError(
-                        f"graph {self.name!r} has a cycle: {' -> '.join(p.name for p in cyc)}"
-                    )
+                    cyc = [*stack[stack.index(m) :], m]
+                    raise GraphError(f"graph {self.name!r} has a cycle: {' -> '.join(p.name for p in cyc)}")
                 if m not in state:
                     visit(m)
             stack.pop()
@@ -224,24 +221,25 @@ class Graph:
             made = list(extra) + [t for m in makers for t in m.produces]
             return any(issubclass(t, want) or issubclass(want, t) for t in made)
 
+        # A processor that handles several types is fine when only some reach it; it is an
+        # error when none of the types it handles can ever arrive.
         for n in nodes:
-            for want in n.consumes():
-                if issubclass(want, AMBIENT) or not ins[n]:
-                    continue
+            wants = [t for t in n.consumes() if not issubclass(t, AMBIENT)]
+            if wants and ins[n]:
                 ups = closure(n, ins)
                 extra = self.inputs
-                if not can_make(ups, extra, want):
+                if not any(can_make(ups, extra, w) for w in wants):
                     raise GraphError(
-                        f"node {n.name!r} consumes {want.__name__} but nothing upstream produces it "
-                        f"(upstream: {', '.join(u.name for u in ups) or 'none'}"
+                        f"node {n.name!r} consumes {', '.join(w.__name__ for w in wants)} but nothing "
+                        f"upstream produces it (upstream: {', '.join(u.name for u in ups)}"
                         f"{'; graph inputs: ' + ', '.join(t.__name__ for t in extra) if extra else ''})"
                     )
-            for want in n.consumes(upstream=True):
-                if issubclass(want, AMBIENT) or not outs[n]:
-                    continue
+            wants_up = [t for t in n.consumes(upstream=True) if not issubclass(t, AMBIENT)]
+            if wants_up and outs[n]:
                 downs = closure(n, outs)
-                if not can_make(downs, (), want):
+                if not any(can_make(downs, (), w) for w in wants_up):
                     raise GraphError(
-                        f"node {n.name!r} handles {want.__name__} travelling upstream but nothing "
-                        f"downstream produces it (downstream: {', '.join(d.name for d in downs)})"
+                        f"node {n.name!r} handles {', '.join(w.__name__ for w in wants_up)} travelling "
+                        f"upstream but nothing downstream produces it "
+                        f"(downstream: {', '.join(d.name for d in downs)})"
                     )

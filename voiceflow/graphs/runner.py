@@ -55,7 +55,7 @@ class GraphRun:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self.graph = graph.build() if isinstance(graph, Graph) else graph
-        self.clock: Clock = clock or MonotonicClock()
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.generation = Generation()
         self.context = FrameContext(self.clock, self.generation)
         self.on_output = on_output
@@ -143,6 +143,8 @@ class GraphRun:
                     self.spawn(feed.run(), name="observer")
                 self._ready.set()
                 await self._stop.wait()
+                if self.cancel_reason is None:
+                    await self._quiesce()
                 for t in list(self._tasks):
                     t.cancel()
         finally:
@@ -151,9 +153,21 @@ class GraphRun:
             for n in self.graph.nodes:
                 try:
                     await n.cleanup()
-                except Exception:  # noqa: BLE001 - teardown must finish
+                except Exception:
                     log.exception("cleanup of %s failed", n.name)
                 n._worker = None
+
+    async def _quiesce(self) -> None:
+        """After End reached every sink: let frames still travelling (upstream feedback) land."""
+        nodes = self.graph.nodes
+        rounds = 0
+        while self.cancel_reason is None and any(n.queue.items or n._inflight_gen is not None for n in nodes):
+            rounds += 1
+            await asyncio.sleep(0 if rounds < 1000 else 0.001)
+        for _ in range(1000):  # observers get a bounded chance to catch up; a stuck one is not waited for
+            if not any(feed.events for feed in self.observers):
+                break
+            await asyncio.sleep(0)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Start a task owned by this run (cancelled at teardown)."""

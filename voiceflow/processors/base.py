@@ -30,15 +30,16 @@ log = logging.getLogger("voiceflow.processor")
 
 P = TypeVar("P", bound="Processor")
 FrameT = TypeVar("FrameT", bound=Frame)
-Handler = Callable[[Any, Any], Awaitable[None]]
+HandlerFn = Callable[[Any, Any], Awaitable[None]]  # as declared: (self, frame)
+Handler = Callable[[Any], Awaitable[None]]  # bound to a processor
 
 _HANDLES = "__voiceflow_handles__"
 
 
-def on(*frame_types: type[Frame], upstream: bool = False) -> Callable[[Handler], Handler]:
+def on(*frame_types: type[Frame], upstream: bool = False) -> Callable[[HandlerFn], HandlerFn]:
     """Register a method as the handler of ``frame_types`` (downstream, or upstream)."""
 
-    def mark(fn: Handler) -> Handler:
+    def mark(fn: HandlerFn) -> HandlerFn:
         regs = getattr(fn, _HANDLES, [])
         regs.extend((t, upstream) for t in frame_types)
         setattr(fn, _HANDLES, regs)
@@ -238,7 +239,7 @@ class Processor:
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - becomes an Error frame
+        except Exception as exc:
             await self._report(exc)
 
     async def _report(self, exc: BaseException) -> None:
@@ -250,9 +251,7 @@ class Processor:
             type(exc).__name__,
             exc,
         )
-        err = Error(
-            message=f"{type(exc).__name__}: {exc}", processor=self.name, fatal=fatal, exception=exc
-        )
+        err = Error(message=f"{type(exc).__name__}: {exc}", processor=self.name, fatal=fatal, exception=exc)
         await self.push_up(err)
         if fatal:
             self.run.fail(err)
@@ -267,7 +266,7 @@ class Processor:
         table = self._up_handlers if upstream else self._down_handlers
         found: Handler | None = None
         for klass in ftype.__mro__:
-            attr = table.get(klass)  # type: ignore[call-overload]
+            attr = table.get(klass)
             if attr is not None:
                 found = getattr(self, attr)
                 break
@@ -309,7 +308,7 @@ class Processor:
                         await self._dispatch(frame, upstream)
                     except asyncio.CancelledError:
                         raise
-                    except Exception as exc:  # noqa: BLE001 - a handler's failure is reported
+                    except Exception as exc:
                         await self._report(exc)
                     finally:
                         handling_generation.reset(token)

@@ -27,14 +27,14 @@ Item = tuple[Frame, bool]  # (frame, travelling upstream)
 
 class FrameQueue:
     __slots__ = (
+        "_getter",
+        "_putters",
+        "dropped_overflow",
+        "dropped_stale",
+        "high_water",
         "items",
         "maxsize",
         "overflow",
-        "high_water",
-        "dropped_overflow",
-        "dropped_stale",
-        "_getter",
-        "_putters",
     )
 
     def __init__(self, maxsize: int = 256, overflow: Overflow = Overflow.BLOCK) -> None:

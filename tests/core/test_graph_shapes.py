@@ -1,0 +1,153 @@
+"""Fan-out, fan-in, routers, nested graphs and upstream flow."""
+
+from __future__ import annotations
+
+from voiceflow.frames import DTMF, Error, Frame, Intent, PlayoutReport, TextToSpeak, Transcript
+from voiceflow.graphs import Collector, FrameLog, Graph, GraphRun, Merge, Router, VirtualClock
+from voiceflow.processors import Passthrough, Processor, on
+
+
+class Upper(Processor):
+    produces = (TextToSpeak,)
+
+    @on(Transcript)
+    async def t(self, frame: Transcript) -> None:
+        await self.push(TextToSpeak(text=frame.text.upper()))
+
+
+class Echo(Processor):
+    produces = (TextToSpeak,)
+
+    @on(Transcript)
+    async def t(self, frame: Transcript) -> None:
+        await self.push(TextToSpeak(text=frame.text + "!"))
+
+
+def texts(c: Collector) -> list[str]:
+    return [f.text for f in c.of(TextToSpeak)]  # type: ignore[attr-defined]
+
+
+async def test_fan_out_feeds_every_branch() -> None:
+    a, b = Collector("a"), Collector("b")
+    src = Passthrough("src")
+    g = Graph("fan", inputs=[Transcript]).fan_out(src, [a, b])
+    async with GraphRun(g, clock=VirtualClock()) as run:
+        await run.push(run.make(Transcript, text="x"))
+    assert [f.text for f in a.of(Transcript)] == ["x"]  # type: ignore[attr-defined]
+    assert [f.text for f in b.of(Transcript)] == ["x"]  # type: ignore[attr-defined]
+    assert run.done
+
+
+async def test_fan_in_merge_forwards_end_once_after_all_inputs() -> None:
+    sink = Collector("sink")
+    src = Passthrough("src")
+    up, echo, merge = Upper("upper"), Echo("echo"), Merge("merge")
+    g = (
+        Graph("fanin", inputs=[Transcript])
+        .fan_out(src, [up, echo])
+        .fan_in([up, echo], merge)
+        .link(merge, sink)
+    )
+    async with GraphRun(g, clock=VirtualClock()) as run:
+        await run.push(run.make(Transcript, text="hi"))
+    assert sorted(texts(sink)) == ["HI", "hi!"]
+    assert [f.name for f in sink.frames].count("End") == 1
+    assert [f.name for f in sink.frames].count("Start") == 1
+
+
+async def test_router_sends_each_frame_to_one_branch_and_control_to_all() -> None:
+    faq, other, merge, sink = Upper("faq"), Echo("other"), Merge("merge"), Collector("sink")
+    router = Router([("faq", lambda f: isinstance(f, Transcript) and "?" in f.text)], default="other")
+    g = Graph("routed", inputs=[Transcript])
+    g.route(router, {"faq": faq, "other": other}).fan_in([faq, other], merge).link(merge, sink)
+    async with GraphRun(g, clock=VirtualClock()) as run:
+        await run.push(run.make(Transcript, text="hours?"))
+        await run.push(run.make(Transcript, text="hello"))
+    assert sorted(texts(sink)) == ["HOURS?", "hello!"]
+    assert run.stats()["faq"]["processed"] >= 2  # Start + one transcript + End
+    assert [f.name for f in sink.frames].count("End") == 1
+
+
+async def test_router_without_default_counts_unrouted_frames() -> None:
+    sink = Collector("sink")
+    router = Router([("digits", lambda f: isinstance(f, DTMF))])
+    g = Graph("r", inputs=[DTMF, Transcript]).route(router, {"digits": sink})
+    async with GraphRun(g, clock=VirtualClock()) as run:
+        await run.push(run.make(DTMF, digit="1"))
+        await run.push(run.make(Transcript, text="not a digit"))
+    assert [f.name for f in sink.frames if f.name not in ("Start", "End")] == ["DTMF"]
+    assert run.unrouted == 1
+
+
+async def test_nested_graph_is_a_node_and_costs_no_extra_hop() -> None:
+    inner = Graph("inner").chain(Passthrough("i1"), Upper("i2"))
+    sink = Collector("sink")
+    outer = Graph("outer", inputs=[Transcript]).chain(Passthrough("in"), inner, sink)
+    built = outer.build()
+    assert [n.name for n in built.nodes] == ["in", "i1", "i2", "sink"]
+    async with GraphRun(built, clock=VirtualClock()) as run:
+        await run.push(run.make(Transcript, text="nested"))
+    assert texts(sink) == ["NESTED"]
+
+
+async def test_frames_travel_upstream_and_errors_reach_the_top() -> None:
+    reports: list[Frame] = []
+
+    class Player(Processor):
+        produces = (PlayoutReport,)
+
+        @on(TextToSpeak)
+        async def play(self, frame: TextToSpeak) -> None:
+            await self.push_up(PlayoutReport(utterance_id=7, played_ms=120.0, finished=True))
+            await self.push_up(Error(message="speaker hiccup", processor=self.name))
+
+    class Tracker(Processor):
+        @on(PlayoutReport, upstream=True)
+        async def played(self, frame: PlayoutReport) -> None:
+            reports.append(frame)  # consumed here: does not travel further up
+
+    g = Graph("up", inputs=[Transcript]).chain(Passthrough("transport"), Tracker("tracker"), Upper("up"))
+    g.link(g._nodes[-1], Player("player"))
+    async with GraphRun(g, clock=VirtualClock()) as run:
+        await run.push(run.make(Transcript, text="x"))
+    assert [r.utterance_id for r in reports] == [7]  # type: ignore[attr-defined]
+    assert [e.message for e in run.errors] == ["speaker hiccup"]
+
+
+async def test_observer_sees_every_push() -> None:
+    log = FrameLog()
+    g = Graph("obs", inputs=[Transcript]).chain(Upper("a"), Collector("sink"))
+    run = GraphRun(g, clock=VirtualClock())
+    run.add_observer(log)
+    async with run:
+        await run.push(run.make(Transcript, text="x"))
+    pushed = [(e.source, e.frame.name) for e in log.events]
+    assert pushed == [
+        ("a", "Start"),
+        ("a", "TextToSpeak"),
+        ("a", "End"),
+        ("sink", "Start"),
+        ("sink", "TextToSpeak"),
+        ("sink", "End"),
+    ]
+
+
+async def test_slow_observer_never_blocks_and_drops_oldest() -> None:
+    import asyncio
+
+    class Stuck:
+        def __init__(self) -> None:
+            self.release = asyncio.Event()
+
+        async def on_push(self, event: object) -> None:
+            await self.release.wait()
+
+    stuck = Stuck()
+    g = Graph("obs", inputs=[Intent]).chain(Passthrough("a"), Collector("sink"))
+    run = GraphRun(g, clock=VirtualClock())
+    run.add_observer(stuck, queue_size=5)
+    async with run:
+        for i in range(50):
+            await run.push(run.make(Intent, intent=str(i), confidence=1.0))
+        stuck.release.set()
+    assert run.observers[0].dropped > 0
