@@ -1,0 +1,53 @@
+"""Provider-neutral LLM errors.
+
+Adapters translate their SDK's exceptions into these, so the agent (and the
+caller) handle one family whatever the provider: a status code when the server
+answered, and whether a retry could help.
+"""
+
+from __future__ import annotations
+
+
+class LLMError(Exception):
+    """A request to an LLM provider failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider: str = "",
+        retryable: bool = False,
+        code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.provider = provider
+        self.retryable = retryable
+        self.code = code
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.provider}: " if self.provider else ""
+        status = f"HTTP {self.status}: " if self.status is not None else ""
+        return f"{where}{status}{self.message}"
+
+
+class LLMConnectionError(LLMError):
+    """The server could not be reached (refused, reset, DNS) or dropped the stream."""
+
+
+class LLMTimeoutError(LLMConnectionError):
+    """The server did not answer (or stopped streaming) within the timeout."""
+
+
+class LLMStatusError(LLMError):
+    """The server answered with an HTTP error status (``status`` holds it)."""
+
+
+class LLMAuthError(LLMStatusError):
+    """401/403: the API key was refused."""
+
+
+class LLMRateLimitError(LLMStatusError):
+    """429: too many requests or tokens; retryable after a pause."""

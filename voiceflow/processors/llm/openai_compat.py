@@ -1,0 +1,274 @@
+"""OpenAI-compatible chat completions through the official ``openai`` SDK.
+
+Works against api.openai.com and any local server speaking the same protocol
+(llama.cpp, vLLM, Ollama, LM Studio...) by pointing ``base_url`` at it. The
+stream is turned into the provider-neutral events of ``engine.py``: text deltas
+as they arrive, tool calls once their streamed argument fragments are complete,
+and one ``Done`` carrying the finish reason, usage and time to first token.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from voiceflow.processors.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest
+from voiceflow.processors.llm.errors import (
+    LLMAuthError,
+    LLMConnectionError,
+    LLMError,
+    LLMRateLimitError,
+    LLMStatusError,
+    LLMTimeoutError,
+)
+
+PROVIDER = "openai-compat"
+
+
+def message_to_openai(msg: ChatMessage) -> dict[str, Any]:
+    """One ``ChatMessage`` as the chat-completions wire dict."""
+    if msg.role == "tool":
+        out: dict[str, Any] = {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.content or ""}
+        return out
+    out = {"role": msg.role, "content": msg.content}
+    if msg.role == "assistant" and msg.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": _arguments_text(call)},
+            }
+            for call in msg.tool_calls
+        ]
+    elif out["content"] is None:
+        out["content"] = ""
+    if msg.name and msg.role in ("user", "system"):
+        out["name"] = msg.name
+    return out
+
+
+def _arguments_text(call: ToolCallRequest) -> str:
+    """What the model sent (kept verbatim when it was malformed), else the parsed arguments."""
+    if call.parse_error is not None or (call.raw_arguments and not call.arguments):
+        return call.raw_arguments
+    return json.dumps(call.arguments, separators=(",", ":"))
+
+
+def build_messages(messages: Sequence[ChatMessage], system_override: str | None) -> list[dict[str, Any]]:
+    """Wire messages; ``system_override`` replaces the system prompt (the leading system message).
+
+    Later system messages (a summary of earlier turns, context notes) are kept.
+    """
+    wire = [message_to_openai(m) for m in messages]
+    if system_override is None:
+        return wire
+    if wire and wire[0]["role"] == "system":
+        wire = wire[1:]
+    return [{"role": "system", "content": system_override}, *wire]
+
+
+def parse_arguments(call_id: str, name: str, raw: str) -> ToolCallRequest:
+    """A complete tool call; malformed JSON is reported in ``parse_error``, never raised."""
+    if not raw.strip():
+        return ToolCallRequest(id=call_id, name=name, arguments={}, raw_arguments=raw)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return ToolCallRequest(
+            id=call_id, name=name, arguments={}, raw_arguments=raw, parse_error=f"invalid JSON: {exc}"
+        )
+    if not isinstance(value, dict):
+        return ToolCallRequest(
+            id=call_id,
+            name=name,
+            arguments={},
+            raw_arguments=raw,
+            parse_error=f"arguments must be a JSON object, got {type(value).__name__}",
+        )
+    return ToolCallRequest(id=call_id, name=name, arguments=value, raw_arguments=raw)
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    """A tool call being streamed: id and name come first, arguments in fragments."""
+
+    id: str = ""
+    name: str = ""
+    fragments: list[str] = field(default_factory=list)
+
+
+class ToolCallAssembler:
+    """Joins streamed ``delta.tool_calls`` fragments per index into complete calls."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, _PartialCall] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, index: int, call_id: str | None, name: str | None, arguments: str | None) -> None:
+        part = self._calls.setdefault(index, _PartialCall())
+        if call_id:
+            part.id = call_id
+        if name and not part.name:  # sent once by OpenAI; some servers repeat it on every fragment
+            part.name = name
+        if arguments:
+            part.fragments.append(arguments)
+
+    def finish(self) -> list[ToolCallRequest]:
+        done = []
+        for index in sorted(self._calls):
+            part = self._calls[index]
+            call_id = part.id or f"call_{index}"
+            done.append(parse_arguments(call_id, part.name, "".join(part.fragments)))
+        self._calls.clear()
+        return done
+
+
+def translate_error(exc: openai.OpenAIError) -> LLMError:
+    """The SDK's exception as an ``LLMError`` with the HTTP status when there was one."""
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMTimeoutError("request timed out", provider=PROVIDER, retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return LLMConnectionError(f"connection failed: {cause}", provider=PROVIDER, retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        message = _status_message(exc)
+        code = exc.code if isinstance(exc.code, str) else None
+        if status in (401, 403):
+            return LLMAuthError(message, status=status, provider=PROVIDER, code=code)
+        if status == 429:
+            return LLMRateLimitError(message, status=status, provider=PROVIDER, retryable=True, code=code)
+        return LLMStatusError(message, status=status, provider=PROVIDER, retryable=status >= 500, code=code)
+    if isinstance(exc, openai.APIError):
+        # an error event inside an otherwise successful stream
+        code = exc.code if isinstance(exc.code, str) else None
+        return LLMError(f"stream error: {exc.message}", provider=PROVIDER, code=code)
+    return LLMError(str(exc), provider=PROVIDER)
+
+
+def _status_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return exc.message
+
+
+class OpenAICompatEngine:
+    """``LLMEngine`` over chat completions (streaming) of any OpenAI-compatible server."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str = "not-needed",
+        timeout: float = 30.0,
+        *,
+        max_retries: int = 0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        include_usage: bool = True,
+        extra_body: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
+        """``max_retries`` defaults to 0: a voice turn prefers a quick spoken fallback to a retry."""
+        self.model = model
+        self.base_url = base_url
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.include_usage = include_usage
+        self.extra_body = extra_body
+        self.clock = clock
+        self.last_ttft_ms: float | None = None
+        self._client = client or AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def request_params(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[dict[str, Any]] | None,
+        tool_choice: str | None,
+        system_override: str | None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``chat.completions.create`` for one streamed round."""
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": build_messages(messages, system_override),
+            "stream": True,
+        }
+        if tools:
+            params["tools"] = list(tools)
+            if tool_choice is not None:
+                params["tool_choice"] = tool_choice
+        if self.include_usage:
+            params["stream_options"] = {"include_usage": True}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["max_completion_tokens"] = self.max_tokens
+        if self.extra_body:
+            params["extra_body"] = self.extra_body
+        return params
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+        system_override: str | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        """Stream one reply. Without tools (or with an empty list) no tool fields are sent."""
+        params = self.request_params(messages, tools, tool_choice, system_override)
+        started = self.clock()
+        ttft_ms: float | None = None
+        finish_reason = "stop"
+        usage: dict[str, int] = {}
+        calls = ToolCallAssembler()
+        try:
+            response = await self._client.chat.completions.create(**params)
+            async with response:
+                async for chunk in response:
+                    if chunk.usage is not None:
+                        usage = _usage_dict(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.index != 0:
+                            continue
+                        delta = choice.delta
+                        if delta.content or delta.tool_calls:
+                            if ttft_ms is None:
+                                ttft_ms = (self.clock() - started) * 1000.0
+                        for tc in delta.tool_calls or ():
+                            fn = tc.function
+                            calls.add(tc.index, tc.id, fn.name if fn else None, fn.arguments if fn else None)
+                        if delta.content:
+                            yield TextDelta(delta.content)
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+        self.last_ttft_ms = ttft_ms
+        for call in calls.finish():
+            yield call
+        yield Done(finish_reason=finish_reason, ttft_ms=ttft_ms, usage=usage)
+
+
+def _usage_dict(usage: Any) -> dict[str, int]:
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {name: int(getattr(usage, name)) for name in fields if getattr(usage, name, None) is not None}
