@@ -1,0 +1,54 @@
+"""The FastAPI app wiring transports to graphs: one graph run per call or peer.
+
+Each route family lives in its own module with ``install(app, state)``; this
+file only composes them, so a transport can be read on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+from voiceflow.server.session import CallRegistry, PipelineFactory
+
+ROUTE_MODULES = (
+    "voiceflow.server.health",
+    "voiceflow.server.twilio_routes",
+    "voiceflow.server.ws_routes",
+    "voiceflow.server.webrtc_routes",
+    "voiceflow.server.page_routes",
+)
+
+
+@dataclass
+class ServerSettings:
+    #: host[:port] Twilio should reach for the media WebSocket; None = the request's Host header
+    public_host: str | None = None
+    #: the largest WebSocket message accepted before the call is closed cleanly
+    max_message_bytes: int = 64 * 1024
+
+
+@dataclass
+class ServerState:
+    factory: PipelineFactory
+    settings: ServerSettings = field(default_factory=ServerSettings)
+    calls: CallRegistry = field(default_factory=CallRegistry)
+
+
+def create_app(factory: PipelineFactory, settings: ServerSettings | None = None) -> FastAPI:
+    state = ServerState(factory, settings or ServerSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.calls.close_all()
+
+    app = FastAPI(title="voiceflow", lifespan=lifespan)
+    app.state.voiceflow = state
+    for name in ROUTE_MODULES:
+        importlib.import_module(name).install(app, state)
+    return app

@@ -1,0 +1,101 @@
+"""What a transport hands a pipeline: the call's identity and the two transport ends.
+
+A transport owns the wire (Twilio WebSocket, WebRTC peer, browser socket). For
+each call it makes an input processor (decodes the wire into 16 kHz PCM16
+``AudioRaw``, ``DTMF``; source of the graph) and an output processor (takes
+``TTSAudio`` at any rate, resamples, paces and sends it; reports playout
+upstream; sink of the graph). A ``PipelineFactory`` puts the agent between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from voiceflow.graphs import Graph, GraphRun
+from voiceflow.graphs.clock import Clock
+from voiceflow.processors import Processor
+
+log = logging.getLogger("voiceflow.server")
+
+#: sample rate every input transport delivers to the pipeline
+PIPELINE_RATE = 16000
+
+
+@dataclass
+class CallContext:
+    call_id: str
+    transport: str  # "twilio" | "webrtc" | "websocket" | "local"
+    caller: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class PipelineFactory(Protocol):
+    def __call__(self, ctx: CallContext, input: Processor, output: Processor) -> Graph: ...
+
+
+@dataclass
+class CallSession:
+    ctx: CallContext
+    run: GraphRun
+    task: asyncio.Task[None] | None = None
+
+
+class CallRegistry:
+    """Live calls by id; one graph run per call; a call's failure stays its own."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, CallSession] = {}
+        self.finished = 0
+        self.failed = 0
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    async def open(
+        self,
+        ctx: CallContext,
+        factory: PipelineFactory,
+        input: Processor,
+        output: Processor,
+        *,
+        clock: Clock | None = None,
+    ) -> CallSession:
+        if ctx.call_id in self.calls:
+            raise ValueError(f"call {ctx.call_id!r} is already live")
+        graph = factory(ctx, input, output)
+        meta = {"call_id": ctx.call_id, "caller": ctx.caller, "transport": ctx.transport, **ctx.metadata}
+        run = GraphRun(graph, clock=clock, metadata=meta)
+        session = CallSession(ctx, run)
+        self.calls[ctx.call_id] = session
+        try:
+            await run.start()
+        except BaseException:
+            self.calls.pop(ctx.call_id, None)
+            self.failed += 1
+            raise
+        return session
+
+    async def close(self, call_id: str, *, drain: bool = True, timeout: float = 10.0) -> None:
+        session = self.calls.pop(call_id, None)
+        if session is None:
+            return
+        try:
+            if drain and not session.run.done:
+                await session.run.end(timeout=timeout)
+            else:
+                await session.run.cancel(reason="call closed")
+            self.finished += 1
+        except Exception:  # noqa: BLE001 - one call's failure must not reach another
+            self.failed += 1
+            log.exception("call %s ended with an error", call_id)
+            await session.run.cancel(reason="close failed")
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(self.close(cid, drain=False) for cid in list(self.calls)))
+
+
+OnCallEnd = Callable[[CallSession], Awaitable[None]]
