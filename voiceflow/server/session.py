@@ -51,6 +51,10 @@ class CallRegistry:
         self.calls: dict[str, CallSession] = {}
         self.finished = 0
         self.failed = 0
+        #: called with each new session before its run starts (attach observers, metrics)
+        self.on_open: list[Callable[[CallSession], None]] = []
+        #: called with each session after its run ended
+        self.on_close: list[Callable[[CallSession], None]] = []
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -70,6 +74,8 @@ class CallRegistry:
         meta = {"call_id": ctx.call_id, "caller": ctx.caller, "transport": ctx.transport, **ctx.metadata}
         run = GraphRun(graph, clock=clock, metadata=meta)
         session = CallSession(ctx, run)
+        for hook in self.on_open:
+            hook(session)
         self.calls[ctx.call_id] = session
         try:
             await run.start()
@@ -93,6 +99,8 @@ class CallRegistry:
             self.failed += 1
             log.exception("call %s ended with an error", call_id)
             await session.run.cancel(reason="close failed")
+        for hook in self.on_close:
+            hook(session)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(self.close(cid, drain=False) for cid in list(self.calls)))
