@@ -1,0 +1,1 @@
+"""Observability: per-turn latency tracking (Prometheus metrics and audits arrive with later issues)."""
