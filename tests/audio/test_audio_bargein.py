@@ -1,0 +1,125 @@
+"""Barge-in: sustained caller speech over the agent interrupts once; a cough does not."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from voiceflow.frames import (
+    BotStartedSpeaking,
+    BotStoppedSpeaking,
+    Interrupt,
+    TTSAudio,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
+from voiceflow.processors import Processor
+from voiceflow.processors.audio.bargein import BargeIn
+
+
+class Speaker(Processor):
+    """Stands in for the output transport: reports playout upstream, counts interrupts it receives."""
+
+    produces = (BotStartedSpeaking, BotStoppedSpeaking)
+
+    def __init__(self) -> None:
+        super().__init__("speaker")
+        self.interrupts: list[Interrupt] = []
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        self.interrupts.append(frame)
+
+    async def playing(self, on: bool) -> None:
+        await self.push_up(self.run.make(BotStartedSpeaking if on else BotStoppedSpeaking))
+
+
+@dataclass
+class Call:
+    run: GraphRun
+    clock: VirtualClock
+    barge: BargeIn
+    speaker: Speaker
+    sink: Collector
+
+    async def user(self, speaking: bool) -> None:
+        await self.run.push(self.run.make(UserStartedSpeaking if speaking else UserStoppedSpeaking))
+        await self.clock.advance(0)
+
+    async def bot(self, speaking: bool) -> None:
+        await self.speaker.playing(speaking)
+        await self.clock.advance(0)
+
+
+@pytest.fixture
+async def call() -> AsyncIterator[Call]:
+    clock = VirtualClock()
+    barge, speaker, sink = BargeIn("barge", min_speech_secs=0.3), Speaker(), Collector("sink")
+    g = Graph("t", inputs=[UserStartedSpeaking, UserStoppedSpeaking, TTSAudio]).chain(barge, speaker, sink)
+    async with GraphRun(g, clock=clock) as run:
+        yield Call(run, clock, barge, speaker, sink)
+
+
+async def test_sustained_speech_over_the_bot_interrupts_exactly_once(call: Call) -> None:
+    await call.bot(True)
+    assert call.barge.bot_speaking
+    await call.user(True)
+    await call.clock.advance(0.29)
+    assert call.speaker.interrupts == []
+    await call.clock.advance(0.02)
+    await call.clock.advance(2.0)  # still talking: no second interrupt for the same onset
+    assert len(call.speaker.interrupts) == 1 and call.barge.interruptions == 1
+    assert call.run.generation.value == 1
+    # user events are forwarded untouched
+    assert len(call.sink.of(UserStartedSpeaking)) == 1
+
+
+async def test_a_cough_shorter_than_the_minimum_does_not_interrupt(call: Call) -> None:
+    await call.bot(True)
+    await call.user(True)
+    await call.clock.advance(0.2)
+    await call.user(False)
+    await call.clock.advance(2.0)
+    assert call.speaker.interrupts == [] and call.run.generation.value == 0
+
+
+async def test_each_new_onset_can_interrupt_again(call: Call) -> None:
+    for _ in range(2):
+        await call.bot(True)
+        await call.user(True)
+        await call.clock.advance(0.5)
+        await call.user(False)
+        await call.bot(False)
+    assert len(call.speaker.interrupts) == 2 and call.run.generation.value == 2
+
+
+async def test_no_interrupt_when_the_bot_is_silent_or_stops_first(call: Call) -> None:
+    await call.user(True)  # bot silent
+    await call.clock.advance(1.0)
+    await call.user(False)
+    await call.bot(True)
+    await call.user(True)
+    await call.clock.advance(0.1)
+    await call.bot(False)  # the agent finished on its own before the onset was confirmed
+    await call.clock.advance(1.0)
+    assert call.speaker.interrupts == []
+
+
+async def test_stale_agent_audio_stops_after_barge_in(call: Call) -> None:
+    def audio(gen: int) -> TTSAudio:
+        return call.run.make(TTSAudio, audio=bytes(320), sample_rate=8000, utterance_id=1, generation=gen)
+
+    await call.bot(True)
+    await call.run.push(audio(0))
+    await call.clock.advance(0)
+    await call.user(True)
+    await call.clock.advance(0.4)
+    assert call.run.generation.value == 1
+    for _ in range(3):
+        await call.run.push(audio(0))  # the old reply is still streaming in
+    await call.run.push(audio(1))  # the new turn's reply
+    await call.clock.advance(0)
+    assert [f.generation for f in call.sink.of(TTSAudio)] == [0, 1]
+    assert call.run.stale_dropped + sum(s["dropped_stale"] for s in call.run.stats().values()) == 3

@@ -1,0 +1,219 @@
+"""Smart endpointing: deciding when the caller's turn is over.
+
+The VAD reports every pause (its stop window is short); the ``Endpointer``
+decides which pause ends the turn. After a VAD stop it waits a silence window,
+measured from the caller's last voiced audio:
+
+* the base window (``silence_secs``, default 0.8 s, configurable down to ~0.2 s);
+* shorter, down to ``complete_secs``, as the transcript so far reads complete
+  (``completeness(text)`` in [0, 1]: terminal punctuation, a short answer, a
+  complete-looking sentence);
+* longer (``hold_secs``) after a trailing filler or conjunction ("um", "and", "so").
+
+A transcript arriving during the wait re-times it. If speech resumes before the
+window ends, the turn simply continues (debounce).
+
+**End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
+``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
+carrying the whole turn's text so far, then at the end of the turn one final
+``Transcript`` with the whole turn's text (utterance buffering: the STT's
+per-pause finals are joined) immediately followed by ``UserStoppedSpeaking``
+whose ``last_voiced_at`` is the caller's last voiced audio. The VAD's
+intermediate start/stop frames are swallowed. ``UserStoppedSpeaking`` after the
+Endpointer *is* the end-of-turn signal. If the STT is still finalizing (an
+interim arrived after the last final) the end waits up to ``final_timeout`` for
+that final; if it still has not come, the latest interim stands in for it and
+the final that arrives later for that segment (before the next turn) is
+dropped as a duplicate. Transcripts outside any turn (text input) pass through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+
+from voiceflow.frames.base import Frame, evolve
+from voiceflow.frames.control import End
+from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking
+from voiceflow.frames.text import Transcript
+from voiceflow.processors.base import Processor, on
+
+__all__ = ["HOLD_WORDS", "Endpointer", "default_completeness", "trailing_hold"]
+
+#: fillers and conjunctions after which the caller is likely to go on
+HOLD_WORDS = frozenset(
+    "um umm uh uhh er erm hmm mm ah and so but because cause or then also plus well like".split()
+)
+#: words a sentence does not end on (articles, prepositions, possessives, auxiliaries)
+_DANGLING = frozenset(
+    "the a an to of for in on at with from by about into my your our his her their its this that "
+    "is are was were am be been i i'm want need would could can will should if when".split()
+)
+_SHORT_ANSWERS = frozenset(
+    "yes yeah yep yup no nope nah okay ok sure thanks thank you correct right exactly bye goodbye "
+    "great perfect fine please".split()
+)
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def trailing_hold(text: str) -> bool:
+    """True when ``text`` ends on a filler or conjunction ("so I was thinking, um")."""
+    words = _WORD.findall(text.lower())
+    return bool(words) and words[-1] in HOLD_WORDS
+
+
+def default_completeness(text: str) -> float:
+    """How complete ``text`` reads, 0 (surely unfinished) .. 1 (surely finished)."""
+    stripped = text.strip()
+    words = _WORD.findall(stripped.lower())
+    if not words or words[-1] in HOLD_WORDS or words[-1] in _DANGLING:
+        return 0.0
+    if stripped[-1] in ".?!":
+        return 1.0
+    if len(words) <= 3 and all(w in _SHORT_ANSWERS for w in words):
+        return 0.9
+    return 0.6 if len(words) >= 4 else 0.3
+
+
+class Endpointer(Processor):
+    """Turns VAD pauses and transcripts into one end-of-turn per caller turn (see module doc)."""
+
+    produces = (UserStartedSpeaking, UserStoppedSpeaking, Transcript)
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        silence_secs: float = 0.8,
+        complete_secs: float = 0.3,
+        hold_secs: float = 1.6,
+        final_timeout: float = 0.6,
+        completeness: Callable[[str], float] = default_completeness,
+        hold: Callable[[str], bool] = trailing_hold,
+        merge_transcripts: bool = True,
+    ) -> None:
+        super().__init__(name)
+        if silence_secs <= 0 or complete_secs <= 0:
+            raise ValueError("silence windows must be positive")
+        self.silence_secs = silence_secs
+        self.complete_secs = min(complete_secs, silence_secs)
+        self.hold_secs = max(hold_secs, silence_secs)
+        self.final_timeout = final_timeout
+        self.completeness = completeness
+        self.hold = hold
+        self.merge_transcripts = merge_transcripts
+        self.turns_ended = 0
+        #: the silence window chosen for the latest end of turn (seconds)
+        self.last_window: float | None = None
+        self._late_final_due = False  # an interim stood in for a final that may still come
+        self._lock = asyncio.Lock()  # keeps our own frames in order (handler vs timer task)
+        self._timer: asyncio.Task[None] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.in_turn = False
+        self._speaking = False
+        self._finals: list[Transcript] = []
+        self._interim = ""
+        self._awaiting_final = False
+        self._last_voiced_at = 0.0
+
+    # -- window -----------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The turn's text so far (finals, then the latest interim)."""
+        return " ".join([f.text for f in self._finals if f.text] + ([self._interim] if self._interim else []))
+
+    def window_for(self, text: str) -> float:
+        """The silence window after the caller stops with ``text`` said so far."""
+        if text and self.hold(text):
+            return self.hold_secs
+        c = min(1.0, max(0.0, self.completeness(text))) if text else 0.0
+        return self.silence_secs - c * (self.silence_secs - self.complete_secs)
+
+    # -- handlers --------------------------------------------------------------------
+    @on(UserStartedSpeaking)
+    async def started(self, frame: UserStartedSpeaking) -> None:
+        self._cancel_timer()
+        self._late_final_due = False
+        self._speaking = True
+        if not self.in_turn:
+            self.in_turn = True
+            await self._emit(frame)
+
+    @on(UserStoppedSpeaking)
+    async def stopped(self, frame: UserStoppedSpeaking) -> None:
+        if not self.in_turn or not self._speaking:
+            return  # a stray stop (no turn open): nothing to end
+        self._speaking = False
+        self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
+        self._start_timer()
+
+    @on(Transcript)
+    async def transcript(self, frame: Transcript) -> None:
+        if not self.in_turn and frame.final and self._late_final_due:
+            self._late_final_due = False  # its text already went out with the end of turn
+            return
+        if not self.in_turn or not self.merge_transcripts:
+            await self._emit(frame)
+            return
+        if frame.final:
+            self._finals.append(frame)
+            self._interim = ""
+            self._awaiting_final = False
+        else:
+            self._interim = frame.text
+            self._awaiting_final = True
+            await self._emit(evolve(frame, text=self.text))
+        if not self._speaking:
+            self._start_timer()  # new text during the wait: re-time it
+
+    async def on_end(self, frame: End) -> None:
+        self._cancel_timer()
+        if self.in_turn:
+            await self._end_turn()
+
+    async def cleanup(self) -> None:
+        self._cancel_timer()
+
+    # -- the wait ------------------------------------------------------------------------
+    def _start_timer(self) -> None:
+        self._cancel_timer()
+        self._timer = self.create_task(self._wait_then_end(), turn=False)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _wait_then_end(self) -> None:
+        clock = self.run.clock
+        window = self.window_for(self.text)
+        deadline = self._last_voiced_at + window
+        if (wait := deadline - clock.now()) > 0:
+            await clock.sleep(wait)
+        if self._awaiting_final:  # the STT has an unfinished segment: give it a moment
+            await clock.sleep(self.final_timeout)
+        self._timer = None  # from here on, nothing cancels the end of this turn
+        self.last_window = window
+        await self._end_turn()
+
+    async def _end_turn(self) -> None:
+        finals, last_voiced = self._finals, self._last_voiced_at
+        text = self.text
+        late_final_due = self._awaiting_final
+        self._reset()
+        self._late_final_due = late_final_due and self.merge_transcripts
+        self.turns_ended += 1
+        frames: list[Frame] = []
+        if self.merge_transcripts and text:
+            base = finals[-1] if finals else Transcript(text=text, final=True)
+            frames.append(evolve(base, text=text, final=True))
+        frames.append(UserStoppedSpeaking(last_voiced_at=last_voiced))
+        await self._emit(*frames)
+
+    async def _emit(self, *frames: Frame) -> None:
+        async with self._lock:
+            for f in frames:
+                await self.push(f)
