@@ -24,7 +24,7 @@ class Echo(Processor):
 
 
 def texts(c: Collector) -> list[str]:
-    return [f.text for f in c.of(TextToSpeak)]  # type: ignore[attr-defined]
+    return [f.text for f in c.of(TextToSpeak)]
 
 
 async def test_fan_out_feeds_every_branch() -> None:
@@ -33,8 +33,8 @@ async def test_fan_out_feeds_every_branch() -> None:
     g = Graph("fan", inputs=[Transcript]).fan_out(src, [a, b])
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(Transcript, text="x"))
-    assert [f.text for f in a.of(Transcript)] == ["x"]  # type: ignore[attr-defined]
-    assert [f.text for f in b.of(Transcript)] == ["x"]  # type: ignore[attr-defined]
+    assert [f.text for f in a.of(Transcript)] == ["x"]
+    assert [f.text for f in b.of(Transcript)] == ["x"]
     assert run.done
 
 
@@ -110,7 +110,7 @@ async def test_frames_travel_upstream_and_errors_reach_the_top() -> None:
     g.link(g._nodes[-1], Player("player"))
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(Transcript, text="x"))
-    assert [r.utterance_id for r in reports] == [7]  # type: ignore[attr-defined]
+    assert [r.utterance_id for r in reports] == [7]
     assert [e.message for e in run.errors] == ["speaker hiccup"]
 
 

@@ -76,7 +76,7 @@ async def test_a_raising_handler_becomes_an_error_frame_and_the_run_goes_on() ->
     async with GraphRun(g, clock=VirtualClock()) as run:
         for text in ("a", "boom", "b"):
             await run.push(run.make(Transcript, text=text))
-    assert [f.text for f in sink.of(Transcript)] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [f.text for f in sink.of(Transcript)] == ["a", "b"]
     assert [(e.processor, e.message) for e in run.errors] == [("flaky", "ValueError: bad transcript")]
     assert run_tasks(run) == []
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from voiceflow.frames.base import Frame, Origin
 from voiceflow.frames.control import End, Start
 from voiceflow.processors.base import Processor
 
 Predicate = Callable[[Frame], bool]
+F = TypeVar("F", bound=Frame)
 
 
 class Merge(Processor):
@@ -80,7 +82,7 @@ class Collector(Processor):
         self.keep = keep
         self._arrived = asyncio.Event()
 
-    def of(self, ftype: type[Frame]) -> list[Frame]:
+    def of(self, ftype: type[F]) -> list[F]:
         return [f for f in self.frames if isinstance(f, ftype)]
 
     async def push(self, frame: Frame) -> None:

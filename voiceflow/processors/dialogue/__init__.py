@@ -1,0 +1,28 @@
+"""The offline dialogue policy: intents + entities → slot filling → confirmation → tool → templated reply.
+
+    policy = DialoguePolicy.for_database(db, knowledge=kb)        # nine tools on db, RAG optional
+    graph = Graph("call", inputs=[Intent, DTMF]).chain(policy, tts, ...)
+
+Decisions live in ``DialoguePolicyLogic`` (pure, testable: ``decide(state, turn)``), replies in
+``templates``.
+"""
+
+from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, SlotRules
+from voiceflow.processors.dialogue.processor import DialoguePolicy, KnowledgeSource
+from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
+from voiceflow.processors.dialogue.templates import TEMPLATES, render
+
+__all__ = [
+    "TEMPLATES",
+    "Action",
+    "CallTool",
+    "DialoguePolicy",
+    "DialoguePolicyLogic",
+    "DialogueState",
+    "KnowledgeSource",
+    "Lookup",
+    "Say",
+    "SlotRules",
+    "Turn",
+    "render",
+]
