@@ -257,7 +257,8 @@ async def test_business_hours_open_now(tools: CallCenterTools) -> None:
     ("moment", "department", "is_open", "opens"),
     [
         (datetime(2025, 12, 6, 18, 0, tzinfo=TZ), None, False, "on Monday, December 8th at 8 AM"),
-        (datetime(2025, 12, 7, 12, 0, tzinfo=TZ), "technical_support", True, None),
+        (datetime(2025, 12, 6, 12, 0, tzinfo=TZ), "technical_support", True, None),
+        (datetime(2025, 12, 7, 12, 0, tzinfo=TZ), "technical_support", False, "tomorrow at 8 AM"),
         (datetime(2025, 12, 1, 7, 30, tzinfo=TZ), None, False, "today at 8 AM"),
         (datetime(2025, 12, 1, 12, 30, tzinfo=UTC), None, False, "today at 8 AM"),  # 7:30 in New York
         (datetime(2025, 12, 5, 17, 0), "billing", False, "on Monday, December 8th at 9 AM"),  # naive = local
