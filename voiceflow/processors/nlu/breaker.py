@@ -1,0 +1,70 @@
+"""A circuit breaker: stop calling a failing server for a cool-down, then try once.
+
+Without it every utterance would wait a full timeout on a dead Rasa server. The
+breaker reads time from an injected clock so tests move through the cool-down
+with ``VirtualClock.advance`` instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+from voiceflow.graphs.clock import MonotonicClock
+
+
+class TimeSource(Protocol):
+    """The part of a run clock the breaker needs (``MonotonicClock``, ``VirtualClock``)."""
+
+    def now(self) -> float: ...
+
+
+class BreakerState(enum.Enum):
+    CLOSED = "closed"  # calls go through
+    OPEN = "open"  # calls are refused until the cool-down ends
+    HALF_OPEN = "half_open"  # one trial call decides
+
+
+class CircuitBreaker:
+    def __init__(
+        self, *, failure_threshold: int = 2, cooldown: float = 30.0, clock: TimeSource | None = None
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        self.failure_threshold = failure_threshold
+        self.cooldown = cooldown
+        self.clock: TimeSource = clock or MonotonicClock()
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.last_error = ""
+
+    @property
+    def state(self) -> BreakerState:
+        if self.opened_at is None:
+            return BreakerState.CLOSED
+        if self.clock.now() - self.opened_at >= self.cooldown:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def allow(self) -> bool:
+        return self.state is not BreakerState.OPEN
+
+    def retry_in(self) -> float:
+        """Seconds until the next trial call (0 when calls are allowed)."""
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.opened_at + self.cooldown - self.clock.now())
+
+    def record_success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self.last_error = ""
+
+    def record_failure(self, error: str) -> bool:
+        """Count a failure; True when this failure opened (or re-opened) the circuit."""
+        self.last_error = error
+        self.failures += 1
+        if self.state is BreakerState.HALF_OPEN or self.failures >= self.failure_threshold:
+            self.opened_at = self.clock.now()
+            return True
+        return False

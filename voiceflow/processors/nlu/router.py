@@ -1,0 +1,136 @@
+"""The ``IntentRouter`` processor: final Transcripts in, Intent frames out.
+
+The Transcript is forwarded first and the Intent follows it, so memory and the
+LLM downstream see the caller's words before the decision about them. Interim
+transcripts pass through untouched. ``await router.classify(text)`` is the same
+decision without a graph (benchmarks, the dialogue policy).
+
+Configuration (``NLUConfig.from_env``): ``VOICEFLOW_RASA_URL`` enables tier 2,
+``VOICEFLOW_NLU_MODEL_DIR`` moves the SetFit cache, ``VOICEFLOW_BUSINESS_TZ``
+sets the timezone relative dates are resolved in; an LLM engine is passed in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from voiceflow.frames import Error, Intent, Transcript
+from voiceflow.processors.base import Processor, on
+from voiceflow.processors.llm.engine import LLMEngine
+from voiceflow.processors.nlu.breaker import TimeSource
+from voiceflow.processors.nlu.cascade import IntentCascade
+from voiceflow.processors.nlu.entities import DEFAULT_TIMEZONE
+from voiceflow.processors.nlu.intents import default_catalog
+from voiceflow.processors.nlu.llm_tier import LLMTier
+from voiceflow.processors.nlu.rasa_tier import RasaTier
+from voiceflow.processors.nlu.regex_tier import RegexTier
+from voiceflow.processors.nlu.result import IntentResult, IntentTier
+from voiceflow.processors.nlu.setfit_tier import SetFitTier
+from voiceflow.processors.nlu.setfit_training import cache_root, cached_model_dir
+
+
+@dataclass(frozen=True, slots=True)
+class NLUConfig:
+    rasa_url: str | None = None
+    model_root: Path | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    regex_threshold: float = 0.8
+    rasa_threshold: float = 0.7
+    setfit_threshold: float = 0.5
+    llm_threshold: float = 0.5
+    floor: float = 0.3
+    rasa_timeout: float = 0.25
+    train_if_missing: bool = False
+
+    @classmethod
+    def from_env(cls) -> NLUConfig:
+        return cls(
+            rasa_url=os.environ.get("VOICEFLOW_RASA_URL") or None,
+            model_root=cache_root(),
+            timezone=os.environ.get("VOICEFLOW_BUSINESS_TZ") or DEFAULT_TIMEZONE,
+        )
+
+
+def default_tiers(
+    config: NLUConfig | None = None, *, llm: LLMEngine | None = None, clock: TimeSource | None = None
+) -> list[IntentTier]:
+    """regex -> rasa -> setfit -> llm, as configured (unconfigured tiers skip themselves)."""
+    cfg = config or NLUConfig.from_env()
+    model_dir = cached_model_dir(root=cfg.model_root) if cfg.model_root else None
+    return [
+        RegexTier(threshold=cfg.regex_threshold),
+        RasaTier(
+            cfg.rasa_url,
+            threshold=cfg.rasa_threshold,
+            timeout=cfg.rasa_timeout,
+            known_intents=default_catalog().names,
+            clock=clock,
+        ),
+        SetFitTier(
+            threshold=cfg.setfit_threshold, model_dir=model_dir, train_if_missing=cfg.train_if_missing
+        ),
+        LLMTier(llm, threshold=cfg.llm_threshold),
+    ]
+
+
+class IntentRouter(Processor):
+    """Decides the caller's intent for each final transcript (see the module docstring)."""
+
+    produces = (Intent,)
+
+    def __init__(
+        self,
+        name: str = "nlu",
+        *,
+        tiers: Sequence[IntentTier] | None = None,
+        config: NLUConfig | None = None,
+        llm: LLMEngine | None = None,
+        clock: TimeSource | None = None,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        super().__init__(name)
+        cfg = config or NLUConfig.from_env()
+        self.cascade = IntentCascade(
+            tiers if tiers is not None else default_tiers(cfg, llm=llm, clock=clock),
+            floor=cfg.floor,
+            tz=cfg.timezone,
+            today=today,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Load models and open clients (``setup`` does it inside a graph)."""
+        if not self._started:
+            await self.cascade.start()
+            self._started = True
+
+    async def aclose(self) -> None:
+        if self._started:
+            await self.cascade.aclose()
+            self._started = False
+
+    async def classify(self, text: str) -> IntentResult:
+        await self.start()
+        return await self.cascade.classify(text)
+
+    async def setup(self) -> None:
+        await self.start()
+
+    async def cleanup(self) -> None:
+        await self.aclose()
+
+    @on(Transcript)
+    async def transcript(self, frame: Transcript) -> None:
+        await self.push(frame)
+        if not frame.final or not frame.text.strip():
+            return
+        try:
+            result = await self.cascade.classify(frame.text)
+        except Exception as exc:  # the cascade guards its tiers; this is the last net
+            await self.push_up(Error(message=f"intent routing failed: {exc}", processor=self.name))
+            return
+        await self.push(Intent(**result.frame_fields()))

@@ -1,0 +1,168 @@
+"""Spoken-form normalisation shared by the entity extractors.
+
+Recognisers write numbers the way they were said ("one zero zero two", "double
+five", "a p t"), so before the regexes look for order ids, phones or
+confirmation numbers we fold digit-word runs into digits and spelled letters
+into words. Number words ("twenty first") are parsed for dates, times, ratings.
+"""
+
+from __future__ import annotations
+
+import re
+
+DIGIT_WORDS: dict[str, str] = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_REPEATERS = {"double": 2, "triple": 3}
+
+UNITS: dict[str, int] = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+TENS: dict[str, int] = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+ORDINALS: dict[str, int] = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+}
+
+#: one regex alternative matching a number written in words (cardinal or ordinal, up to 59)
+_UNIT_ALT = "|".join(sorted(UNITS, key=len, reverse=True))
+_ORD_ALT = "|".join(sorted(ORDINALS, key=len, reverse=True))
+_TENS_ALT = "|".join(TENS)
+NUMBER_WORDS_RE = rf"(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_ORD_ALT}|{_UNIT_ALT}))?|{_ORD_ALT}|{_UNIT_ALT})"
+
+
+def number_value(text: str) -> int | None:
+    """``"21"``, ``"21st"``, ``"twenty first"``, ``"twenty-one"``, ``"fifth"`` -> int; else None."""
+    s = text.strip().lower()
+    digits = re.fullmatch(r"(\d+)(?:st|nd|rd|th)?", s)
+    if digits:
+        return int(digits.group(1))
+    parts = re.split(r"[\s-]+", s)
+    total = 0
+    for i, part in enumerate(parts):
+        if part in TENS and i == 0:
+            total += TENS[part]
+        elif part in UNITS and (i == len(parts) - 1):
+            if i > 0 and (UNITS[part] == 0 or UNITS[part] >= 10):
+                return None
+            total += UNITS[part]
+        elif part in ORDINALS and (i == len(parts) - 1):
+            if i > 0 and ORDINALS[part] >= 10:
+                return None
+            total += ORDINALS[part]
+        else:
+            return None
+    return total
+
+
+def fold_spoken_digits(text: str) -> str:
+    """Replace runs of spoken digits with the digits: ``"order one oh oh two"`` -> ``"order 1002"``.
+
+    A run must yield at least two digits, and ``oh``/``o`` count only after a real
+    digit word, so "oh I see" and "one appointment" stay as they are.
+    """
+    tokens = text.split(" ")
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        digits: list[str] = []
+        real_words = 0
+        while j < len(tokens):
+            word = tokens[j].lower().strip(",.")
+            if word in _REPEATERS and j + 1 < len(tokens):
+                nxt = tokens[j + 1].lower().strip(",.")
+                if nxt in DIGIT_WORDS:
+                    digits.append(DIGIT_WORDS[nxt] * _REPEATERS[word])
+                    real_words += 1
+                    j += 2
+                    continue
+            if word in DIGIT_WORDS and (real_words or word not in ("oh", "o")):
+                digits.append(DIGIT_WORDS[word])
+                real_words += word not in ("oh", "o")
+                j += 1
+                continue
+            if word.isdigit() and real_words:
+                digits.append(word)
+                j += 1
+                continue
+            break
+        if real_words and len("".join(digits)) >= 2:
+            out.append("".join(digits))
+            i = j
+        else:
+            out.append(tokens[i])
+            i += 1
+    return " ".join(out)
+
+
+def join_spelled_letters(text: str) -> str:
+    """``"a p t 4 8 2"`` -> ``"apt 4 8 2"``: runs of three or more single letters become a word."""
+    return re.sub(
+        r"\b[a-z](?:[\s.-][a-z]){2,}\b",
+        lambda m: re.sub(r"[\s.-]", "", m.group(0)),
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
+def join_spaced_digits(text: str) -> str:
+    """``"4 8 2 9 1 3"`` -> ``"482913"``: single digits said one by one (four or more)."""
+    return re.sub(r"\b\d(?: \d){3,}\b", lambda m: m.group(0).replace(" ", ""), text)
+
+
+def normalise_for_numbers(text: str) -> str:
+    """Lowercase text with spoken digits, spelled letters and spaced digits folded."""
+    s = " ".join(text.lower().split())
+    s = fold_spoken_digits(s)
+    s = join_spelled_letters(s)
+    return join_spaced_digits(s)
