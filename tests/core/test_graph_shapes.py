@@ -151,3 +151,17 @@ async def test_slow_observer_never_blocks_and_drops_oldest() -> None:
             await run.push(run.make(Intent, intent=str(i), confidence=1.0))
         stuck.release.set()
     assert run.observers[0].dropped > 0
+
+
+async def test_a_failing_observer_does_not_take_the_run_down() -> None:
+    class Broken:
+        async def on_push(self, event: object) -> None:
+            raise RuntimeError("observer bug")
+
+    sink = Collector("sink")
+    run = GraphRun(Graph("obs", inputs=[Transcript]).chain(Upper("a"), sink), clock=VirtualClock())
+    run.add_observer(Broken())
+    async with run:
+        await run.push(run.make(Transcript, text="still works"))
+    assert texts(sink) == ["STILL WORKS"]
+    assert run.observers[0].failures > 0

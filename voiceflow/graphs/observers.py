@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -11,6 +12,8 @@ from voiceflow.frames.base import Frame
 
 if TYPE_CHECKING:
     from voiceflow.processors.base import Processor
+
+log = logging.getLogger("voiceflow.observers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class ObserverFeed:
         self.maxsize = maxsize
         self.events: deque[PushEvent] = deque()
         self.dropped = 0
+        self.failures = 0
         self._wake: asyncio.Event = asyncio.Event()
 
     def offer(self, src: Processor, frame: Frame, upstream: bool, at: float) -> None:
@@ -45,7 +49,12 @@ class ObserverFeed:
     async def run(self) -> None:
         while True:
             while self.events:
-                await self.observer.on_push(self.events.popleft())
+                try:
+                    await self.observer.on_push(self.events.popleft())
+                except Exception:  # a broken observer must not take the call down
+                    self.failures += 1
+                    if self.failures == 1:
+                        log.exception("observer %s failed (further failures counted only)", self.observer)
             self._wake.clear()
             await self._wake.wait()
 

@@ -229,6 +229,8 @@ class Processor:
         if gen is None:
             gen = self.generation
         task = self.run.spawn(self._guard(coro), name=f"{self.name}:task")
+        # a task cancelled before its first step never awaits ``coro``: close it quietly
+        task.add_done_callback(lambda _: coro.close())
         if turn and self.interruptible:
             self._turn_tasks[task] = gen
             task.add_done_callback(self._turn_tasks.pop)

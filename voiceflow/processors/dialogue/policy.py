@@ -39,8 +39,11 @@ class SlotRules(Protocol):
 
 
 class KnowledgeHit(Protocol):
-    text: str
-    score: float
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
 
 
 class DialoguePolicyLogic:

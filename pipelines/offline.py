@@ -1,0 +1,165 @@
+"""The offline voice agent: no API keys, every model from an installed package.
+
+    input → vad → bargein → stt → endpointer → nlu → memory → dialogue → tts → output
+
+- ``vad``: Silero VAD (bundled ONNX) marks speech; ``bargein`` interrupts the agent when
+  the caller talks over it; ``stt``: pocketsphinx, streaming; ``endpointer`` decides when
+  the turn is over (and joins the recognizer's finals into one per turn).
+- ``nlu``: the intent router (regex → Rasa if configured → SetFit → LLM if configured).
+- ``memory``: records the call in SQLite (returning callers are greeted by name).
+- ``dialogue``: the offline policy (slot filling, confirmation, the nine tools, RAG over
+  ``kb/``); with an LLM configured (``VOICEFLOW_LLM_BASE_URL``), the LLM agent with
+  function calling takes its place.
+- ``tts``: Piper with the joe voice; the output transport resamples and paces.
+
+Heavy resources (database, knowledge index, models) are process-wide and shared by
+every call: ``await prepare()`` once, then ``build`` per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from voiceflow.db import Database
+from voiceflow.graphs import Graph
+from voiceflow.processors import Processor
+from voiceflow.processors.audio.bargein import BargeIn
+from voiceflow.processors.audio.turns import Endpointer
+from voiceflow.processors.audio.vad import VADProcessor
+from voiceflow.processors.dialogue.processor import DialoguePolicy
+from voiceflow.processors.llm.engine import LLMEngine
+from voiceflow.processors.memory.persistent import MEMORY_MIGRATION, PersistentUserMemory
+from voiceflow.processors.memory.recorder import MemoryRecorder
+from voiceflow.processors.nlu.router import IntentRouter, NLUConfig
+from voiceflow.processors.rag import KnowledgeBase
+from voiceflow.processors.stt import PocketsphinxEngine, STTProcessor
+from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
+from voiceflow.processors.tts import PiperEngine, TTSProcessor
+from voiceflow.server.session import CallContext
+
+log = logging.getLogger("voiceflow.pipelines.offline")
+
+DATA_DIR = Path(os.environ.get("VOICEFLOW_DATA_DIR", ".voiceflow/data"))
+
+SYSTEM_PROMPT = (
+    "You are the phone agent of Acme Home, a home-goods retailer. Answer in one or two short "
+    "spoken sentences, no lists or markdown. Use the tools to check orders, book, cancel or "
+    "reschedule appointments, look up accounts, give business hours, take feedback, transfer "
+    "to a human or end the call."
+)
+
+
+@dataclass
+class OfflineAgent:
+    """What every call shares: one database, the tools, the knowledge base, optional LLM."""
+
+    db: Database
+    registry: ToolRegistry
+    memory: PersistentUserMemory
+    kb: KnowledgeBase
+    llm: LLMEngine | None = None
+    endpoint_silence_secs: float = 0.8
+
+    @classmethod
+    async def open(cls, data_dir: Path = DATA_DIR, *, llm: LLMEngine | None = None) -> OfflineAgent:
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+        db = await Database.open(data_dir / "voiceflow.db", seed=True, extra=[MEMORY_MIGRATION])
+        agent = cls(db, build_registry(db), PersistentUserMemory(db), KnowledgeBase(), llm)
+        return agent
+
+    async def warm_up(self) -> None:
+        """Load every model once, so the first call answers as fast as the next."""
+        from voiceflow.processors.audio.silero import SileroVAD
+        from voiceflow.processors.nlu.setfit_training import ensure_trained
+        from voiceflow.processors.tts.piper_engine import load_voice
+
+        await asyncio.gather(
+            asyncio.to_thread(SileroVAD.shared),
+            asyncio.to_thread(load_voice, PiperEngine().model_path),
+            asyncio.to_thread(PocketsphinxEngine().open_session().close),
+            self.kb.prepare(),
+            asyncio.to_thread(ensure_trained),
+        )
+        nlu = IntentRouter(config=NLUConfig.from_env())
+        await nlu.classify("hello")  # loads the SetFit model into the process cache
+        await nlu.aclose()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
+        """The call's graph between the transport's two ends."""
+        nlu = IntentRouter("nlu", config=NLUConfig.from_env(), llm=self.llm)
+        brain: Processor
+        if self.llm is not None:
+            from voiceflow.processors.llm.agent import LLMAgent
+            from voiceflow.processors.memory.conversation import ConversationMemory
+
+            brain = LLMAgent(
+                self.llm,
+                memory=ConversationMemory(SYSTEM_PROMPT),
+                registry=self.registry,
+                tracker=ToolCallTracker(self.registry),
+                respond_to="intent",
+                name="dialogue",
+            )
+        else:
+            brain = DialoguePolicy(
+                ToolCallTracker(self.registry), knowledge=self.kb, greet_on_start=True, name="dialogue"
+            )
+        return Graph(f"offline:{ctx.call_id}").chain(
+            input,
+            VADProcessor("vad"),
+            BargeIn("bargein"),
+            STTProcessor(PocketsphinxEngine(), "stt"),
+            Endpointer("endpointer", silence_secs=self.endpoint_silence_secs),
+            nlu,
+            MemoryRecorder("memory", persistent=self.memory),
+            brain,
+            TTSProcessor(PiperEngine(), "tts"),
+            output,
+        )
+
+
+def llm_from_env() -> LLMEngine | None:
+    """An OpenAI-compatible engine when ``VOICEFLOW_LLM_BASE_URL`` is set, else None (offline)."""
+    base_url = os.environ.get("VOICEFLOW_LLM_BASE_URL")
+    if not base_url:
+        return None
+    from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
+
+    return OpenAICompatEngine(
+        os.environ.get("VOICEFLOW_LLM_MODEL", "gpt-4o-mini"),
+        base_url=base_url,
+        api_key=os.environ.get("VOICEFLOW_LLM_API_KEY", "not-needed"),
+    )
+
+
+_agent: OfflineAgent | None = None
+
+
+async def prepare() -> OfflineAgent:
+    """Open the process-wide agent and load its models (idempotent)."""
+    global _agent
+    if _agent is None:
+        _agent = await OfflineAgent.open(llm=llm_from_env())
+        await _agent.warm_up()
+    return _agent
+
+
+async def shutdown() -> None:
+    global _agent
+    if _agent is not None:
+        await _agent.close()
+        _agent = None
+
+
+def build(ctx: CallContext, input: Processor, output: Processor) -> Graph:
+    """The ``PipelineFactory`` used by ``voiceflow serve --pipeline offline``."""
+    if _agent is None:
+        raise RuntimeError("pipelines.offline.prepare() must run before the first call")
+    return _agent.build(ctx, input, output)

@@ -1,0 +1,158 @@
+"""``voiceflow call``: a simulated phone call to the offline agent through the real Twilio path.
+
+An in-process server runs the pipeline; each caller line (text spoken by Piper,
+or a WAV file) goes over ``/twilio/media`` as 8 kHz mu-law at real time, and the
+next line waits for the agent's answer. Prints both sides, the tools called and
+each turn's voice-to-voice latency with its per-stage breakdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_LINES = [
+    "Hi, where is my order one zero zero two?",
+    "What are your hours on Saturday?",
+    "Thanks, goodbye.",
+]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("call", help="simulate a phone call to the agent (offline, real Twilio protocol)")
+    p.add_argument("lines", nargs="*", help="what the caller says, one argument per turn (or WAV paths)")
+    p.add_argument("--wav", action="append", type=Path, default=[], help="a caller turn from a WAV file")
+    p.add_argument("--pipeline", default="offline", help="pipeline to call (default offline)")
+    p.add_argument("--caller", default="+15550100001", help="caller's phone number (memory is keyed by it)")
+    p.add_argument("--out", type=Path, default=None, help="write the agent's audio as WAV files here")
+    p.add_argument("--barge-in", action="store_true", help="talk over the agent's answers to interrupt them")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the transcript")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_call(args))
+
+
+def _lines(args: argparse.Namespace) -> list[tuple[str, bytes, int]]:
+    from voiceflow.testing.speech import synthesize
+    from voiceflow.transports.local import read_wav
+
+    out: list[tuple[str, bytes, int]] = []
+    texts = list(args.lines) or ([] if args.wav else DEFAULT_LINES)
+    for item in texts:
+        path = Path(item)
+        if item.lower().endswith(".wav") and path.exists():
+            args.wav.append(path)
+            continue
+        out.append((item, synthesize(item, 16000), 16000))
+    for path in args.wav:
+        pcm, rate, channels = read_wav(path)
+        if channels != 1:
+            raise SystemExit(f"{path}: need a mono WAV, got {channels} channels")
+        out.append((f"[{path.name}]", pcm, rate))
+    return out
+
+
+async def _call(args: argparse.Namespace) -> int:
+    from voiceflow.commands.serve import resolve_pipeline, serve_in_background
+    from voiceflow.server.app import create_app
+    from voiceflow.testing.scripted_call import CallWatchers, TurnResult, run_scripted_call
+
+    say = (lambda *a, **k: None) if args.json else print
+    factory = resolve_pipeline(args.pipeline)
+    module = sys.modules[factory.__module__]
+    prepare = getattr(module, "prepare", None)
+    if prepare is not None:
+        say("loading models (the first run also trains the intent model and indexes kb/)...", flush=True)
+        await prepare()
+    lines = _lines(args)
+    app = create_app(factory)
+    watchers = CallWatchers(app.state.voiceflow.calls)
+
+    def show(turn: TurnResult) -> None:
+        if args.json:
+            return
+        if turn.spoken is not None:
+            print(f"\ncaller : {turn.line}")
+        for text in turn.server.heard:
+            print(f"  heard: {text}")
+        for tool in turn.server.tools:
+            print(f"  tool : {tool}")
+        for text in turn.server.said:
+            print(f"agent  : {text}")
+        if turn.reply is None and turn.spoken is not None:
+            print("agent  : (no answer)")
+        lat = turn.latency
+        if lat is not None and lat.v2v_ms is not None:
+            stages = ", ".join(f"{k} {v:.0f}" for k, v in lat.breakdown().items())
+            print(f"  latency: voice-to-voice {lat.v2v_ms:.0f} ms  [{stages}]")
+        if turn.clear_ms is not None:
+            print(f"  barge-in: clear {turn.clear_ms:.0f} ms after the caller started talking")
+
+    async with serve_in_background(app) as server:
+        result = await run_scripted_call(
+            server.ws_url("/twilio/media"),
+            lines,
+            watchers,
+            caller=args.caller,
+            barge_in=args.barge_in,
+            on_turn=show,
+        )
+    shutdown = getattr(module, "shutdown", None)
+    if shutdown is not None:
+        await shutdown()
+
+    if args.out is not None:
+        from voiceflow.transports.local import write_wav
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_wav(args.out / "agent.wav", result.agent_audio, 8000)
+        for i, turn in enumerate([result.greeting, *result.turns]):
+            if turn is not None and turn.reply is not None:
+                write_wav(args.out / f"agent_turn{i}.wav", turn.reply.audio, 8000)
+    summary = _summary(result)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        v2v = [t["v2v_ms"] for t in summary["turns"] if t["v2v_ms"] is not None]
+        print(
+            f"\ncall {result.call_sid}: {len(result.turns)} turns, "
+            f"{'agent hung up' if result.hung_up_by_agent else 'caller hung up'}"
+            + (f", voice-to-voice {', '.join(f'{v:.0f}' for v in v2v)} ms" if v2v else "")
+        )
+        if args.out is not None:
+            print(f"agent audio written to {args.out}/")
+    answered = all(t.reply is not None for t in result.turns)
+    return 0 if answered else 1
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    turns = []
+    for t in result.turns:
+        lat = t.latency
+        turns.append(
+            {
+                "caller": t.line,
+                "heard": t.server.heard,
+                "agent": t.server.said,
+                "tools": t.server.tools,
+                "v2v_ms": None if lat is None else lat.v2v_ms,
+                "client_v2v_ms": t.client_v2v_ms,
+                "stages_ms": None if lat is None else lat.breakdown(),
+                "clear_ms": t.clear_ms,
+            }
+        )
+    greeting = result.greeting.server.said if result.greeting else []
+    return {
+        "call_sid": result.call_sid,
+        "greeting": greeting,
+        "turns": turns,
+        "agent_hung_up": result.hung_up_by_agent,
+    }
