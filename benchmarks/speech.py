@@ -1,0 +1,215 @@
+"""Speech benchmark: codecs, resampling, VAD, STT and TTS costs on this machine.
+
+* G.711 μ-law / A-law encode and decode throughput (MB/s of input), with the C
+  ``audioop`` module side by side (ratio = ours / audioop);
+* soxr stream resampling cost per call-second in 20 ms chunks;
+* Silero VAD CPU per call-second and the implied concurrent calls per core;
+* pocketsphinx streaming STT real-time factor and the final-transcript delay after
+  the end of speech (the time ``finish`` takes once the last frame was fed), plus WER
+  on the caller sentence set over the phone line, with and without phrase hints;
+* Piper TTS time to first audio and real-time factor.
+
+    .venv/bin/python benchmarks/speech.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from voiceflow.processors.audio import codecs  # noqa: E402
+from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
+from voiceflow.processors.audio.silero import vad_cpu_per_call_second  # noqa: E402
+from voiceflow.processors.stt import PocketsphinxEngine  # noqa: E402
+from voiceflow.processors.tts import PiperEngine  # noqa: E402
+from voiceflow.testing.speech import (  # noqa: E402
+    caller_sentences,
+    from_phone_line,
+    keyword_recall,
+    synthesize,
+    to_phone_line,
+    word_error_rate,
+)
+
+REPLIES = (
+    "Sure, I can help with that.",
+    "Your order 1002 shipped on Monday and should arrive by Thursday afternoon.",
+    "I have moved your appointment to Tuesday at ten in the morning. You will get a confirmation email.",
+    "I'm sorry about the trouble. Let me look into it right away.",
+    "Is there anything else I can help you with today?",
+    "Thanks for calling. Goodbye!",
+)
+
+
+def _best_of(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_codecs(quick: bool) -> dict[str, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop  # the stdlib C module (on 3.13+ the audioop-lts package provides it)
+    rng = np.random.default_rng(7)
+    pcm = rng.integers(-32768, 32767, size=(1 if quick else 4) * 1_000_000, dtype=np.int16).tobytes()
+    ulaw, alaw = codecs.ulaw_encode(pcm), codecs.alaw_encode(pcm)
+    repeat = 3 if quick else 7
+    cases = {
+        "ulaw_encode": (lambda: codecs.ulaw_encode(pcm), lambda: audioop.lin2ulaw(pcm, 2), len(pcm)),
+        "ulaw_decode": (lambda: codecs.ulaw_decode(ulaw), lambda: audioop.ulaw2lin(ulaw, 2), len(ulaw)),
+        "alaw_encode": (lambda: codecs.alaw_encode(pcm), lambda: audioop.lin2alaw(pcm, 2), len(pcm)),
+        "alaw_decode": (lambda: codecs.alaw_decode(alaw), lambda: audioop.alaw2lin(alaw, 2), len(alaw)),
+    }
+    out: dict[str, float] = {}
+    for name, (ours, theirs, size) in cases.items():
+        ours_mbs = size / _best_of(ours, repeat) / 1e6
+        theirs_mbs = size / _best_of(theirs, repeat) / 1e6
+        out[f"{name}_mb_s"] = round(ours_mbs, 1)
+        out[f"{name}_audioop_mb_s"] = round(theirs_mbs, 1)
+        out[f"{name}_ratio"] = round(ours_mbs / theirs_mbs, 2)
+    return out
+
+
+def bench_resample(speech16: bytes, quick: bool) -> dict[str, float]:
+    seconds = 10 if quick else 60
+    out: dict[str, float] = {}
+    for src, dst in ((8000, 16000), (16000, 8000), (22050, 8000), (48000, 16000)):
+        audio = StreamResampler(16000, src).process(speech16, last=True) if src != 16000 else speech16
+        reps = int(np.ceil(seconds * src / max(1, len(audio) // 2)))
+        stream = (audio * reps)[: 2 * seconds * src]
+        step = 2 * src // 50
+        resampler = StreamResampler(src, dst)
+        start = time.thread_time()
+        for i in range(0, len(stream), step):
+            resampler.process(stream[i : i + step])
+        cpu = time.thread_time() - start
+        name = f"resample_{src / 1000:g}k_to_{dst // 1000}k_ms_per_call_s"
+        out[name] = round(1000 * cpu / seconds, 3)
+    return out
+
+
+def bench_vad(speech16: bytes, quick: bool) -> dict[str, float]:
+    seconds = 10 if quick else 30
+    reps = int(np.ceil(seconds * 16000 * 2 / len(speech16)))
+    audio = (speech16 * reps)[: seconds * 32000]
+    cpu = vad_cpu_per_call_second(audio, 16000)
+    return {"vad_cpu_ms_per_call_s": round(1000 * cpu, 2), "vad_calls_per_core": round(1 / cpu, 1)}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_stt(quick: bool) -> dict[str, float]:
+    sentences = caller_sentences()[: 8 if quick else None]
+    lines = [from_phone_line(to_phone_line(synthesize(s.spoken, 16000)), 16000) for s in sentences]
+    out: dict[str, float] = {}
+    variants = {"hints": PocketsphinxEngine(channel="phone")}
+    if not quick:
+        variants["nohints"] = PocketsphinxEngine(channel="phone", hints=None)
+    for label, engine in variants.items():
+        session = engine.open_session()
+        delays, busy, audio_s, pairs = [], 0.0, 0.0, []
+        for s, pcm in zip(sentences, lines, strict=True):
+            step = 640  # 20 ms at 16 kHz
+            start = time.perf_counter()
+            for i in range(0, len(pcm), step):
+                session.feed(pcm[i : i + step])
+            fed = time.perf_counter()
+            final = session.finish()
+            done = time.perf_counter()
+            delays.append(1000 * (done - fed))
+            busy += done - start
+            audio_s += len(pcm) / 32000
+            pairs.append((s, final.text))
+        session.close()
+        wer = word_error_rate([(s.spoken, h) for s, h in pairs])
+        recall = keyword_recall([(s.keywords, h) for s, h in pairs])
+        if label == "hints":
+            out["stt_rtf"] = round(busy / audio_s, 3)
+            out["stt_final_delay_p50_ms"] = round(_pct(delays, 0.5), 1)
+            out["stt_final_delay_p95_ms"] = round(_pct(delays, 0.95), 1)
+        out[f"stt_wer_{label}"] = round(wer, 3)
+        out[f"stt_keyword_recall_{label}"] = round(recall, 3)
+    out["stt_sentences"] = len(sentences)
+    return out
+
+
+async def _tts(engine: PiperEngine, text: str) -> tuple[float, float, float]:
+    start = time.perf_counter()
+    first = None
+    samples = 0
+    async for chunk in engine.synthesize(text):
+        if first is None:
+            first = time.perf_counter() - start
+        samples += len(chunk) // 2
+    total = time.perf_counter() - start
+    return 1000 * (first or total), total, samples / engine.sample_rate
+
+
+def bench_tts(quick: bool) -> dict[str, float]:
+    engine = PiperEngine()
+    engine.load()
+    replies = REPLIES[:3] if quick else REPLIES * 3
+
+    async def run() -> list[tuple[float, float, float]]:
+        await _tts(engine, "Warm up.")
+        return [await _tts(engine, text) for text in replies]
+
+    results = asyncio.run(run())
+    firsts = [r[0] for r in results]
+    return {
+        "tts_first_audio_p50_ms": round(statistics.median(firsts), 1),
+        "tts_first_audio_p95_ms": round(_pct(firsts, 0.95), 1),
+        "tts_rtf": round(sum(r[1] for r in results) / sum(r[2] for r in results), 3),
+        "tts_sample_rate_hz": engine.sample_rate,
+    }
+
+
+def _table(figures: dict[str, float]) -> str:
+    width = max(len(k) for k in figures)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in figures.items())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short run (fewer sentences, less audio)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args()
+    speech16 = b"".join(synthesize(s.spoken, 16000) for s in caller_sentences()[:6])
+    sections = {
+        "codecs (MB/s of input; ratio = voiceflow / audioop)": bench_codecs(args.quick),
+        "resampling (ms CPU per call-second, 20 ms chunks)": bench_resample(speech16, args.quick),
+        "VAD (Silero, 16 kHz)": bench_vad(speech16, args.quick),
+        "STT (pocketsphinx, phone line, 20 ms feeds)": bench_stt(args.quick),
+        "TTS (Piper joe-medium)": bench_tts(args.quick),
+    }
+    figures = {k: v for section in sections.values() for k, v in section.items()}
+    figures["quick"] = int(args.quick)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    for title, section in sections.items():
+        print(title)
+        print(_table(section))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The text-to-speech engine interface.
+
+An engine turns one piece of text into a stream of PCM16 mono chunks at its
+``sample_rate``. Streaming is the point: the first chunk should leave as soon as
+the first clause is synthesized. Closing the iterator early (an interruption)
+must stop the engine's work promptly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from voiceflow.processors.tts.prosody import NEUTRAL, Prosody
+
+
+class TTSError(RuntimeError):
+    """Synthesis failed (engine error, bad input, every engine of a router down)."""
+
+
+class TTSEngine(Protocol):
+    name: str
+    #: when True the engine takes SSML as its text; otherwise the processor renders SSML first
+    supports_ssml: bool
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+        """Stream PCM16 mono chunks of ``text`` spoken with ``prosody``."""
+        ...
+
+
+def silence(seconds: float, sample_rate: int) -> bytes:
+    """PCM16 silence (used to render SSML breaks)."""
+    return bytes(2 * max(0, round(seconds * sample_rate)))

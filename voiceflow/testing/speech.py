@@ -1,0 +1,174 @@
+"""Real speech for tests and benchmarks: Piper-synthesized caller audio, a phone line, WER.
+
+``synthesize`` speaks text with the offline Piper voice (noise scales at 0, so the
+audio is the same on every run) and caches the PCM16 as WAV under
+``.voiceflow/cache/speech`` (or ``$VOICEFLOW_CACHE_DIR/speech``), keyed by text,
+rate and voice. ``to_phone_line`` / ``from_phone_line`` take audio through G.711
+μ-law at 8 kHz as a telephone call would. ``word_errors`` is a plain word-level
+edit distance after a light normalization (case, punctuation, contractions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import wave
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from voiceflow.processors.audio.codecs import ulaw_decode, ulaw_encode
+from voiceflow.processors.audio.resample import StreamResampler
+
+PHONE_RATE = 8000
+
+
+def cache_dir() -> Path:
+    root = Path(os.environ.get("VOICEFLOW_CACHE_DIR", ".voiceflow/cache"))
+    return root / "speech"
+
+
+# -- WAV ----------------------------------------------------------------------------------------
+def write_wav(path: str | Path, pcm16: bytes, sample_rate: int, channels: int = 1) -> None:
+    """Write PCM16 LE to a WAV file atomically (a crash never leaves half a cache entry)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm16)
+    tmp.replace(path)
+
+
+def read_wav(path: str | Path) -> tuple[bytes, int]:
+    """(PCM16 LE bytes, sample rate) of a 16-bit WAV file."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: {8 * w.getsampwidth()}-bit WAV, expected 16-bit")
+        return w.readframes(w.getnframes()), w.getframerate()
+
+
+# -- synthesis -----------------------------------------------------------------------------------
+def synthesize(text: str, sample_rate: int = 16000, *, model_path: str | None = None) -> bytes:
+    """``text`` spoken by Piper as PCM16 mono at ``sample_rate`` (deterministic, cached on disk)."""
+    from voiceflow.processors.tts.piper_engine import PiperEngine, default_model_path
+
+    model = model_path or default_model_path()
+    key = hashlib.sha256(f"{Path(model).name}|{sample_rate}|{text}".encode()).hexdigest()[:24]
+    path = cache_dir() / f"{key}.wav"
+    if path.exists():
+        pcm, rate = read_wav(path)
+        if rate == sample_rate:
+            return pcm
+    engine = PiperEngine(model, noise_scale=0.0, noise_w_scale=0.0)
+    native = b"".join(engine.synthesize_blocking(text))
+    resampler = StreamResampler(engine.sample_rate, sample_rate)
+    pcm = resampler.process(native, last=True)
+    write_wav(path, pcm, sample_rate)
+    return pcm
+
+
+# -- the phone line ------------------------------------------------------------------------------
+def to_phone_line(pcm16: bytes, sample_rate: int = 16000) -> bytes:
+    """PCM16 at ``sample_rate`` → μ-law bytes at 8 kHz, as a telephone network carries it."""
+    narrow = StreamResampler(sample_rate, PHONE_RATE).process(pcm16, last=True)
+    return ulaw_encode(narrow)
+
+
+def from_phone_line(ulaw: bytes, sample_rate: int = PHONE_RATE) -> bytes:
+    """μ-law 8 kHz → PCM16 at ``sample_rate`` (8 kHz by default: decode only)."""
+    pcm = ulaw_decode(ulaw)
+    if sample_rate == PHONE_RATE:
+        return pcm
+    return StreamResampler(PHONE_RATE, sample_rate).process(pcm, last=True)
+
+
+# -- the caller sentence set ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CallerSentence:
+    #: as a caller's words are written
+    text: str
+    #: the same words exactly as spoken (the WER reference and what Piper is asked to say)
+    spoken: str
+    #: words that must survive recognition (domain words and digits)
+    keywords: tuple[str, ...]
+
+
+def caller_sentences() -> list[CallerSentence]:
+    """The shipped set of caller-style sentences (orders, appointments, digits, dates)."""
+    raw = resources.files("voiceflow.testing").joinpath("data/caller_sentences.json").read_text("utf-8")
+    return [
+        CallerSentence(text=s["text"], spoken=s["spoken"], keywords=tuple(s["keywords"]))
+        for s in json.loads(raw)["sentences"]
+    ]
+
+
+# -- scoring -------------------------------------------------------------------------------------
+_CONTRACTIONS = {
+    "can't": "can not",
+    "won't": "will not",
+    "i'm": "i am",
+    "let's": "let us",
+}
+_IS_CONTRACTED = re.compile(r"^(that|it|what|there|here|where|he|she|who|how)'s$")
+_SUFFIXES = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"))
+
+
+def normalize_words(text: str) -> list[str]:
+    """Lower case, punctuation dropped, common contractions expanded ("that's" → "that is")."""
+    words: list[str] = []
+    for raw in re.findall(r"[a-z0-9']+", text.lower()):
+        word = raw.strip("'")
+        if word in _CONTRACTIONS:
+            words.extend(_CONTRACTIONS[word].split())
+            continue
+        if _IS_CONTRACTED.match(word):
+            words.extend([word[:-2], "is"])
+            continue
+        for suffix, expansion in _SUFFIXES:
+            if word.endswith(suffix) and len(word) > len(suffix):
+                words.extend((word[: -len(suffix)] + expansion).split())
+                break
+        else:
+            if word:
+                words.append(word)
+    return words
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(substitutions + deletions + insertions, reference word count) after normalization."""
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        diagonal, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
+    return row[len(hyp)], len(ref)
+
+
+def word_error_rate(pairs: list[tuple[str, str]]) -> float:
+    """Corpus WER over (reference, hypothesis) pairs: total errors / total reference words."""
+    errors = words = 0
+    for ref, hyp in pairs:
+        e, n = word_errors(ref, hyp)
+        errors, words = errors + e, words + n
+    if words == 0:
+        raise ValueError("no reference words")
+    return errors / words
+
+
+def keyword_recall(items: list[tuple[tuple[str, ...], str]]) -> float:
+    """Share of (sentence, keyword) pairs whose keyword appears in that sentence's hypothesis."""
+    found = total = 0
+    for keywords, hyp in items:
+        words = set(normalize_words(hyp))
+        for k in keywords:
+            total += 1
+            found += k in words
+    if total == 0:
+        raise ValueError("no keywords")
+    return found / total
