@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/voiceflow demo
+	$(BIN)/voiceflow call
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceflow.db import Database
@@ -63,6 +63,13 @@ class OfflineAgent:
     kb: KnowledgeBase
     llm: LLMEngine | None = None
     endpoint_silence_secs: float = 0.8
+    #: one recognizer per line type, shared by every call: its channel adaptation carries over
+    stt_phone: PocketsphinxEngine = field(default_factory=lambda: PocketsphinxEngine(channel="phone"))
+    stt_wideband: PocketsphinxEngine = field(default_factory=PocketsphinxEngine)
+
+    def stt_for(self, transport: str) -> PocketsphinxEngine:
+        """Phone lines (8 kHz mu-law) and wideband peers (WebRTC, browser) need different starts."""
+        return self.stt_phone if transport == "twilio" else self.stt_wideband
 
     @classmethod
     async def open(cls, data_dir: Path = DATA_DIR, *, llm: LLMEngine | None = None) -> OfflineAgent:
@@ -80,7 +87,8 @@ class OfflineAgent:
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
             asyncio.to_thread(load_voice, PiperEngine().model_path),
-            asyncio.to_thread(PocketsphinxEngine().open_session().close),
+            asyncio.to_thread(self.stt_phone.open_session().close),
+            asyncio.to_thread(self.stt_wideband.open_session().close),
             self.kb.prepare(),
             asyncio.to_thread(ensure_trained),
         )
@@ -115,7 +123,7 @@ class OfflineAgent:
             input,
             VADProcessor("vad"),
             BargeIn("bargein"),
-            STTProcessor(PocketsphinxEngine(), "stt"),
+            STTProcessor(self.stt_for(ctx.transport), "stt"),
             Endpointer("endpointer", silence_secs=self.endpoint_silence_secs),
             nlu,
             MemoryRecorder("memory", persistent=self.memory),

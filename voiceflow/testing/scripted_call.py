@@ -112,6 +112,25 @@ class CallResult:
     turns: list[TurnResult]
     hung_up_by_agent: bool
     agent_audio: bytes  # PCM16 8 kHz, everything the caller heard
+    media_at: list[float] = field(default_factory=list)  # arrival time of every agent media frame
+
+    def pacing_lateness_ms(self, gap_s: float = 0.2) -> list[float]:
+        """How late each agent frame arrived against a 20 ms schedule set by its burst's first frame.
+
+        Frames are grouped into bursts (a reply) split by gaps over ``gap_s``; a frame that
+        arrives early (the transport's small lead) counts as 0.
+        """
+        late: list[float] = []
+        start = prev = None
+        i = 0
+        for at in self.media_at:
+            if prev is None or at - prev > gap_s:
+                start, i = at, 0
+            assert start is not None
+            late.append(max(0.0, (at - (start + i * 0.02)) * 1000.0))
+            prev = at
+            i += 1
+        return late
 
 
 async def run_scripted_call(
@@ -169,7 +188,8 @@ async def run_scripted_call(
             await client.wait_closed(timeout=3.0)
         hung_up = client.closed and not client.stopped
         audio = client.received_audio(heard_only=True)
-    return CallResult(client.call_sid, greeting, turns, hung_up, audio)
+        media_at = [m.at for m in client.media]
+    return CallResult(client.call_sid, greeting, turns, hung_up, audio, media_at)
 
 
 def _reply_so_far(client: TwilioMediaClient, since: float) -> AgentReply | None:

@@ -103,7 +103,7 @@ def ulaw_encode(pcm16: bytes) -> bytes:
 
 def ulaw_decode(data: bytes) -> bytes:
     """G.711 mu-law -> PCM16 LE."""
-    return ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return np.take(ULAW_DECODE, np.frombuffer(data, dtype=np.uint8)).tobytes()
 
 
 def alaw_encode(pcm16: bytes) -> bytes:
@@ -114,7 +114,7 @@ def alaw_encode(pcm16: bytes) -> bytes:
 
 def alaw_decode(data: bytes) -> bytes:
     """G.711 A-law -> PCM16 LE."""
-    return ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return np.take(ALAW_DECODE, np.frombuffer(data, dtype=np.uint8)).tobytes()
 
 
 def pcm16_to_float32(pcm: bytes, channels: int = 1) -> npt.NDArray[np.float32]:

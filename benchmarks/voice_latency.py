@@ -1,0 +1,184 @@
+"""Voice-to-voice latency of the offline agent over the real Twilio Media Streams path.
+
+Scripted multi-turn calls (Piper caller audio, 8 kHz mu-law at real time) go to an
+in-process server running ``pipelines/offline.py``. Figures:
+
+- voice-to-voice p50/p95: caller's last voiced frame received by the transport → first
+  agent audio frame sent by the transport (server clock), and the same seen by the caller;
+- per-stage breakdown (medians): STT final, endpointing wait, intent, reply text,
+  TTS first audio, transport;
+- barge-in: caller speech onset on the wire → ``clear`` received;
+- concurrency: the most simultaneous calls one process sustains with outbound audio in
+  real time (no frame later than 20 ms behind its playout schedule) and p95
+  voice-to-voice within 1.5x the single-call figure.
+
+    .venv/bin/python benchmarks/voice_latency.py [--quick] [--json] [--max-calls N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SCRIPT = [
+    "Hi, where is my order one zero zero two?",
+    "What time do you close on Saturday?",
+    "I'd like to book an appointment for next Tuesday at three pm.",
+    "Thanks, that's all. Goodbye.",
+]
+BARGE_SCRIPT = [
+    "What is your return policy?",
+    "Sorry, where is my order one zero zero three?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+async def _measure(quick: bool, max_calls: int) -> dict[str, Any]:
+    import pipelines.offline as offline
+    from voiceflow.commands.serve import serve_in_background
+    from voiceflow.server.app import create_app
+    from voiceflow.testing.scripted_call import CallResult, CallWatchers, run_scripted_call
+    from voiceflow.testing.speech import synthesize
+
+    await offline.prepare()
+    script = SCRIPT[:2] + SCRIPT[-1:] if quick else SCRIPT
+    lines = [(t, synthesize(t, 16000), 16000) for t in script]
+    barge = [(t, synthesize(t, 16000), 16000) for t in BARGE_SCRIPT]
+    app = create_app(offline.build)
+    watchers = CallWatchers(app.state.voiceflow.calls)
+    fig: dict[str, Any] = {}
+
+    def v2v(results: list[CallResult]) -> tuple[list[float], list[float]]:
+        server = [t.latency.v2v_ms for r in results for t in r.turns if t.latency and t.latency.v2v_ms]
+        client = [t.client_v2v_ms for r in results for t in r.turns if t.client_v2v_ms is not None]
+        return server, client
+
+    async with serve_in_background(app) as srv:
+        url = srv.ws_url("/twilio/media")
+
+        async def calls(n: int, script_lines: list[tuple[str, bytes, int]], **kw: Any) -> list[CallResult]:
+            return list(
+                await asyncio.gather(
+                    *(
+                        run_scripted_call(url, script_lines, watchers, caller=f"+1555010{i:04d}", **kw)
+                        for i in range(n)
+                    )
+                )
+            )
+
+        # warm-up call (first-call effects: decoder pools, caches)
+        await calls(1, lines[:1])
+
+        single = await calls(1 if quick else 2, lines)
+        server, client = v2v(single)
+        fig["turns"] = len(server)
+        fig["v2v_p50_ms"] = pct(server, 0.5)
+        fig["v2v_p95_ms"] = pct(server, 0.95)
+        fig["client_v2v_p50_ms"] = pct(client, 0.5)
+        fig["client_v2v_p95_ms"] = pct(client, 0.95)
+        stages: dict[str, list[float]] = {}
+        for r in single:
+            for t in r.turns:
+                if t.latency is not None:
+                    for k, v in t.latency.breakdown().items():
+                        stages.setdefault(k, []).append(v)
+        for k, vals in stages.items():
+            fig[f"stage_{k}_p50_ms"] = statistics.median(vals)
+        late = [x for r in single for x in r.pacing_lateness_ms()]
+        fig["single_max_frame_late_ms"] = max(late) if late else float("nan")
+
+        barged = await calls(1, barge, barge_in=True)
+        clears = [t.clear_ms for r in barged for t in r.turns if t.clear_ms is not None]
+        fig["barge_in_clear_p50_ms"] = pct(clears, 0.5)
+        fig["barge_in_samples"] = len(clears)
+
+        levels = []
+        base_p95 = fig["v2v_p95_ms"]
+        sustained = 1
+        n = 2
+        while n <= max_calls:
+            res = await calls(n, lines)
+            s_v2v, _ = v2v(res)
+            lateness = [x for r in res for x in r.pacing_lateness_ms()]
+            answered = sum(1 for r in res for t in r.turns if t.reply is not None)
+            row = {
+                "calls": n,
+                "v2v_p50_ms": pct(s_v2v, 0.5),
+                "v2v_p95_ms": pct(s_v2v, 0.95),
+                "max_frame_late_ms": max(lateness) if lateness else float("nan"),
+                "answered_turns": answered,
+                "turns": sum(len(r.turns) for r in res),
+            }
+            ok = (
+                row["max_frame_late_ms"] <= 20.0
+                and row["v2v_p95_ms"] <= 1.5 * base_p95
+                and answered == row["turns"]
+            )
+            row["ok"] = ok
+            levels.append(row)
+            if not ok:
+                break
+            sustained = n
+            n += 1 if n < 4 else 2
+        fig["concurrency"] = levels
+        fig["max_concurrent_calls"] = sustained
+    await offline.shutdown()
+    return fig
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer turns and concurrency levels")
+    ap.add_argument("--max-calls", type=int, default=None, help="highest concurrency level to try")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    max_calls = a.max_calls or (3 if a.quick else 8)
+    fig = asyncio.run(_measure(a.quick, max_calls))
+    if a.json:
+        print(json.dumps(fig))
+        return 0
+    print("offline agent over /twilio/media (Piper caller, pocketsphinx, SetFit, Piper agent)")
+    print(f"{'measure':44} {'value':>10}")
+    for key, label in (
+        ("v2v_p50_ms", "voice-to-voice p50 (ms, transport)"),
+        ("v2v_p95_ms", "voice-to-voice p95 (ms, transport)"),
+        ("client_v2v_p50_ms", "voice-to-voice p50 (ms, as the caller hears)"),
+        ("client_v2v_p95_ms", "voice-to-voice p95 (ms, as the caller hears)"),
+        ("barge_in_clear_p50_ms", "barge-in: speech onset -> clear p50 (ms)"),
+        ("single_max_frame_late_ms", "single call: latest outbound frame (ms)"),
+    ):
+        print(f"{label:44} {fig[key]:>10.0f}")
+    print("per-stage medians (ms, each from the previous stage):")
+    for key in sorted(k for k in fig if k.startswith("stage_")):
+        print(f"  {key[6:-7]:42} {fig[key]:>10.0f}")
+    print(f"{'calls':>6} {'v2v p50':>9} {'v2v p95':>9} {'max late':>9} {'answered':>9}  ok")
+    for row in fig["concurrency"]:
+        print(
+            f"{row['calls']:>6} {row['v2v_p50_ms']:>9.0f} {row['v2v_p95_ms']:>9.0f} "
+            f"{row['max_frame_late_ms']:>9.1f} {row['answered_turns']:>4}/{row['turns']:<4}  {row['ok']}"
+        )
+    print(f"max concurrent calls sustained: {fig['max_concurrent_calls']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
