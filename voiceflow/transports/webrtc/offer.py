@@ -1,0 +1,52 @@
+"""Checking a peer's SDP offer before aiortc sees it, with messages that say what is wrong.
+
+``parse_offer`` takes the decoded JSON body of ``POST /webrtc/offer``; anything
+it rejects raises ``OfferError`` (HTTP 400) naming the field and the problem,
+never echoing more than a short, printable excerpt of what was sent.
+"""
+
+from __future__ import annotations
+
+from aiortc import RTCSessionDescription
+
+__all__ = ["MAX_SDP_BYTES", "OfferError", "parse_offer", "short_repr"]
+
+#: a browser offer with audio and a data channel is 2-6 KB; anything far bigger is not an offer
+MAX_SDP_BYTES = 64 * 1024
+
+
+class OfferError(ValueError):
+    """The offer cannot be answered; the message is safe to return to the client."""
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """A printable, bounded excerpt of client data for an error message."""
+    text = repr(value)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_offer(body: object) -> RTCSessionDescription:
+    """The offer in ``body`` (``{"sdp": str, "type": "offer"}``), or ``OfferError``."""
+    if not isinstance(body, dict):
+        raise OfferError(f"body must be a JSON object with 'sdp' and 'type', got {type(body).__name__}")
+    missing = [key for key in ("sdp", "type") if key not in body]
+    if missing:
+        raise OfferError(f"missing field(s): {', '.join(missing)}")
+    kind, sdp = body["type"], body["sdp"]
+    if kind != "offer":
+        raise OfferError(f"'type' must be 'offer', got {short_repr(kind)}")
+    if not isinstance(sdp, str):
+        raise OfferError(f"'sdp' must be a string, got {type(sdp).__name__}")
+    if len(sdp.encode("utf-8", "replace")) > MAX_SDP_BYTES:
+        raise OfferError(f"'sdp' is larger than {MAX_SDP_BYTES} bytes")
+    lines = [line.strip() for line in sdp.strip().splitlines()]
+    if not lines or lines[0] != "v=0":
+        raise OfferError("'sdp' is not a session description (the first line must be 'v=0')")
+    if not any(line.startswith("m=audio ") for line in lines):
+        raise OfferError("the offer has no audio section ('m=audio'); the call needs a microphone track")
+    if not any(line.startswith("a=fingerprint:") for line in lines):
+        raise OfferError("the offer has no DTLS fingerprint ('a=fingerprint:')")
+    if not any(line.startswith("a=ice-ufrag:") for line in lines):
+        raise OfferError("the offer has no ICE credentials ('a=ice-ufrag:')")
+    return RTCSessionDescription(sdp=sdp, type="offer")
