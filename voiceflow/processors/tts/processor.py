@@ -17,7 +17,7 @@ import asyncio
 import itertools
 from collections.abc import Sequence
 
-from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
+from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio, evolve
 from voiceflow.frames.control import Error
 from voiceflow.processors.base import Processor, on
 from voiceflow.processors.tts.clauses import ClauseSplitter
@@ -103,10 +103,13 @@ class TTSProcessor(Processor):
             return
         else:
             segments = [Speech(frame.text)]
+        # the text travels on ahead of its audio so output transports can show what is said
+        await self.push(frame if frame.utterance_id else evolve(frame, utterance_id=uid))
         await self._say(segments, uid)
 
     @on(LLMToken)
     async def token(self, frame: LLMToken) -> None:
+        await self.push(frame)
         for clause in self.splitter.add(frame.text):
             await self._say([Speech(clause)], self._current_response())
 
