@@ -6,7 +6,8 @@
 * Silero VAD CPU per call-second and the implied concurrent calls per core;
 * pocketsphinx streaming STT real-time factor and the final-transcript delay after
   the end of speech (the time ``finish`` takes once the last frame was fed), plus WER
-  on the caller sentence set over the phone line, with and without phrase hints;
+  on the caller sentence set over the phone line, with and without phrase hints, and
+  with the domain language model (its build time and clean 16 kHz WER too);
 * Piper TTS time to first audio and real-time factor.
 
     .venv/bin/python benchmarks/speech.py [--quick] [--json]
@@ -19,6 +20,7 @@ import asyncio
 import json
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -32,7 +34,7 @@ import numpy as np  # noqa: E402
 from voiceflow.processors.audio import codecs  # noqa: E402
 from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
 from voiceflow.processors.audio.silero import vad_cpu_per_call_second  # noqa: E402
-from voiceflow.processors.stt import PocketsphinxEngine  # noqa: E402
+from voiceflow.processors.stt import PocketsphinxEngine, domain_lm  # noqa: E402
 from voiceflow.processors.tts import PiperEngine  # noqa: E402
 from voiceflow.testing.speech import (  # noqa: E402
     caller_sentences,
@@ -42,6 +44,8 @@ from voiceflow.testing.speech import (  # noqa: E402
     to_phone_line,
     word_error_rate,
 )
+
+DIGITS = frozenset("zero one two three four five six seven eight nine".split())
 
 REPLIES = (
     "Sure, I can help with that.",
@@ -124,6 +128,7 @@ def bench_stt(quick: bool) -> dict[str, float]:
     variants = {"hints": PocketsphinxEngine(channel="phone")}
     if not quick:
         variants["nohints"] = PocketsphinxEngine(channel="phone", hints=None)
+    variants["domain"] = PocketsphinxEngine(channel="phone", domain_lm=True)  # hints on, domain LM
     for label, engine in variants.items():
         session = engine.open_session()
         delays, busy, audio_s, pairs = [], 0.0, 0.0, []
@@ -142,13 +147,50 @@ def bench_stt(quick: bool) -> dict[str, float]:
         session.close()
         wer = word_error_rate([(s.spoken, h) for s, h in pairs])
         recall = keyword_recall([(s.keywords, h) for s, h in pairs])
-        if label == "hints":
-            out["stt_rtf"] = round(busy / audio_s, 3)
-            out["stt_final_delay_p50_ms"] = round(_pct(delays, 0.5), 1)
-            out["stt_final_delay_p95_ms"] = round(_pct(delays, 0.95), 1)
+        digits = keyword_recall(
+            [(tuple(k for k in s.keywords if k in DIGITS), h) for s, h in pairs if DIGITS & set(s.keywords)]
+        )
+        if label in ("hints", "domain"):
+            suffix = "" if label == "hints" else "_domain"
+            out[f"stt_rtf{suffix}"] = round(busy / audio_s, 3)
+            out[f"stt_final_delay_p50_ms{suffix}"] = round(_pct(delays, 0.5), 1)
+            out[f"stt_final_delay_p95_ms{suffix}"] = round(_pct(delays, 0.95), 1)
         out[f"stt_wer_{label}"] = round(wer, 3)
         out[f"stt_keyword_recall_{label}"] = round(recall, 3)
+        out[f"stt_digit_recall_{label}"] = round(digits, 3)
     out["stt_sentences"] = len(sentences)
+    return out
+
+
+def bench_domain_lm(quick: bool) -> dict[str, float]:
+    """Domain LM build time (corpus + Kneser-Ney + ARPA) and generic vs domain WER on clean 16 kHz."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        model = domain_lm.build_domain_lm(Path(tmp) / "domain.arpa")
+        build_s = time.perf_counter() - start
+        size_kb = (Path(tmp) / "domain.arpa").stat().st_size / 1024
+    out: dict[str, float] = {
+        "domain_lm_build_s": round(build_s, 2),
+        "domain_lm_size_kb": round(size_kb),
+        **{f"domain_lm_{n}grams": len(model[n]) for n in model},
+    }
+    sentences = caller_sentences()[: 8 if quick else None]
+    clean = [bytes(8000) + synthesize(s.spoken, 16000) + bytes(16000) for s in sentences]
+    for label, options in (("generic", {}), ("domain", {"domain_lm": True})):
+        # the channel mean of clean speech, learnt from one sentence that is not scored
+        engine = PocketsphinxEngine(**options)  # type: ignore[arg-type]
+        session = engine.open_session()
+        session.feed(synthesize("hello i am calling about the bill i got last month", 16000))
+        session.finish()
+        hyps = []
+        for pcm in clean:
+            for i in range(0, len(pcm), 640):
+                session.feed(pcm[i : i + 640])
+            hyps.append(session.finish().text)
+        session.close()
+        out[f"stt_wer_clean_{label}"] = round(
+            word_error_rate([(s.spoken, h) for s, h in zip(sentences, hyps, strict=True)]), 3
+        )
     return out
 
 
@@ -198,7 +240,8 @@ def main() -> None:
         "codecs (MB/s of input; ratio = voiceflow / audioop)": bench_codecs(args.quick),
         "resampling (ms CPU per call-second, 20 ms chunks)": bench_resample(speech16, args.quick),
         "VAD (Silero, 16 kHz)": bench_vad(speech16, args.quick),
-        "STT (pocketsphinx, phone line, 20 ms feeds)": bench_stt(args.quick),
+        "STT (pocketsphinx, phone line, 20 ms feeds; domain = domain LM)": bench_stt(args.quick),
+        "domain LM (build; generic vs domain WER on clean 16 kHz)": bench_domain_lm(args.quick),
         "TTS (Piper joe-medium)": bench_tts(args.quick),
     }
     figures = {k: v for section in sections.values() for k, v in section.items()}

@@ -24,6 +24,12 @@ hinted word (domain words and digits) — it can only choose among hypotheses th
 decoder already found, so it never invents words. On the shipped caller set over
 the phone-line round trip it lowers WER from 0.362 to 0.330 and raises keyword
 recall from 0.635 to 0.678 (tests/speech/test_speech_roundtrip.py, benchmarks/speech.py).
+
+Domain language model: ``domain_lm=True`` swaps the generic LM for a trigram model of
+what callers say to the agent (``domain_lm.py``; built once, cached on disk), at a
+language weight of ``DOMAIN_LM_WEIGHT``; ``lm=PATH`` loads any ARPA/binary LM. On the
+same phone round trip it lowers WER from 0.330 to 0.252 and raises digit recall from
+0.535 to 0.767 (tests/speech/test_domain_lm.py); off-topic speech comes out worse.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from voiceflow.processors.stt.engine import FinalTranscript, STTInputError
@@ -63,6 +70,10 @@ DEFAULT_HINTS: tuple[str, ...] = (
 CHANNEL_CMN: dict[str, str] = {
     "phone": "45.9,19.5,-19.2,23.9,-12.8,-0.68,7.74,-13.4,10.1,-4.70,3.63,5.59,-8.82",
 }
+
+#: language weight with the domain LM (the generic model's default is 6.5): chosen on a tuning
+#: set written apart from every evaluation set; it keeps more digits on a phone line
+DOMAIN_LM_WEIGHT = 5.5
 
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[UM]", "[UH]"}
 
@@ -252,6 +263,8 @@ class PocketsphinxEngine:
         adapt_channel: bool = True,
         channel: str | None = None,
         initial_cmn: str | None = None,
+        domain_lm: bool = False,
+        lm: str | Path | None = None,
         **decoder_options: Any,
     ) -> None:
         self.hints = frozenset(w.lower() for w in hints) if hints else frozenset()
@@ -264,6 +277,17 @@ class PocketsphinxEngine:
             raise ValueError(f"unknown channel {channel!r}; known: {sorted(CHANNEL_CMN)}")
         self.channel_cmn: str | None = initial_cmn or (CHANNEL_CMN[channel] if channel else None)
         self.interim_every_samples = self.sample_rate * interim_every_ms // 1000
+        if domain_lm and lm is not None:
+            raise ValueError("pass either domain_lm=True or lm=PATH, not both")
+        if domain_lm:
+            from voiceflow.processors.stt.domain_lm import domain_lm_path
+
+            lm = domain_lm_path()
+            decoder_options.setdefault("lw", DOMAIN_LM_WEIGHT)
+        if lm is not None:
+            if not Path(lm).is_file():
+                raise ValueError(f"language model {str(lm)!r} is not a file")
+            decoder_options["lm"] = str(lm)
         self.options: dict[str, Any] = {
             "samprate": self.sample_rate,
             "loglevel": "FATAL",
