@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +29,13 @@ from voiceflow.db import Database
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.bargein import BargeIn
-from voiceflow.processors.audio.turns import Endpointer
+from voiceflow.processors.audio.turns import Endpointer, default_completeness
 from voiceflow.processors.audio.vad import VADProcessor
 from voiceflow.processors.dialogue.processor import DialoguePolicy
 from voiceflow.processors.llm.engine import LLMEngine
 from voiceflow.processors.memory.persistent import MEMORY_MIGRATION, PersistentUserMemory
 from voiceflow.processors.memory.recorder import MemoryRecorder
+from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.router import IntentRouter, NLUConfig
 from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import PocketsphinxEngine, STTProcessor
@@ -127,13 +129,45 @@ class OfflineAgent:
             VADProcessor("vad"),
             BargeIn("bargein"),
             STTProcessor(self.stt_for(ctx.transport), "stt"),
-            Endpointer("endpointer", silence_secs=self.endpoint_silence_secs),
+            Endpointer(
+                "endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+            ),
             nlu,
             MemoryRecorder("memory", persistent=self.memory),
             brain,
             TTSProcessor(PiperEngine(), "tts"),
             output,
         )
+
+
+#: intents that are complete on their own words; others usually need a detail that may follow
+_SELF_CONTAINED = frozenset(
+    {"check_order", "track_delivery", "business_hours", "transfer_to_human", "goodbye", "repeat", "help"}
+)
+
+
+def intent_completeness(regex: RegexTier | None = None) -> Callable[[str], float]:
+    """Endpointing that listens to meaning: a turn whose words already make a confident intent
+    (and, for orders, carry the order number) ends after the short window; a bare courtesy
+    ("thanks") waits a little longer, since "thanks, goodbye" often follows in one breath."""
+    tier = regex or RegexTier()
+
+    def completeness(text: str) -> float:
+        base = default_completeness(text)
+        if base == 0.0:  # ends on a filler or a dangling word: the caller is not done
+            return 0.0
+        answer = tier.match(text)
+        if answer is None or answer.confidence < tier.threshold:
+            return min(base, 0.7)
+        if answer.intent in ("check_order", "track_delivery") and not any(c.isdigit() for c in text):
+            spoken_digits = sum(w in _DIGIT_WORDS for w in text.lower().split())
+            return 1.0 if spoken_digits >= 3 else min(base, 0.6)
+        return 1.0 if answer.intent in _SELF_CONTAINED else max(base, 0.8)
+
+    return completeness
+
+
+_DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine".split())
 
 
 def llm_from_env() -> LLMEngine | None:
