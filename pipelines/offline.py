@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from voiceflow.processors.memory.persistent import MEMORY_MIGRATION, PersistentU
 from voiceflow.processors.memory.recorder import MemoryRecorder
 from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.router import IntentRouter, NLUConfig
+from voiceflow.processors.nlu.spoken import normalise_for_numbers
 from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import PocketsphinxEngine, STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
@@ -156,18 +158,16 @@ def intent_completeness(regex: RegexTier | None = None) -> Callable[[str], float
         base = default_completeness(text)
         if base == 0.0:  # ends on a filler or a dangling word: the caller is not done
             return 0.0
-        answer = tier.match(text)
+        folded = normalise_for_numbers(text)
+        answer = tier.match(folded)
         if answer is None or answer.confidence < tier.threshold:
             return min(base, 0.7)
-        if answer.intent in ("check_order", "track_delivery") and not any(c.isdigit() for c in text):
-            spoken_digits = sum(w in _DIGIT_WORDS for w in text.lower().split())
-            return 1.0 if spoken_digits >= 3 else min(base, 0.6)
+        if answer.intent in ("check_order", "track_delivery"):
+            # "where is my order" is complete only once the number has been said
+            return 1.0 if re.search(r"\d{3,}", folded) else min(base, 0.6)
         return 1.0 if answer.intent in _SELF_CONTAINED else max(base, 0.8)
 
     return completeness
-
-
-_DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine".split())
 
 
 def llm_from_env() -> LLMEngine | None:

@@ -7,7 +7,7 @@ file only composes them, so a transport can be read on its own.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +30,8 @@ class ServerSettings:
     public_host: str | None = None
     #: the largest WebSocket message accepted before the call is closed cleanly
     max_message_bytes: int = 64 * 1024
+    #: when set, POST /twilio/voice requires a valid X-Twilio-Signature made with this auth token
+    twilio_auth_token: str | None = None
 
 
 @dataclass
@@ -39,7 +41,13 @@ class ServerState:
     calls: CallRegistry = field(default_factory=CallRegistry)
 
 
-def create_app(factory: PipelineFactory, settings: ServerSettings | None = None) -> FastAPI:
+def create_app(
+    factory: PipelineFactory,
+    settings: ServerSettings | None = None,
+    *,
+    routes: Sequence[str] = ROUTE_MODULES,
+) -> FastAPI:
+    """The app; ``routes`` picks the route modules (all of them unless a test or embedder narrows it)."""
     state = ServerState(factory, settings or ServerSettings())
 
     @asynccontextmanager
@@ -49,6 +57,6 @@ def create_app(factory: PipelineFactory, settings: ServerSettings | None = None)
 
     app = FastAPI(title="voiceflow", lifespan=lifespan)
     app.state.voiceflow = state
-    for name in ROUTE_MODULES:
+    for name in routes:
         importlib.import_module(name).install(app, state)
     return app

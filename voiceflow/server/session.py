@@ -70,7 +70,11 @@ class CallRegistry:
     ) -> CallSession:
         if ctx.call_id in self.calls:
             raise ValueError(f"call {ctx.call_id!r} is already live")
-        graph = factory(ctx, input, output)
+        try:
+            graph = factory(ctx, input, output)
+        except BaseException:
+            self.failed += 1  # a pipeline that cannot be built is a failed call too
+            raise
         meta = {"call_id": ctx.call_id, "caller": ctx.caller, "transport": ctx.transport, **ctx.metadata}
         run = GraphRun(graph, clock=clock, metadata=meta)
         session = CallSession(ctx, run)
