@@ -92,7 +92,8 @@ class WavFileSink(Processor):
             if frame.sample_rate != self.sample_rate:
                 await self.push_up(
                     Error(
-                        message=f"{self.name}: sample rate changed {self.sample_rate} -> {frame.sample_rate}; "
+                        message=f"{self.name}: sample rate changed "
+                        f"{self.sample_rate} -> {frame.sample_rate}; "
                         "chunk skipped (resample before the sink)",
                         processor=self.name,
                     )
