@@ -165,3 +165,17 @@ async def test_a_failing_observer_does_not_take_the_run_down() -> None:
         await run.push(run.make(Transcript, text="still works"))
     assert texts(sink) == ["STILL WORKS"]
     assert run.observers[0].failures > 0
+
+
+async def test_observer_added_during_setup_runs_once() -> None:
+    log = FrameLog()
+
+    class Watcher(Processor):
+        async def setup(self) -> None:
+            self.run.add_observer(log)
+
+    run = GraphRun(Graph("obs", inputs=[Transcript]).chain(Watcher("w"), Collector("sink")), clock=VirtualClock())
+    async with run:
+        await run.push(run.make(Transcript, text="x"))
+    observer_tasks = [e for e in log.events if e.frame.name == "Transcript" and e.source == "w"]
+    assert len(observer_tasks) == 1

@@ -92,7 +92,7 @@ class GraphRun:
     def add_observer(self, observer: Observer, *, queue_size: int = 4096) -> None:
         feed = ObserverFeed(observer, queue_size)
         self.observers.append(feed)
-        if self._tg is not None:
+        if self._ready.is_set() and self._tg is not None:  # before that, start-up spawns every feed
             self.spawn(feed.run(), name=f"observer:{type(observer).__name__}")
 
     def notify(self, src: Processor, frame: Frame, upstream: bool) -> None:
