@@ -174,7 +174,9 @@ async def test_observer_added_during_setup_runs_once() -> None:
         async def setup(self) -> None:
             self.run.add_observer(log)
 
-    run = GraphRun(Graph("obs", inputs=[Transcript]).chain(Watcher("w"), Collector("sink")), clock=VirtualClock())
+    run = GraphRun(
+        Graph("obs", inputs=[Transcript]).chain(Watcher("w"), Collector("sink")), clock=VirtualClock()
+    )
     async with run:
         await run.push(run.make(Transcript, text="x"))
     observer_tasks = [e for e in log.events if e.frame.name == "Transcript" and e.source == "w"]
