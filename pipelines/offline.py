@@ -158,6 +158,9 @@ def intent_completeness(regex: RegexTier | None = None) -> Callable[[str], float
         base = default_completeness(text)
         if base == 0.0:  # ends on a filler or a dangling word: the caller is not done
             return 0.0
+        if len(text.split()) <= 3:
+            # "no" / "thanks" are often the first breath of "no, that's all" / "thanks, goodbye"
+            return min(base, 0.6)
         folded = normalise_for_numbers(text)
         answer = tier.match(folded)
         if answer is None or answer.confidence < tier.threshold:

@@ -126,14 +126,6 @@ class Replier(Processor):
         self.heard = ""
 
 
-class ShowingTTS(TTSProcessor):
-    """Piper TTS that also forwards the text it speaks, so the page sees the agent's words."""
-
-    async def text_to_speak(self, frame: TextToSpeak) -> None:
-        await self.push(frame)
-        await super().text_to_speak(frame)
-
-
 def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Graph:
     """A real offline mini-agent: Silero VAD → pocketsphinx → endpointer → reply → Piper."""
     from voiceflow.processors.audio import Endpointer, VADProcessor
@@ -145,7 +137,7 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
         STTProcessor(name="stt"),
         Endpointer("endpointer"),
         Replier(),
-        ShowingTTS(name="tts"),
+        TTSProcessor(name="tts"),
         output,
     )
 

@@ -19,9 +19,12 @@ def collect_key(state: DialogueState, key: str) -> Turn | None:
     if key == "#":
         digits, state.dtmf_buffer = state.dtmf_buffer, ""
         return Turn(intent="keypad", digits=digits)
+    awaiting = state.awaiting
+    if key == "0" and not state.dtmf_buffer and KEYPAD_SLOTS.get(awaiting or "", 0) is None:
+        # a free-text entry (a typed comment) never swallows the operator key
+        return Turn(intent="keypad", digits="0")
     state.dtmf_buffer += key
     entry = state.dtmf_buffer
-    awaiting = state.awaiting
     needed: int | None
     if awaiting in YES_NO:
         needed = 1
@@ -40,6 +43,8 @@ def keypad_meaning(state: DialogueState, turn: Turn) -> Turn:
     digits = turn.digits or ""
     if state.awaiting in YES_NO and digits in ("1", "2"):
         return Turn(intent="affirm" if digits == "1" else "deny", text=digits, emotion=turn.emotion)
+    if digits == "0" and KEYPAD_SLOTS.get(state.awaiting or "", 0) is None:
+        return Turn(intent="transfer_to_human", text="operator")
     if state.task and state.awaiting in KEYPAD_SLOTS:
         return turn
     if digits == "0":

@@ -17,7 +17,7 @@ import asyncio
 import itertools
 from collections.abc import Sequence
 
-from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio, evolve
+from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
 from voiceflow.frames.control import Error
 from voiceflow.processors.base import Processor, on
 from voiceflow.processors.tts.clauses import ClauseSplitter
@@ -104,7 +104,7 @@ class TTSProcessor(Processor):
         else:
             segments = [Speech(frame.text)]
         # the text travels on ahead of its audio so output transports can show what is said
-        await self.push(frame if frame.utterance_id else evolve(frame, utterance_id=uid))
+        await self.push(frame)
         await self._say(segments, uid)
 
     @on(LLMToken)

@@ -1,0 +1,112 @@
+"""The offline agent end to end over the real Twilio Media Streams path.
+
+Real Piper speech goes over a real WebSocket as 8 kHz mu-law at real time into
+the running server; the agent hears it with Silero VAD and pocketsphinx,
+understands it, acts on a real SQLite file and answers with Piper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipelines.offline import OfflineAgent, intent_completeness
+from voiceflow.commands.serve import RunningServer, serve_in_background
+from voiceflow.server.app import create_app
+from voiceflow.testing.phone_line import PhoneLine
+from voiceflow.testing.scripted_call import CallWatchers
+from voiceflow.testing.speech import synthesize
+from voiceflow.testing.twilio_client import TwilioMediaClient
+
+
+@dataclass
+class Agent:
+    server: RunningServer
+    watchers: CallWatchers
+    db_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.ws_url("/twilio/media")
+
+
+@pytest.fixture
+async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
+    offline = await OfflineAgent.open(tmp_path)
+    await offline.warm_up()
+    app = create_app(offline.build)
+    watchers = CallWatchers(app.state.voiceflow.calls)
+    try:
+        async with serve_in_background(app) as server:
+            yield Agent(server, watchers, tmp_path / "voiceflow.db")
+    finally:
+        await offline.close()
+
+
+async def test_spoken_request_keypad_rating_and_operator_key(agent: Agent) -> None:
+    async with TwilioMediaClient(agent.url, caller="+15550100001") as call, PhoneLine(call) as line:
+        watcher = await agent.watchers.get(call.call_sid)
+        await call.wait_for_reply(timeout=30)
+        assert "thanks for calling" in " ".join(watcher.take().said).lower()
+
+        spoken = await line.say(synthesize("I'd like to leave some feedback.", 16000), 16000)
+        reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+        turn = watcher.take()
+        assert turn.heard == ["i'd like to leave some feedback"]
+        assert "scale of 1 to 5" in " ".join(turn.said)
+        assert reply.frames > 50  # a real spoken answer came back over the line
+
+        pressed = call.clock.now()
+        await call.send_dtmf("5")
+        await call.wait_for_reply(after=pressed, timeout=30)
+        assert "anything you'd like to add" in " ".join(watcher.take().said).lower()
+
+        spoken = await line.say(synthesize("No.", 16000), 16000)
+        await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+        assert any(t.startswith("collect_feedback(rating=5") for t in watcher.take().tools)
+
+        pressed = call.clock.now()
+        await call.send_dtmf("0")
+        await call.wait_for_reply(after=pressed, timeout=30)
+        turn = watcher.take()
+        assert any(t.startswith("transfer_to_human(") for t in turn.tools)
+        assert "transferring you" in " ".join(turn.said).lower()
+
+    with sqlite3.connect(agent.db_path) as db:
+        assert db.execute("SELECT rating FROM feedback").fetchall() == [(5,)]
+        assert db.execute("SELECT status FROM transfers").fetchall() == [("queued",)]
+    latency = watcher.latency.turns
+    assert latency and all(t.v2v_ms is not None and t.v2v_ms > 0 for t in latency)
+
+
+async def test_caller_talking_over_the_agent_clears_its_audio(agent: Agent) -> None:
+    async with TwilioMediaClient(agent.url, caller="+15550100002") as call, PhoneLine(call) as line:
+        watcher = await agent.watchers.get(call.call_sid)
+        await call.wait_for_reply(timeout=30)
+        watcher.take()
+        spoken = await line.say(synthesize("What time do you close on Saturday?", 16000), 16000)
+        await call.wait_for_agent_audio(after=spoken.voiced_end_at, timeout=30)
+        assert any(t.startswith("get_business_hours(") for t in watcher.take().tools)
+        await asyncio.sleep(1.0)  # real time on the line: the several-second hours answer is playing
+        said_from = call.clock.now()
+        over = line.say(synthesize("Sorry, can I talk to a person please?", 16000), 16000)
+        clear_at = await call.wait_for_clear(after=said_from, timeout=10)
+        spoken = await over
+        assert clear_at - spoken.voiced_start_at < 1.5  # onset -> clear (speech detection + 0.3 s)
+        await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+        assert any(t.startswith("transfer_to_human(") for t in watcher.take().tools)
+
+
+def test_endpointing_listens_to_meaning() -> None:
+    complete = intent_completeness()
+    assert complete("where is my order one zero zero two") == 1.0
+    assert complete("where is my order") < 1.0  # the number usually follows
+    assert complete("i want to book an appointment for") == 0.0  # dangling word
+    assert complete("what are your hours on saturday please") == 1.0
+    assert complete("thanks") <= 0.6  # "thanks, goodbye" often comes in one breath
+    assert complete("no") <= 0.6
