@@ -1,6 +1,6 @@
 """The offline voice agent: no API keys, every model from an installed package.
 
-    input → vad → bargein → stt → endpointer → nlu → memory → dialogue → tts → output
+    input → vad → bargein → stt → endpointer → nlu → memory → dialogue → tts → hangup → output
 
 - ``vad``: Silero VAD (bundled ONNX) marks speech; ``bargein`` interrupts the agent when
   the caller talks over it; ``stt``: pocketsphinx, streaming; ``endpointer`` decides when
@@ -11,6 +11,7 @@
   ``kb/``); with an LLM configured (``VOICEFLOW_LLM_BASE_URL``), the LLM agent with
   function calling takes its place.
 - ``tts``: Piper with the joe voice; the output transport resamples and paces.
+- ``hangup``: after the ``end_call`` tool, ends the call once the farewell has played.
 
 Heavy resources (database, knowledge index, models) are process-wide and shared by
 every call: ``await prepare()`` once, then ``build`` per call.
@@ -32,6 +33,7 @@ from voiceflow.processors import Processor
 from voiceflow.processors.audio.bargein import BargeIn
 from voiceflow.processors.audio.turns import Endpointer, default_completeness
 from voiceflow.processors.audio.vad import VADProcessor
+from voiceflow.processors.dialogue.hangup import HangUpAfterGoodbye
 from voiceflow.processors.dialogue.processor import DialoguePolicy
 from voiceflow.processors.llm.engine import LLMEngine
 from voiceflow.processors.memory.persistent import MEMORY_MIGRATION, PersistentUserMemory
@@ -138,6 +140,7 @@ class OfflineAgent:
             MemoryRecorder("memory", persistent=self.memory),
             brain,
             TTSProcessor(PiperEngine(), "tts"),
+            HangUpAfterGoodbye("hangup"),
             output,
         )
 

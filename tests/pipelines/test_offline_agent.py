@@ -110,3 +110,21 @@ def test_endpointing_listens_to_meaning() -> None:
     assert complete("what are your hours on saturday please") == 1.0
     assert complete("thanks") <= 0.6  # "thanks, goodbye" often comes in one breath
     assert complete("no") <= 0.6
+
+
+async def test_agent_hangs_up_after_its_goodbye_is_heard(agent: Agent) -> None:
+    async with TwilioMediaClient(agent.url, caller="+15550100003") as call, PhoneLine(call) as line:
+        watcher = await agent.watchers.get(call.call_sid)
+        await call.wait_for_reply(timeout=30)
+        spoken = await line.say(synthesize("Goodbye.", 16000), 16000)
+        code = await call.wait_closed(timeout=30)
+        closed_at = call.clock.now()
+        assert code == 1000
+        turn = watcher.take()
+        assert any(t.startswith("end_call(") for t in turn.tools)
+        assert "goodbye" in " ".join(turn.said).lower()
+        farewell = call.media_after(spoken.voiced_end_at)
+        assert len(farewell) > 25  # about a second or more of spoken farewell
+        # the line closed only after the farewell had played out on the phone
+        assert all(m.echoed_at is not None and not m.cleared for m in call.marks)
+        assert max(m.play_start + m.seconds for m in farewell) <= closed_at + 0.05

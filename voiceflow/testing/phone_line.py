@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from voiceflow.graphs.clock import Clock, MonotonicClock
 from voiceflow.processors.audio.codecs import ulaw_encode
@@ -61,6 +62,7 @@ class PhoneLine:
         self.clock = clock or MonotonicClock()
         self._queue: deque[_Pending] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._current: _Pending | None = None
         self.frames_sent = 0
 
     async def __aenter__(self) -> PhoneLine:
@@ -70,10 +72,21 @@ class PhoneLine:
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, ConnectionClosed):
                 await self._task
         for p in self._queue:
             p.done.cancel()
+
+    async def _run(self) -> None:
+        try:
+            await self._stream()
+        except (ConnectionError, ConnectionClosed) as exc:
+            # the far end hung up: every utterance still waiting learns it at once
+            for p in [*self._queue, *([self._current] if self._current else [])]:
+                if not p.done.done():
+                    p.done.set_exception(ConnectionError(f"the line was closed: {exc}"))
+            self._queue.clear()
+            raise
 
     def say(self, pcm16: bytes, sample_rate: int) -> asyncio.Future[SpokenUtterance]:
         """Queue an utterance; the future resolves once its last frame has been sent."""
@@ -87,7 +100,7 @@ class PhoneLine:
         self._queue.append(_Pending(frames, first, last, done))
         return done
 
-    async def _run(self) -> None:
+    async def _stream(self) -> None:
         t0 = self.clock.now()
         i = 0
         current: _Pending | None = None
@@ -97,6 +110,7 @@ class PhoneLine:
             await self.clock.sleep(t0 + i * FRAME_S - self.clock.now())
             if current is None and self._queue:
                 current, pos, marks = self._queue.popleft(), 0, {}
+                self._current = current
             if current is None:
                 await self.client.send_media(ULAW_SILENCE * FRAME_BYTES)
             else:
@@ -114,6 +128,6 @@ class PhoneLine:
                         current.done.set_result(
                             SpokenUtterance(marks["start"], marks["voiced_start"], marks["voiced_end"], now)
                         )
-                    current = None
+                    current = self._current = None
             i += 1
             self.frames_sent += 1
