@@ -63,7 +63,8 @@ async def test_talking_over_the_echo_interrupts_it() -> None:
             )
             cut = interrupt["received_at"]
             heard_before = [level for t, level in client.agent_levels if cut - 0.3 < t < cut]
-            heard_after = [level for t, level in client.agent_levels if cut + 0.1 < t < echo2["received_at"]]
+            # (frames already in flight on the loopback network may still land just after the cut)
+            heard_after = [level for t, level in client.agent_levels if cut + 0.3 < t < echo2["received_at"]]
             assert max(heard_before) > 0.02 and heard_after and max(heard_after) < 0.002
             print(f"\nbarge-in: caller onset -> interrupt event on the page {barge_in_ms:.0f} ms")
             client.hang_up()
