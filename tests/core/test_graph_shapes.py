@@ -181,3 +181,31 @@ async def test_observer_added_during_setup_runs_once() -> None:
         await run.push(run.make(Transcript, text="x"))
     observer_tasks = [e for e in log.events if e.frame.name == "Transcript" and e.source == "w"]
     assert len(observer_tasks) == 1
+
+
+async def test_upstream_feedback_is_not_held_behind_a_busy_processor() -> None:
+    from tests.core.helpers import Gate
+
+    seen: list[str] = []
+
+    class Listener(Processor):
+        @on(PlayoutReport, upstream=True)
+        async def played(self, frame: PlayoutReport) -> None:
+            seen.append("report")
+
+    class Reporter(Processor):
+        produces = (PlayoutReport,)
+
+        @on(Transcript)
+        async def t(self, frame: Transcript) -> None:
+            await self.push_up(PlayoutReport(utterance_id=1, played_ms=20.0))
+
+    gate = Gate("busy")  # stuck in a handler, like a TTS synthesizing
+    g = Graph("g", inputs=[Transcript, DTMF]).chain(Listener("listener"), gate, Reporter("reporter"))
+    async with GraphRun(g, clock=VirtualClock()) as run:
+        await run.push(run.make(DTMF, digit="1"))  # occupies the gate
+        reporter = run.node("reporter")
+        await reporter.push_up(PlayoutReport(utterance_id=1, played_ms=20.0))
+        await VirtualClock().advance(0)
+        assert seen == ["report"]  # arrived while the gate was still busy
+        gate.open.set()

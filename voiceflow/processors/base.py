@@ -165,7 +165,13 @@ class Processor:
             run.root_received(self, frame)
             return
         for t in self.upstream:
-            t.queue.offer(frame, True)
+            if t._handler(type(frame), True) is None:
+                # not for this processor: pass it on now rather than behind its busy handler, so
+                # playout feedback (bot speaking, played position) is never held up by, say, a
+                # TTS synthesizing a long reply
+                await t.push_up(frame)
+            else:
+                t.queue.offer(frame, True)
 
     async def interrupt(self) -> Interrupt:
         """Start a new generation and send the Interrupt both ways."""
