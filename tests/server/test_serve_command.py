@@ -70,3 +70,22 @@ def test_unknown_pipeline_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -
     args = build_parser().parse_args(["serve", "--pipeline", "nope"])
     assert args.func(args) == 2
     assert "no pipeline 'nope'" in capsys.readouterr().out
+
+
+async def test_app_runs_the_pipeline_startup_and_shutdown_hooks() -> None:
+    from voiceflow.commands.serve import serve_in_background
+    from voiceflow.server.app import create_app
+    from voiceflow.testing.echo_pipeline import build
+
+    events: list[str] = []
+
+    async def startup() -> None:
+        events.append("prepared")
+
+    async def shutdown() -> None:
+        events.append("shut down")
+
+    app = create_app(build, startup=startup, shutdown=shutdown, routes=("voiceflow.server.health",))
+    async with serve_in_background(app):
+        assert events == ["prepared"]
+    assert events == ["prepared", "shut down"]

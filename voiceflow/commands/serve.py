@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import os
 import pkgutil
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -103,7 +104,13 @@ def run(args: argparse.Namespace) -> int:
         max_message_bytes=args.max_message_bytes,
         twilio_auth_token=args.twilio_auth_token or None,
     )
-    app = create_app(factory, settings)
+    module = sys.modules[factory.__module__]
+    app = create_app(
+        factory,
+        settings,
+        startup=getattr(module, "prepare", None),
+        shutdown=getattr(module, "shutdown", None),
+    )
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{args.host}:{args.port}")
     uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=args.host, port=args.port,
                 log_level=args.log_level)  # fmt: skip

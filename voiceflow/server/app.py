@@ -7,7 +7,7 @@ file only composes them, so a transport can be read on its own.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -46,14 +46,26 @@ def create_app(
     settings: ServerSettings | None = None,
     *,
     routes: Sequence[str] = ROUTE_MODULES,
+    startup: Callable[[], Awaitable[object]] | None = None,
+    shutdown: Callable[[], Awaitable[object]] | None = None,
 ) -> FastAPI:
-    """The app; ``routes`` picks the route modules (all of them unless a test or embedder narrows it)."""
+    """The app; ``routes`` picks the route modules (all of them unless a test or embedder narrows it).
+
+    ``startup`` runs before the first request (load models, open the database: a pipeline
+    module's ``prepare``), ``shutdown`` after the last call has closed.
+    """
     state = ServerState(factory, settings or ServerSettings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await state.calls.close_all()
+        if startup is not None:
+            await startup()
+        try:
+            yield
+        finally:
+            await state.calls.close_all()
+            if shutdown is not None:
+                await shutdown()
 
     app = FastAPI(title="voiceflow", lifespan=lifespan)
     app.state.voiceflow = state
