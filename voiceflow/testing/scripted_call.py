@@ -170,13 +170,17 @@ async def run_scripted_call(
                     clear_at = await client.wait_for_clear(after=said_from, timeout=2.0)
                     clear_ms = (clear_at - spoken.voiced_start_at) * 1000.0
             reply: AgentReply | None = None
-            with contextlib.suppress(TimeoutError, ConnectionError):
+            try:
                 if talk_over:
                     await client.wait_for_agent_audio(after=spoken.voiced_end_at, timeout=reply_timeout)
                     await asyncio.sleep(talk_over_after)
                     reply = _reply_so_far(client, spoken.voiced_end_at)
                 else:
                     reply = await client.wait_for_reply(after=spoken.voiced_end_at, timeout=reply_timeout)
+            except ConnectionError:  # the agent hung up: what it said before closing is its answer
+                reply = _reply_so_far(client, spoken.voiced_end_at)
+            except TimeoutError:
+                reply = None
             latency = watcher.latency.turns[-1] if watcher.latency.turns else None
             result = TurnResult(label, spoken, reply, watcher.take(), latency, clear_ms)
             turns.append(result)
