@@ -18,7 +18,7 @@ from typing import Any
 
 DEFAULT_LINES = [
     "Hi, where is my order one zero zero two?",
-    "What are your hours on Saturday?",
+    "What time do you close on Saturday?",
     "Thanks, goodbye.",
 ]
 
