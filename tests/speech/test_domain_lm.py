@@ -11,17 +11,15 @@ templates or NLU examples; on the other 30 the WER goes 0.357 → 0.271).
 
 from __future__ import annotations
 
-import asyncio
 import math
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.speech.test_speech_roundtrip import DIGITS, Recognised, _recognise
+from tests.speech.test_speech_roundtrip import DIGITS, Recognised, recognise_all
 from voiceflow.processors.stt import PocketsphinxEngine
 from voiceflow.processors.stt import domain_lm as dlm
-from voiceflow.testing.speech import caller_sentences, keyword_recall, word_error_rate, word_errors
+from voiceflow.testing.speech import keyword_recall, word_error_rate, word_errors
 
 DOMAIN_WER_BOUND = 0.27
 DOMAIN_KEYWORD_RECALL_BOUND = 0.77
@@ -162,19 +160,6 @@ def test_engine_options_are_checked(domain_arpa: Path, tmp_path: Path) -> None:
 
 
 # -- recognition on the held-out caller set ------------------------------------------------------
-def _recognise_all(engine: PocketsphinxEngine) -> list[Recognised]:
-    async def main() -> list[Recognised]:
-        return [await _recognise(engine, s) for s in caller_sentences()]
-
-    out: list[list[Recognised]] = []
-    worker = threading.Thread(target=lambda: out.append(asyncio.run(main())))
-    worker.start()
-    worker.join()
-    if not out:
-        raise RuntimeError("round trip failed (see the thread's traceback above)")
-    return out[0]
-
-
 def _figures(recognised: list[Recognised]) -> tuple[float, float, float]:
     wer = word_error_rate([(r.sentence.spoken, r.hypothesis) for r in recognised])
     recall = keyword_recall([(r.sentence.keywords, r.hypothesis) for r in recognised])
@@ -189,8 +174,8 @@ def _figures(recognised: list[Recognised]) -> tuple[float, float, float]:
 
 
 def test_domain_lm_beats_the_generic_lm_on_the_held_out_phone_round_trip(domain_arpa: Path) -> None:
-    generic = _recognise_all(PocketsphinxEngine(channel="phone"))
-    domain = _recognise_all(PocketsphinxEngine(channel="phone", domain_lm=True))
+    generic = recognise_all(PocketsphinxEngine(channel="phone"))
+    domain = recognise_all(PocketsphinxEngine(channel="phone", domain_lm=True))
     assert all(not r.errors for r in generic + domain)
     g_wer, g_recall, g_digits = _figures(generic)
     d_wer, d_recall, d_digits = _figures(domain)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from voiceflow.frames.base import Frame, Origin
+from voiceflow.frames.base import Frame, Lane, Origin
 from voiceflow.frames.control import End, Start
 from voiceflow.processors.base import Processor
 
@@ -60,7 +60,7 @@ class Router(Processor):
         return self.branches.get(self.default) if self.default else None
 
     async def push(self, frame: Frame) -> None:
-        if frame.origin is Origin.SYSTEM or frame.lane.value == "urgent":
+        if frame.origin is Origin.SYSTEM or frame.lane is Lane.URGENT:
             await super().push(frame)
             return
         target = self.branch_for(frame)
