@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from voiceflow.frames import DTMF, Error, Frame, Intent, PlayoutReport, TextToSpeak, Transcript
-from voiceflow.graphs import Collector, FrameLog, Graph, GraphRun, Merge, Router, VirtualClock
+from voiceflow.graphs import Collector, FrameLog, Graph, GraphRun, Merge, Router, VirtualClock, settle
 from voiceflow.processors import Passthrough, Processor, on
 
 
@@ -206,6 +206,6 @@ async def test_upstream_feedback_is_not_held_behind_a_busy_processor() -> None:
         await run.push(run.make(DTMF, digit="1"))  # occupies the gate
         reporter = run.node("reporter")
         await reporter.push_up(PlayoutReport(utterance_id=1, played_ms=20.0))
-        await VirtualClock().advance(0)
+        await settle()
         assert seen == ["report"]  # arrived while the gate was still busy
         gate.open.set()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from voiceflow.frames.base import Frame, Lane, Origin, handling_generation
@@ -333,8 +333,3 @@ class Processor:
 
 class Passthrough(Processor):
     """Forwards everything: the unit of the framework benchmark and a placeholder node."""
-
-
-def handlers_of(proc: Processor | type[Processor], upstream: bool = False) -> Iterable[type[Frame]]:
-    cls = proc if isinstance(proc, type) else type(proc)
-    return cls.consumes(upstream)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -108,6 +108,3 @@ class CallRegistry:
 
     async def close_all(self) -> None:
         await asyncio.gather(*(self.close(cid, drain=False) for cid in list(self.calls)))
-
-
-OnCallEnd = Callable[[CallSession], Awaitable[None]]
