@@ -28,7 +28,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine  # noqa: E402
 from voiceflow.processors.nlu.cascade import IntentCascade  # noqa: E402
 from voiceflow.processors.nlu.intents import load_test_set  # noqa: E402
 from voiceflow.processors.nlu.llm_tier import LLMTier  # noqa: E402
@@ -37,6 +36,7 @@ from voiceflow.processors.nlu.regex_tier import RegexTier  # noqa: E402
 from voiceflow.processors.nlu.result import TierUnavailable  # noqa: E402
 from voiceflow.processors.nlu.setfit_tier import SetFitTier  # noqa: E402
 from voiceflow.processors.nlu.setfit_training import DEFAULT_CACHE_ROOT, ensure_trained, read_meta  # noqa: E402
+from voiceflow.services.llm.openai import OpenAICompatEngine  # noqa: E402
 from voiceflow.testing.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 from voiceflow.testing.fakes.rasa import FakeRasaServer, classify_intent_rule  # noqa: E402
 

@@ -34,9 +34,10 @@ import numpy as np  # noqa: E402
 from voiceflow.processors.audio import codecs  # noqa: E402
 from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
 from voiceflow.processors.audio.silero import vad_cpu_per_call_second  # noqa: E402
-from voiceflow.processors.stt import PocketsphinxEngine, domain_lm  # noqa: E402
-from voiceflow.processors.tts import PiperEngine  # noqa: E402
-from voiceflow.testing.speech import (  # noqa: E402
+from voiceflow.services.stt import domain_lm  # noqa: E402
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine  # noqa: E402
+from voiceflow.services.tts.piper import PiperEngine  # noqa: E402
+from voiceflow.sim.speech import (  # noqa: E402
     caller_sentences,
     from_phone_line,
     keyword_recall,

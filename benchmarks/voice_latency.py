@@ -55,8 +55,8 @@ async def _measure(quick: bool, max_calls: int) -> dict[str, Any]:
     import pipelines.offline as offline
     from voiceflow.commands.serve import serve_in_background
     from voiceflow.server.app import create_app
-    from voiceflow.testing.scripted_call import CallResult, CallWatchers, run_scripted_call
-    from voiceflow.testing.speech import synthesize
+    from voiceflow.sim.scripted_call import CallResult, CallWatchers, run_scripted_call
+    from voiceflow.sim.speech import synthesize
 
     await offline.prepare()
     script = SCRIPT[:2] + SCRIPT[-1:] if quick else SCRIPT

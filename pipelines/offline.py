@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voiceflow.db import Database
+from voiceflow.calls import CallContext
+from voiceflow.db import Database, open_seeded
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.bargein import BargeIn
@@ -35,17 +36,18 @@ from voiceflow.processors.audio.turns import Endpointer, default_completeness
 from voiceflow.processors.audio.vad import VADProcessor
 from voiceflow.processors.dialogue.hangup import HangUpAfterGoodbye
 from voiceflow.processors.dialogue.processor import DialoguePolicy
-from voiceflow.processors.llm.engine import LLMEngine
 from voiceflow.processors.memory.persistent import MEMORY_MIGRATION, PersistentUserMemory
 from voiceflow.processors.memory.recorder import MemoryRecorder
 from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.router import IntentRouter, NLUConfig
 from voiceflow.processors.nlu.spoken import normalise_for_numbers
 from voiceflow.processors.rag import KnowledgeBase
-from voiceflow.processors.stt import PocketsphinxEngine, STTProcessor
+from voiceflow.processors.stt import STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
-from voiceflow.processors.tts import PiperEngine, TTSProcessor
-from voiceflow.server.session import CallContext
+from voiceflow.processors.tts import TTSProcessor
+from voiceflow.services.llm.engine import LLMEngine
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+from voiceflow.services.tts.piper import PiperEngine
 
 log = logging.getLogger("voiceflow.pipelines.offline")
 
@@ -83,7 +85,7 @@ class OfflineAgent:
     @classmethod
     async def open(cls, data_dir: Path = DATA_DIR, *, llm: LLMEngine | None = None) -> OfflineAgent:
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-        db = await Database.open(data_dir / "voiceflow.db", seed=True, extra=[MEMORY_MIGRATION])
+        db = await open_seeded(data_dir / "voiceflow.db", extra=[MEMORY_MIGRATION])
         agent = cls(db, build_registry(db), PersistentUserMemory(db), KnowledgeBase(), llm)
         return agent
 
@@ -91,7 +93,7 @@ class OfflineAgent:
         """Load every model once, so the first call answers as fast as the next."""
         from voiceflow.processors.audio.silero import SileroVAD
         from voiceflow.processors.nlu.setfit_training import ensure_trained
-        from voiceflow.processors.tts.piper_engine import load_voice
+        from voiceflow.services.tts.piper import load_voice
 
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
@@ -181,7 +183,7 @@ def llm_from_env() -> LLMEngine | None:
     base_url = os.environ.get("VOICEFLOW_LLM_BASE_URL")
     if not base_url:
         return None
-    from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
+    from voiceflow.services.llm.openai import OpenAICompatEngine
 
     return OpenAICompatEngine(
         os.environ.get("VOICEFLOW_LLM_MODEL", "gpt-4o-mini"),

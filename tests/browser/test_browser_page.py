@@ -22,7 +22,7 @@ from tests.webrtc.webrtc_helpers import (
     loopback_factory,
     open_sockets,
 )
-from voiceflow.testing.speech import synthesize, write_wav
+from voiceflow.sim.speech import synthesize, write_wav
 
 needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None and not Path(CHROMIUM).exists(),

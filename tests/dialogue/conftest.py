@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.dialogue.dialogue_helpers import MONDAY_10AM, FixedNow
-from voiceflow.db import Database
+from voiceflow.db import Database, open_seeded
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def now() -> FixedNow:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "callcenter.db", seed=True, today=MONDAY_10AM.date())
+    database = await open_seeded(tmp_path / "callcenter.db", today=MONDAY_10AM.date())
     try:
         yield database
     finally:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.llm.llm_helpers import Outputs
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
+from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.testing.fakes.openai_server import FakeOpenAIServer
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Frame, UserStartedSpeaking
-from voiceflow.processors.base import Processor, on
 
 
 class Outputs:

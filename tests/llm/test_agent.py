@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.llm.llm_helpers import BargeIn, Outputs
-from voiceflow.db import Database
+from voiceflow.db import open_seeded
 from voiceflow.frames import (
     Intent,
     LLMResponseEnd,
@@ -21,9 +21,9 @@ from voiceflow.frames import (
 )
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors.llm.agent import DEFAULT_FALLBACK, LLMAgent
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
 from voiceflow.processors.memory import ConversationMemory
 from voiceflow.processors.tools import CallState, ToolError, ToolRegistry, build_registry
+from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.testing.fakes.openai_server import (
     ErrorReply,
     FakeOpenAIServer,
@@ -428,7 +428,7 @@ async def test_with_the_real_call_center_tools(
         ToolCallsReply(calls=[FakeToolCall("check_order_status", {"order_id": "1001"}, id="o1")]),
         TextReply(text="Here is your order status."),
     )
-    db = await Database.open(tmp_path / "cc.db", seed=True)
+    db = await open_seeded(tmp_path / "cc.db")
     try:
         agent = LLMAgent(engine, registry=build_registry(db))
         graph, sink = make_graph(agent)

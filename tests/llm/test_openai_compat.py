@@ -8,8 +8,8 @@ import socket
 import openai
 import pytest
 
-from voiceflow.processors.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest
-from voiceflow.processors.llm.errors import (
+from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest
+from voiceflow.services.llm.errors import (
     LLMAuthError,
     LLMConnectionError,
     LLMError,
@@ -17,7 +17,7 @@ from voiceflow.processors.llm.errors import (
     LLMStatusError,
     LLMTimeoutError,
 )
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
+from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.testing.fakes.openai_server import (
     ErrorReply,
     FakeOpenAIServer,

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from voiceflow.processors.llm.engine import ToolCallRequest
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
 from voiceflow.processors.memory import ConversationMemory, ExtractiveSummarizer, LLMSummarizer
 from voiceflow.processors.memory.conversation import SUMMARY_PREFIX
+from voiceflow.services.llm.engine import ToolCallRequest
+from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.testing.fakes.openai_server import ErrorReply, FakeOpenAIServer, TextReply
 
 EXCHANGES = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceflow.db import Database
+from voiceflow.db import open_seeded
 from voiceflow.processors.memory import InvalidPhoneError, PersistentUserMemory, normalize_phone
 
 
@@ -119,7 +119,7 @@ async def test_start_call_is_idempotent_per_call_id(tmp_path: Path) -> None:
 
 async def test_known_customer_is_greeted_by_name_on_first_call(tmp_path: Path) -> None:
     path = tmp_path / "callcenter.db"
-    db = await Database.open(path, seed=True)  # the tools' schema and demo customers, same file
+    db = await open_seeded(path)  # the tools' schema and demo customers, same file
     try:
         row = await db.read(lambda c: c.execute("SELECT name, phone, tier FROM customers LIMIT 1").fetchone())
         memory = PersistentUserMemory(db, business="Acme")

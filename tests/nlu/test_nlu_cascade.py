@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.nlu.nlu_helpers import TODAY, accuracy
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
 from voiceflow.processors.nlu.cascade import IntentCascade
 from voiceflow.processors.nlu.llm_tier import LLMTier
 from voiceflow.processors.nlu.rasa_tier import RasaTier
 from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.setfit_tier import SetFitTier
+from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.testing.fakes.openai_server import FakeOpenAIServer, FakeToolCall, ToolCallsReply
 from voiceflow.testing.fakes.rasa import FakeRasaServer
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.nlu.nlu_helpers import accuracy
-from voiceflow.processors.llm.openai_compat import OpenAICompatEngine
 from voiceflow.processors.nlu.intents import default_catalog
 from voiceflow.processors.nlu.llm_tier import LLMTier
 from voiceflow.processors.nlu.result import TierUnavailable
+from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.testing.fakes.openai_server import (
     ErrorReply,
     FakeOpenAIServer,

@@ -18,10 +18,10 @@ import pytest
 from pipelines.offline import OfflineAgent, intent_completeness
 from voiceflow.commands.serve import RunningServer, serve_in_background
 from voiceflow.server.app import create_app
-from voiceflow.testing.phone_line import PhoneLine
-from voiceflow.testing.scripted_call import CallWatchers
-from voiceflow.testing.speech import synthesize
-from voiceflow.testing.twilio_client import TwilioMediaClient
+from voiceflow.sim.phone_line import PhoneLine
+from voiceflow.sim.scripted_call import CallWatchers
+from voiceflow.sim.speech import synthesize
+from voiceflow.sim.twilio_client import TwilioMediaClient
 
 
 @dataclass

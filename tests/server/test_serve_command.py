@@ -13,20 +13,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipelines import echo as echo_pipeline
 from voiceflow.cli import build_parser
 from voiceflow.commands.serve import PipelineNotFound, resolve_pipeline
-from voiceflow.testing import echo_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pipelines_are_found_by_name() -> None:
     assert resolve_pipeline("echo") is echo_pipeline.build
-    assert resolve_pipeline("voiceflow.testing.echo_pipeline:build") is echo_pipeline.build
+    assert resolve_pipeline("pipelines.echo:build") is echo_pipeline.build
     with pytest.raises(PipelineNotFound, match=r"no pipeline 'nope'.*available: .*echo"):
         resolve_pipeline("nope")
     with pytest.raises(PipelineNotFound, match="has no callable"):
-        resolve_pipeline("voiceflow.testing.echo_pipeline:missing")
+        resolve_pipeline("pipelines.echo:missing")
 
 
 def test_serve_defaults() -> None:
@@ -73,9 +73,9 @@ def test_unknown_pipeline_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -
 
 
 async def test_app_runs_the_pipeline_startup_and_shutdown_hooks() -> None:
+    from pipelines.echo import build
     from voiceflow.commands.serve import serve_in_background
     from voiceflow.server.app import create_app
-    from voiceflow.testing.echo_pipeline import build
 
     events: list[str] = []
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-from voiceflow.graphs.clock import Clock
-from voiceflow.processors.stt import PocketsphinxEngine, PocketsphinxSession
-from voiceflow.processors.tts import NEUTRAL, Prosody, TTSError
-from voiceflow.testing.speech import synthesize
+from voiceflow.core.clock import Clock
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxSession
+from voiceflow.services.tts import NEUTRAL, Prosody, TTSError
+from voiceflow.sim.speech import synthesize
 
 CALIBRATION = (
     "hello i am calling about the bill i got last month",

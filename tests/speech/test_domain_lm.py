@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.speech.test_speech_roundtrip import DIGITS, Recognised, recognise_all
-from voiceflow.processors.stt import PocketsphinxEngine
-from voiceflow.processors.stt import domain_lm as dlm
-from voiceflow.testing.speech import keyword_recall, word_error_rate, word_errors
+from voiceflow.services.stt import domain_lm as dlm
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+from voiceflow.sim.speech import keyword_recall, word_error_rate, word_errors
 
 DOMAIN_WER_BOUND = 0.27
 DOMAIN_KEYWORD_RECALL_BOUND = 0.77

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voiceflow.processors.tts import EMOTION_PROSODY, EMOTIONS, NEUTRAL, ClauseSplitter, Prosody, prosody_for
-from voiceflow.processors.tts.clauses import split_clauses
+from voiceflow.services.tts import EMOTION_PROSODY, EMOTIONS, NEUTRAL, ClauseSplitter, Prosody, prosody_for
+from voiceflow.services.tts.clauses import split_clauses
 
 
 def test_every_emotion_has_a_prosody_and_upset_callers_get_calm_speech() -> None:

@@ -20,8 +20,9 @@ import pytest
 from voiceflow.frames import AudioRaw, Transcript
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors.audio import Resample, VADProcessor
-from voiceflow.processors.stt import PocketsphinxEngine, STTProcessor
-from voiceflow.testing.speech import (
+from voiceflow.processors.stt import STTProcessor
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+from voiceflow.sim.speech import (
     PHONE_RATE,
     CallerSentence,
     caller_sentences,

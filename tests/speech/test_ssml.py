@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from voiceflow.processors.tts import Pause, Prosody, Speech, SSMLBuilder, SSMLError, plain_text, render
-from voiceflow.processors.tts.normalize import (
+from voiceflow.services.tts import Pause, Prosody, Speech, SSMLBuilder, SSMLError, plain_text, render
+from voiceflow.services.tts.normalize import (
     date_words,
     digits_words,
     number_words,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from tests.speech.speech_helpers import RecordingEngine, calibrated_engine
 from voiceflow.frames import AudioRaw, Transcript, UserStartedSpeaking, UserStoppedSpeaking
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
-from voiceflow.processors.stt import STTProcessor, decoders_created
-from voiceflow.testing.speech import normalize_words, synthesize, word_errors
+from voiceflow.processors.stt import STTProcessor
+from voiceflow.services.stt.pocketsphinx import decoders_created
+from voiceflow.sim.speech import normalize_words, synthesize, word_errors
 
 RATE = 16000
 FRAME = 2 * RATE // 50  # 20 ms

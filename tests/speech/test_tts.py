@@ -10,7 +10,9 @@ import numpy as np
 from tests.speech.speech_helpers import wait_until
 from voiceflow.frames import Intent, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
-from voiceflow.processors.tts import NEUTRAL, PiperEngine, Prosody, SSMLBuilder, TTSProcessor, voice_loads
+from voiceflow.processors.tts import TTSProcessor
+from voiceflow.services.tts import NEUTRAL, Prosody, SSMLBuilder
+from voiceflow.services.tts.piper import PiperEngine, voice_loads
 
 LONG_REPLY = (
     "Thanks for waiting while I looked that up. Your order shipped on Monday from our warehouse. "

@@ -9,7 +9,9 @@ import pytest
 from tests.speech.speech_helpers import FailingEngine, StalledEngine, ToneEngine
 from voiceflow.frames import TextToSpeak, TTSAudio
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
-from voiceflow.processors.tts import PiperEngine, RoutedEngine, TTSProcessor, TTSRouter
+from voiceflow.processors.tts import TTSProcessor
+from voiceflow.services.tts import RoutedEngine, TTSRouter
+from voiceflow.services.tts.piper import PiperEngine
 
 
 def _names(engines: list[RoutedEngine]) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.tools.tools_helpers import MONDAY_10AM, FixedNow
-from voiceflow.db import Database
+from voiceflow.db import Database, open_seeded
 from voiceflow.processors.tools import BusinessConfig, CallCenterTools, ToolContext
 
 
@@ -25,7 +25,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(db_path, seed=True, today=MONDAY_10AM.date())
+    database = await open_seeded(db_path, today=MONDAY_10AM.date())
     try:
         yield database
     finally:

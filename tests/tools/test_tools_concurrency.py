@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from tests.tools.tools_helpers import MONDAY_10AM, FixedNow
-from voiceflow.db import Database
+from voiceflow.db import Database, open_seeded
 from voiceflow.processors.tools import BusinessConfig, CallCenterTools, ToolContext, ToolOutcome
 
 SLOT = {"date": "2025-12-02", "time": "15:00", "purpose": "a demo"}
@@ -42,7 +42,7 @@ async def test_concurrent_tasks_on_one_database_book_a_slot_once(
 
 def test_concurrent_threads_with_separate_connections_book_a_slot_once(db_path: Path) -> None:
     async def prepare() -> None:
-        db = await Database.open(db_path, seed=True, today=MONDAY_10AM.date())
+        db = await open_seeded(db_path, today=MONDAY_10AM.date())
         await db.close()
 
     asyncio.run(prepare())

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.transports.transport_helpers import UpstreamTap, tone
+from voiceflow.core.processor import Passthrough
 from voiceflow.frames import (
     DTMF,
     AudioRaw,
@@ -31,7 +32,6 @@ from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.codecs import pcm16_to_ulaw_b64
 from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.processors.audio.resample import StreamResampler
-from voiceflow.processors.base import Passthrough
 from voiceflow.transports.playout import PacedAudioOutput
 from voiceflow.transports.twilio import TwilioInput
 from voiceflow.transports.websocket import WebSocketOutput, WebSocketWire

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
+from pipelines.echo import DTMF_TONES
 from tests.transports.transport_helpers import echo_server, tone, tone_power, wait_until
 from voiceflow.frames import BotStartedSpeaking, BotStoppedSpeaking, Metrics, PlayoutReport
-from voiceflow.testing.echo_pipeline import DTMF_TONES
-from voiceflow.testing.twilio_client import TwilioMediaClient
+from voiceflow.sim.twilio_client import TwilioMediaClient
 
 LEAD_FRAMES = 5  # PacedAudioOutput's default 100 ms lead
 

@@ -9,10 +9,10 @@ import logging
 import pytest
 
 from tests.transports.transport_helpers import echo_server, tone
+from voiceflow.calls import CallContext
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor
-from voiceflow.server.session import CallContext
-from voiceflow.testing.twilio_client import AgentReply, TwilioMediaClient
+from voiceflow.sim.twilio_client import AgentReply, TwilioMediaClient
 
 
 async def round_trip(call: TwilioMediaClient, seconds: float = 0.4) -> AgentReply:

@@ -10,14 +10,14 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from pipelines.echo import EchoAgent, EnergyTurnDetector
+from voiceflow.calls import CallContext
 from voiceflow.commands.serve import RunningServer, serve_in_background
 from voiceflow.frames import BotStartedSpeaking, BotStoppedSpeaking, Frame, Metrics, PlayoutReport
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.bargein import BargeIn
 from voiceflow.server.app import ServerSettings, ServerState, create_app
-from voiceflow.server.session import CallContext
-from voiceflow.testing.echo_pipeline import EchoAgent, EnergyTurnDetector
 from voiceflow.transports.playout import PacedAudioOutput
 from voiceflow.transports.websocket.input import PcmInput
 

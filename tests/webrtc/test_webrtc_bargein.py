@@ -1,6 +1,6 @@
 """Barge-in over WebRTC with the shared echo pipeline: talking over the agent cuts its audio at once.
 
-``voiceflow.testing.echo_pipeline`` echoes each caller turn back (22.05 kHz
+``pipelines.echo`` echoes each caller turn back (22.05 kHz
 TTSAudio) behind the production ``BargeIn``. The client speaks, the echo starts
 playing, the client speaks again over it: the output transport empties its
 track, tells the page (``{"type": "interrupt"}``), and reports upstream how much
@@ -13,10 +13,10 @@ import asyncio
 
 import httpx
 
+from pipelines.echo import build as echo_pipeline
 from tests.webrtc.webrtc_helpers import ClientPeer, live_server, speech_48k
 from voiceflow.frames import PlayoutReport
 from voiceflow.graphs import FrameLog
-from voiceflow.testing.echo_pipeline import build as echo_pipeline
 
 
 async def test_talking_over_the_echo_interrupts_it() -> None:

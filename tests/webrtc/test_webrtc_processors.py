@@ -10,6 +10,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
+from voiceflow.core.processor import Passthrough
 from voiceflow.frames import (
     AudioRaw,
     BotStartedSpeaking,
@@ -26,7 +27,6 @@ from voiceflow.frames import (
 )
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors import Processor
-from voiceflow.processors.base import Passthrough
 from voiceflow.transports.webrtc import WebRTCInput, WebRTCOutput, WebRTCPeer, frame_to_mono
 from voiceflow.transports.webrtc.input import AudioFrameError
 

@@ -15,9 +15,9 @@ from tests.webrtc.webrtc_helpers import (
     live_server,
     loopback_factory,
 )
+from voiceflow.calls import CallContext
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor
-from voiceflow.server.session import CallContext
 
 
 async def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -27,13 +27,13 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 from fastapi import FastAPI
 
+from voiceflow.calls import CallContext, PipelineFactory
 from voiceflow.frames import AudioRaw, TextToSpeak, Transcript, TTSAudio, UserStoppedSpeaking
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.resample import StreamResampler
 from voiceflow.processors.tts import TTSProcessor
 from voiceflow.server.app import ServerSettings, create_app
-from voiceflow.server.session import CallContext, PipelineFactory
 from voiceflow.transports.webrtc import WebRTCTransport
 
 RATE = 48000
@@ -144,7 +144,7 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
 
 def speech_48k(text: str) -> bytes:
     """Piper speech for ``text`` as 48 kHz PCM16 (cached on disk by the speech helper)."""
-    from voiceflow.testing.speech import synthesize
+    from voiceflow.sim.speech import synthesize
 
     return StreamResampler(16000, RATE).process(synthesize(text, 16000), last=True)
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _lines(args: argparse.Namespace) -> list[tuple[str, bytes, int]]:
-    from voiceflow.testing.speech import synthesize
+    from voiceflow.sim.speech import synthesize
     from voiceflow.transports.local import read_wav
 
     out: list[tuple[str, bytes, int]] = []
@@ -63,7 +63,7 @@ def _lines(args: argparse.Namespace) -> list[tuple[str, bytes, int]]:
 async def _call(args: argparse.Namespace) -> int:
     from voiceflow.commands.serve import resolve_pipeline, serve_in_background
     from voiceflow.server.app import create_app
-    from voiceflow.testing.scripted_call import CallWatchers, TurnResult, run_scripted_call
+    from voiceflow.sim.scripted_call import CallWatchers, TurnResult, run_scripted_call
 
     say = (lambda *a, **k: None) if args.json else print
     factory = resolve_pipeline(args.pipeline)

@@ -1,7 +1,7 @@
 """``voiceflow serve``: the FastAPI app on uvicorn, one graph run per call; and an in-process server.
 
 The pipeline is looked up by name: ``echo`` is the model-free echo pipeline
-(``voiceflow.testing.echo_pipeline``), any other NAME is ``pipelines.NAME``'s
+(``pipelines.echo``), any other NAME is ``pipelines.NAME``'s
 ``build(ctx, input, output) -> Graph``, and ``module:function`` names any
 factory. ``serve_in_background`` runs the same app inside the current event
 loop on a free port (tests, ``voiceflow call``, benchmarks).
@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from voiceflow.server.session import PipelineFactory
+from voiceflow.calls import PipelineFactory
 
 __all__ = [
     "BUILTIN_PIPELINES",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: pipelines that live outside ``pipelines/``
-BUILTIN_PIPELINES = {"echo": "voiceflow.testing.echo_pipeline:build"}
+BUILTIN_PIPELINES = {"echo": "pipelines.echo:build"}
 
 
 class PipelineNotFound(LookupError):

@@ -1,6 +1,6 @@
 """SQLite for voiceflow: connection pragmas, an async single-thread ``Database``, numbered migrations, seed.
 
-    db = await Database.open(".voiceflow/callcenter.db", seed=True)
+    db = await open_seeded(".voiceflow/callcenter.db")  # or Database.open(path) without demo data
     order = await db.read(lambda c: c.execute("SELECT * FROM orders WHERE id = ?", (1001,)).fetchone())
     await db.write(lambda c: c.execute("UPDATE ..."))      # BEGIN IMMEDIATE .. COMMIT
     await db.close()
@@ -17,7 +17,7 @@ from voiceflow.db.migrations import (
     register_migration,
     schema_version,
 )
-from voiceflow.db.seed import seed_demo_data
+from voiceflow.db.seed import open_seeded, seed_demo_data
 
 __all__ = [
     "Database",
@@ -26,6 +26,7 @@ __all__ = [
     "all_migrations",
     "connect",
     "migrate",
+    "open_seeded",
     "register_migration",
     "schema_version",
     "seed_demo_data",

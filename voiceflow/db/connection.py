@@ -11,7 +11,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -80,19 +79,13 @@ class Database:
         cls,
         path: str | Path,
         *,
-        seed: bool = False,
-        today: date | None = None,
         extra: Iterable[Migration] = (),
         busy_timeout_ms: int = 5000,
     ) -> Database:
-        """Open ``path``, apply pending migrations, and (with ``seed``) load the demo data once."""
+        """Open ``path`` and apply pending migrations (``voiceflow.db.seed.open_seeded`` adds demo data)."""
         db = cls(path, busy_timeout_ms=busy_timeout_ms)
         try:
             await db.migrate(extra)
-            if seed:
-                from voiceflow.db.seed import seed_demo_data
-
-                await db.run(lambda conn: seed_demo_data(conn, today=today))
         except BaseException:
             await db.close()
             raise

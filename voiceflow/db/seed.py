@@ -8,10 +8,13 @@ is deterministic and happens once per file: it is skipped when customers exist.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from voiceflow.db.connection import transaction
+from voiceflow.db.connection import Database, transaction
+from voiceflow.db.migrations import Migration
 
 DEMO_TIMEZONE = "America/New_York"
 
@@ -143,3 +146,20 @@ def seed_demo_data(conn: sqlite3.Connection, *, today: date | None = None) -> bo
         return True
 
     return transaction(conn, insert)
+
+
+async def open_seeded(
+    path: str | Path,
+    *,
+    today: date | None = None,
+    extra: Iterable[Migration] = (),
+    busy_timeout_ms: int = 5000,
+) -> Database:
+    """Open ``path`` (migrations applied) and load the demo data once."""
+    db = await Database.open(path, extra=extra, busy_timeout_ms=busy_timeout_ms)
+    try:
+        await db.run(lambda conn: seed_demo_data(conn, today=today))
+    except BaseException:
+        await db.close()
+        raise
+    return db

@@ -1,10 +1,22 @@
-"""Graph building, validation and running; the clock; observers."""
+"""Facade: graph building, validation and running; the clock; observers (they live in ``voiceflow.core``)."""
 
-from voiceflow.graphs.clock import Clock, MonotonicClock, VirtualClock, settle
-from voiceflow.graphs.graph import BuiltGraph, Graph, GraphError
-from voiceflow.graphs.nodes import Collector, Merge, Router
-from voiceflow.graphs.observers import FrameLog, Observer, PushEvent
-from voiceflow.graphs.runner import GraphRun, RunError
+from voiceflow.core import (
+    BuiltGraph,
+    Clock,
+    Collector,
+    FrameLog,
+    Graph,
+    GraphError,
+    GraphRun,
+    Merge,
+    MonotonicClock,
+    Observer,
+    PushEvent,
+    Router,
+    RunError,
+    VirtualClock,
+    settle,
+)
 
 __all__ = [
     "BuiltGraph",

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from voiceflow.core.observers import PushEvent
 from voiceflow.frames import (
     BotStartedSpeaking,
     Intent,
@@ -32,7 +33,6 @@ from voiceflow.frames import (
     TTSAudio,
     UserStoppedSpeaking,
 )
-from voiceflow.graphs.observers import PushEvent
 
 STAGES = ("stt_final", "endpoint", "intent", "reply", "tts_audio", "sent")
 

@@ -1,6 +1,5 @@
-"""Processors: the base class, then one package per family."""
+"""Processors: one package per family; the base class lives in ``voiceflow.core`` (re-exported here)."""
 
-from voiceflow.processors.base import FatalError, Passthrough, Processor, on
-from voiceflow.processors.queue import FrameQueue, Overflow
+from voiceflow.core import FatalError, FrameQueue, Overflow, Passthrough, Processor, on
 
 __all__ = ["FatalError", "FrameQueue", "Overflow", "Passthrough", "Processor", "on"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from voiceflow.server.session import CallRegistry, PipelineFactory
+from voiceflow.calls import CallRegistry, PipelineFactory
 
 ROUTE_MODULES = (
     "voiceflow.server.health",

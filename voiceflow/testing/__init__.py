@@ -1,1 +1,2 @@
-"""Test support shared by tests and benchmarks: local fake provider servers, audio fixtures."""
+"""The public test kit: local fake provider servers (``voiceflow.testing.fakes``) that speak the
+providers' real wire protocols over real sockets, for tests and benchmarks. The product never imports it."""

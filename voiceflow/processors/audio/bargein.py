@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames.speech import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
     UserStartedSpeaking,
     UserStoppedSpeaking,
 )
-from voiceflow.processors.base import Processor, on
 
 __all__ = ["BargeIn"]
 

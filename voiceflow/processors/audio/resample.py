@@ -15,13 +15,13 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames.audio import AudioRaw, TTSAudio
 from voiceflow.frames.base import evolve
 from voiceflow.frames.control import End, Error, Interrupt
 from voiceflow.processors.audio.codecs import float32_to_pcm16, pcm16_to_float32
 from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.processors.audio.validate import MAX_RATE, MIN_RATE, audio_problem
-from voiceflow.processors.base import Processor, on
 
 __all__ = ["Quality", "Resample", "StreamResampler"]
 

@@ -33,11 +33,11 @@ import asyncio
 import re
 from collections.abc import Callable
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames.base import Frame, evolve
 from voiceflow.frames.control import End
 from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking
 from voiceflow.frames.text import Transcript
-from voiceflow.processors.base import Processor, on
 
 __all__ = ["HOLD_WORDS", "Endpointer", "default_completeness", "trailing_hold"]
 

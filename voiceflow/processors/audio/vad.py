@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames.audio import AudioRaw
 from voiceflow.frames.control import End, Error
 from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking
@@ -30,7 +31,6 @@ from voiceflow.processors.audio.silero import (
     vad_cpu_per_call_second,
 )
 from voiceflow.processors.audio.validate import audio_problem
-from voiceflow.processors.base import Processor, on
 
 __all__ = [
     "SegmentEvent",

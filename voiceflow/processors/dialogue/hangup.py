@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import BotStoppedSpeaking, End, ToolResult
-from voiceflow.processors.base import Processor, on
 
 
 class HangUpAfterGoodbye(Processor):

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.db import Database
 from voiceflow.frames import DTMF, Error, Intent, Start, TextToSpeak, ToolCall, ToolResult
-from voiceflow.processors.base import Processor, on
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, KnowledgeHit, SlotRules
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
 from voiceflow.processors.tools.business import BusinessConfig

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import (
     Error,
     Intent,
@@ -34,13 +35,12 @@ from voiceflow.frames import (
     ToolResult,
     Transcript,
 )
-from voiceflow.processors.base import Processor, on
-from voiceflow.processors.llm.engine import Done, LLMEngine, TextDelta, ToolCallRequest
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
 from voiceflow.processors.tools.outcome import ToolOutcome
 from voiceflow.processors.tools.registry import ToolRegistry
+from voiceflow.services.llm.engine import Done, LLMEngine, TextDelta, ToolCallRequest
 
 DEFAULT_FALLBACK = "Sorry, I'm having trouble answering right now. Could you say that again in a moment?"
 TIMEOUT_MESSAGE = "Sorry, that is taking too long. Please try again in a moment."

@@ -1,6 +1,6 @@
 """Memory: the context of one call (ConversationMemory) and what is kept about a caller between calls."""
 
-from voiceflow.processors.memory.conversation import ConversationMemory, Turn
+from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.memory.persistent import (
     CallerProfile,
     CallRecord,
@@ -11,6 +11,7 @@ from voiceflow.processors.memory.persistent import (
 from voiceflow.processors.memory.phone import InvalidPhoneError, normalize_phone
 from voiceflow.processors.memory.recorder import MemoryRecorder
 from voiceflow.processors.memory.summarizer import ExtractiveSummarizer, LLMSummarizer, Summarizer
+from voiceflow.processors.memory.turn import Turn
 
 __all__ = [
     "CallRecord",

@@ -16,8 +16,8 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import End, Error, Intent, LLMResponseEnd, LLMToken, Start, TextToSpeak, Transcript
-from voiceflow.processors.base import Processor, on
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.memory.persistent import GreetingContext, PersistentUserMemory
 from voiceflow.processors.memory.summarizer import CONVERSATIONAL_INTENTS

@@ -13,11 +13,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from voiceflow.processors.llm.engine import ChatMessage, LLMEngine, TextDelta
-from voiceflow.processors.llm.errors import LLMError
+from voiceflow.services.llm.engine import ChatMessage, LLMEngine, TextDelta
+from voiceflow.services.llm.errors import LLMError
 
 if TYPE_CHECKING:
-    from voiceflow.processors.memory.conversation import Turn
+    from voiceflow.processors.memory.turn import Turn
 
 #: intents that say nothing worth remembering about what the caller wants
 CONVERSATIONAL_INTENTS = frozenset(

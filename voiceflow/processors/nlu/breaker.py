@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
-from voiceflow.graphs.clock import MonotonicClock
+from voiceflow.core.clock import MonotonicClock
 
 
 class TimeSource(Protocol):

@@ -13,9 +13,9 @@ import asyncio
 import logging
 from typing import Any
 
-from voiceflow.processors.llm.engine import ChatMessage, LLMEngine, TextDelta, ToolCallRequest
 from voiceflow.processors.nlu.intents import IntentCatalog, default_catalog
 from voiceflow.processors.nlu.result import TierAnswer, TierUnavailable
+from voiceflow.services.llm.engine import ChatMessage, LLMEngine, TextDelta, ToolCallRequest
 
 log = logging.getLogger("voiceflow.nlu.llm")
 

@@ -1,24 +1,5 @@
-"""Speech to text: the engine interface, the offline pocketsphinx engine, the STT processor."""
+"""The STT processor: audio in, transcripts out, through any ``voiceflow.services.stt`` engine."""
 
-from voiceflow.processors.stt.engine import FinalTranscript, STTEngine, STTInputError, STTSession
-from voiceflow.processors.stt.pocketsphinx_engine import (
-    CHANNEL_CMN,
-    DEFAULT_HINTS,
-    PocketsphinxEngine,
-    PocketsphinxSession,
-    decoders_created,
-)
 from voiceflow.processors.stt.processor import STTProcessor
 
-__all__ = [
-    "CHANNEL_CMN",
-    "DEFAULT_HINTS",
-    "FinalTranscript",
-    "PocketsphinxEngine",
-    "PocketsphinxSession",
-    "STTEngine",
-    "STTInputError",
-    "STTProcessor",
-    "STTSession",
-    "decoders_created",
-]
+__all__ = ["STTProcessor"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import (
     AudioRaw,
     End,
@@ -21,8 +22,7 @@ from voiceflow.frames import (
     UserStoppedSpeaking,
 )
 from voiceflow.frames.control import Error
-from voiceflow.processors.base import Processor, on
-from voiceflow.processors.stt.engine import STTEngine, STTSession
+from voiceflow.services.stt.engine import STTEngine, STTSession
 
 
 class STTProcessor(Processor):
@@ -39,7 +39,7 @@ class STTProcessor(Processor):
     ) -> None:
         super().__init__(name)
         if engine is None:
-            from voiceflow.processors.stt.pocketsphinx_engine import PocketsphinxEngine
+            from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 
             engine = PocketsphinxEngine()
         self.engine = engine

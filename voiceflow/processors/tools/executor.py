@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Interrupt, ToolCall, ToolResult
-from voiceflow.processors.base import Processor, on
 from voiceflow.processors.tools.calls import CallState, ToolCallTracker
 from voiceflow.processors.tools.outcome import ToolOutcome
 

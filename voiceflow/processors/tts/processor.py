@@ -17,13 +17,13 @@ import asyncio
 import itertools
 from collections.abc import Sequence
 
+from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
 from voiceflow.frames.control import Error
-from voiceflow.processors.base import Processor, on
-from voiceflow.processors.tts.clauses import ClauseSplitter
-from voiceflow.processors.tts.engine import TTSEngine, TTSError, silence
-from voiceflow.processors.tts.prosody import NEUTRAL, Prosody, prosody_for
-from voiceflow.processors.tts.ssml import Pause, Segment, Speech, SSMLError, parse, render
+from voiceflow.services.tts.clauses import ClauseSplitter
+from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
+from voiceflow.services.tts.prosody import NEUTRAL, Prosody, prosody_for
+from voiceflow.services.tts.ssml import Pause, Segment, Speech, SSMLError, parse, render
 
 
 class _Chunker:
@@ -58,7 +58,7 @@ class TTSProcessor(Processor):
     ) -> None:
         super().__init__(name)
         if engine is None:
-            from voiceflow.processors.tts.piper_engine import PiperEngine
+            from voiceflow.services.tts.piper import PiperEngine
 
             engine = PiperEngine()
         if not 10 <= chunk_ms <= 200:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from voiceflow.calls import CallContext
 from voiceflow.processors.audio.errors import AudioFormatError
-from voiceflow.server.session import CallContext
 from voiceflow.transports.twilio.processors import TwilioInput, TwilioOutput, TwilioWire
 from voiceflow.transports.twilio.protocol import (
     ProtocolError,

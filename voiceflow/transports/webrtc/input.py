@@ -17,11 +17,11 @@ import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
+from voiceflow.calls import PIPELINE_RATE
 from voiceflow.frames import AudioRaw, End, Error, Start
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.framing import Rechunker
 from voiceflow.processors.audio.resample import StreamResampler
-from voiceflow.server.session import PIPELINE_RATE
 from voiceflow.transports.webrtc.peer import WebRTCPeer
 
 __all__ = ["WebRTCInput", "frame_to_mono"]

@@ -19,7 +19,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from voiceflow.graphs.clock import Clock, MonotonicClock
+from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.transports.webrtc.events import CHANNEL_LABEL, Event
 from voiceflow.transports.webrtc.track import OutboundAudioTrack
 

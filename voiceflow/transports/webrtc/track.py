@@ -22,7 +22,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
-from voiceflow.graphs.clock import Clock, MonotonicClock
+from voiceflow.core.clock import Clock, MonotonicClock
 
 __all__ = ["OUTBOUND_RATE", "OutboundAudioTrack", "PlayoutEvent"]
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from aiortc import RTCSessionDescription
 
+from voiceflow.calls import CallContext, CallRegistry, CallSession, PipelineFactory
+from voiceflow.core.clock import MonotonicClock
 from voiceflow.graphs import GraphRun
-from voiceflow.graphs.clock import MonotonicClock
-from voiceflow.server.session import CallContext, CallRegistry, CallSession, PipelineFactory
 from voiceflow.transports.webrtc.input import WebRTCInput
 from voiceflow.transports.webrtc.offer import OfferError, parse_offer
 from voiceflow.transports.webrtc.output import WebRTCOutput

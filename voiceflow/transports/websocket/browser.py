@@ -16,7 +16,7 @@ import json
 import logging
 import uuid
 
-from voiceflow.server.session import CallContext
+from voiceflow.calls import CallContext
 from voiceflow.transports.websocket.call import SocketCall
 from voiceflow.transports.websocket.input import PcmInput
 from voiceflow.transports.websocket.output import WebSocketOutput, WebSocketWire

@@ -18,7 +18,7 @@ from typing import ClassVar, Protocol
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from voiceflow.server.session import CallContext, CallRegistry, CallSession, PipelineFactory
+from voiceflow.calls import CallContext, CallRegistry, CallSession, PipelineFactory
 from voiceflow.transports.playout import PacedAudioOutput
 from voiceflow.transports.websocket.input import PcmInput
 

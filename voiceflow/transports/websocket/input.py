@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from voiceflow.calls import PIPELINE_RATE
 from voiceflow.frames import DTMF, AudioRaw, Error, Frame
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.framing import Rechunker
 from voiceflow.processors.audio.resample import Quality, StreamResampler
-from voiceflow.server.session import PIPELINE_RATE
 
 log = logging.getLogger("voiceflow.transports.input")
 

@@ -24,10 +24,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from voiceflow.calls import PIPELINE_RATE
+from voiceflow.core.observers import PushEvent
 from voiceflow.frames import Frame, Interrupt, LLMResponseEnd, LLMToken, Start, TextToSpeak, Transcript
-from voiceflow.graphs.observers import PushEvent
 from voiceflow.processors import on
-from voiceflow.server.session import PIPELINE_RATE
 from voiceflow.transports.playout import PacedAudioOutput
 
 __all__ = ["WebSocketOutput", "WebSocketWire"]

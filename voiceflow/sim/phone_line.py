@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 
-from voiceflow.graphs.clock import Clock, MonotonicClock
+from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.processors.audio.codecs import ulaw_encode
 from voiceflow.processors.audio.resample import StreamResampler
-from voiceflow.testing.twilio_client import FRAME_BYTES, FRAME_S, RATE, ULAW_SILENCE, TwilioMediaClient
+from voiceflow.sim.twilio_client import FRAME_BYTES, FRAME_S, RATE, ULAW_SILENCE, TwilioMediaClient
 
 __all__ = ["PhoneLine", "SpokenUtterance", "voiced_span"]
 

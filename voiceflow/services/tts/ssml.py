@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
-from voiceflow.processors.tts import normalize
-from voiceflow.processors.tts.prosody import NEUTRAL, Prosody
+from voiceflow.services.tts import normalize
+from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 SSML_NS = "http://www.w3.org/2001/10/synthesis"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

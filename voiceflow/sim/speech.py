@@ -55,7 +55,7 @@ def read_wav(path: str | Path) -> tuple[bytes, int]:
 # -- synthesis -----------------------------------------------------------------------------------
 def synthesize(text: str, sample_rate: int = 16000, *, model_path: str | None = None) -> bytes:
     """``text`` spoken by Piper as PCM16 mono at ``sample_rate`` (deterministic, cached on disk)."""
-    from voiceflow.processors.tts.piper_engine import PiperEngine, default_model_path
+    from voiceflow.services.tts.piper import PiperEngine, default_model_path
 
     model = model_path or default_model_path()
     key = hashlib.sha256(f"{Path(model).name}|{sample_rate}|{text}".encode()).hexdigest()[:24]
@@ -100,7 +100,7 @@ class CallerSentence:
 
 def caller_sentences() -> list[CallerSentence]:
     """The shipped set of caller-style sentences (orders, appointments, digits, dates)."""
-    raw = resources.files("voiceflow.testing").joinpath("data/caller_sentences.json").read_text("utf-8")
+    raw = resources.files("voiceflow.sim").joinpath("data/caller_sentences.json").read_text("utf-8")
     return [
         CallerSentence(text=s["text"], spoken=s["spoken"], keywords=tuple(s["keywords"]))
         for s in json.loads(raw)["sentences"]

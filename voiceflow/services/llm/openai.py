@@ -18,8 +18,8 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from voiceflow.processors.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest
-from voiceflow.processors.llm.errors import (
+from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest
+from voiceflow.services.llm.errors import (
     LLMAuthError,
     LLMConnectionError,
     LLMError,

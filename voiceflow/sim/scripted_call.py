@@ -13,13 +13,13 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from voiceflow.calls import CallRegistry, CallSession
+from voiceflow.core.observers import PushEvent
 from voiceflow.frames import TextToSpeak, ToolCall, ToolResult, Transcript
-from voiceflow.graphs.observers import PushEvent
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
 from voiceflow.processors.audio.codecs import ulaw_decode
-from voiceflow.server.session import CallRegistry, CallSession
-from voiceflow.testing.phone_line import PhoneLine, SpokenUtterance
-from voiceflow.testing.twilio_client import AgentReply, TwilioMediaClient
+from voiceflow.sim.phone_line import PhoneLine, SpokenUtterance
+from voiceflow.sim.twilio_client import AgentReply, TwilioMediaClient
 
 
 @dataclass

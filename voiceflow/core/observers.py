@@ -6,12 +6,9 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from voiceflow.frames.base import Frame
-
-if TYPE_CHECKING:
-    from voiceflow.processors.base import Processor
 
 log = logging.getLogger("voiceflow.observers")
 
@@ -39,7 +36,7 @@ class ObserverFeed:
         self.failures = 0
         self._wake: asyncio.Event = asyncio.Event()
 
-    def offer(self, src: Processor, frame: Frame, upstream: bool, at: float) -> None:
+    def offer(self, src: Any, frame: Frame, upstream: bool, at: float) -> None:
         if len(self.events) >= self.maxsize:
             self.events.popleft()
             self.dropped += 1

@@ -18,9 +18,9 @@ from typing import Literal, cast
 
 import numpy as np
 
-from voiceflow.graphs.clock import Clock, MonotonicClock
-from voiceflow.processors.tts.engine import TTSEngine, TTSError
-from voiceflow.processors.tts.prosody import NEUTRAL, Prosody
+from voiceflow.core.clock import Clock, MonotonicClock
+from voiceflow.services.tts.engine import TTSEngine, TTSError
+from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 log = logging.getLogger("voiceflow.tts.router")
 
@@ -59,7 +59,7 @@ class TTSRouter:
         if policy not in POLICIES:
             raise ValueError(f"unknown TTS policy {policy!r}; choose from {POLICIES}")
         if fallback is None:
-            from voiceflow.processors.tts.piper_engine import PiperEngine
+            from voiceflow.services.tts.piper import PiperEngine
 
             fallback = PiperEngine()
         self.engines = list(engines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from voiceflow.processors.tts.prosody import NEUTRAL, Prosody
+from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 
 class TTSError(RuntimeError):

@@ -1,4 +1,4 @@
-"""What a transport hands a pipeline: the call's identity and the two transport ends.
+"""The call: its identity (``CallContext``), the pipeline factory a transport feeds, the live-call registry.
 
 A transport owns the wire (Twilio WebSocket, WebRTC peer, browser socket). For
 each call it makes an input processor (decodes the wire into 16 kHz PCM16
@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from voiceflow.core.clock import Clock
 from voiceflow.graphs import Graph, GraphRun
-from voiceflow.graphs.clock import Clock
 from voiceflow.processors import Processor
 
-log = logging.getLogger("voiceflow.server")
+log = logging.getLogger("voiceflow.calls")
 
 #: sample rate every input transport delivers to the pipeline
 PIPELINE_RATE = 16000

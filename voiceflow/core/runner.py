@@ -15,24 +15,16 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from voiceflow.core.clock import Clock, MonotonicClock
+from voiceflow.core.graph import BuiltGraph, Graph
+from voiceflow.core.observers import Observer, ObserverFeed
+from voiceflow.core.processor import Processor
+from voiceflow.core.protocol import Generation
 from voiceflow.frames.base import Frame, FrameContext, current_context
 from voiceflow.frames.control import End, Error, Start
-from voiceflow.graphs.clock import Clock, MonotonicClock
-from voiceflow.graphs.graph import BuiltGraph, Graph
-from voiceflow.graphs.observers import Observer, ObserverFeed
-from voiceflow.processors.base import Processor
 
 log = logging.getLogger("voiceflow.run")
 F = TypeVar("F", bound=Frame)
-
-
-class Generation:
-    """The run's turn counter; an Interrupt moves it forward."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
 
 
 class RunError(RuntimeError):
@@ -64,6 +56,7 @@ class GraphRun:
         self.metadata = metadata or {}
         self.errors: list[Error] = []
         self.observers: list[ObserverFeed] = []
+        self.observed = False
         self.stale_dropped = 0
         self.unrouted = 0
         self.cancel_reason: str | None = None
@@ -80,11 +73,11 @@ class GraphRun:
     # -- wiring -------------------------------------------------------------------------
     def _wire(self) -> None:
         for n in self.graph.nodes:
-            if n._run is not None:
-                raise RuntimeError(f"processor {n.name!r} already belongs to a run")
-            n._run = self
-            n.downstream = [b for a, b in self.graph.edges if a is n]
-            n.upstream = [a for a, b in self.graph.edges if b is n]
+            n.attach(
+                self,
+                downstream=[b for a, b in self.graph.edges if a is n],
+                upstream=[a for a, b in self.graph.edges if b is n],
+            )
 
     def node(self, name: str) -> Processor:
         return self.graph.node(name)
@@ -92,6 +85,7 @@ class GraphRun:
     def add_observer(self, observer: Observer, *, queue_size: int = 4096) -> None:
         feed = ObserverFeed(observer, queue_size)
         self.observers.append(feed)
+        self.observed = True
         if self._ready.is_set() and self._tg is not None:  # before that, start-up spawns every feed
             self.spawn(feed.run(), name=f"observer:{type(observer).__name__}")
 
@@ -138,7 +132,7 @@ class GraphRun:
                 async with self.clock.timeout(self.start_timeout):
                     await asyncio.gather(*(n.setup() for n in self.graph.nodes))
                 for n in self.graph.nodes:
-                    n._worker = self.spawn(n._work(), name=f"worker:{n.name}")
+                    n.start_worker()
                 for feed in self.observers:
                     self.spawn(feed.run(), name="observer")
                 self._ready.set()
@@ -155,13 +149,13 @@ class GraphRun:
                     await n.cleanup()
                 except Exception:
                     log.exception("cleanup of %s failed", n.name)
-                n._worker = None
+                n.stop_worker()
 
     async def _quiesce(self) -> None:
         """After End reached every sink: let frames still travelling (upstream feedback) land."""
         nodes = self.graph.nodes
         rounds = 0
-        while self.cancel_reason is None and any(n.queue.items or n._inflight_gen is not None for n in nodes):
+        while self.cancel_reason is None and any(n.busy for n in nodes):
             rounds += 1
             await asyncio.sleep(0 if rounds < 1000 else 0.001)
         for _ in range(1000):  # observers get a bounded chance to catch up; a stuck one is not waited for

@@ -125,7 +125,7 @@ def dictionary_words() -> frozenset[str]:
 
 # -- the corpus ----------------------------------------------------------------------------------
 def _data(name: str) -> str:
-    return resources.files("voiceflow.processors.stt").joinpath(f"data/{name}").read_text("utf-8")
+    return resources.files("voiceflow.services.stt").joinpath(f"data/{name}").read_text("utf-8")
 
 
 def _intents_text() -> str:

@@ -17,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from voiceflow.core.protocol import RunContext
+from voiceflow.core.queue import FrameQueue, Overflow
 from voiceflow.frames.base import Frame, Lane, Origin, handling_generation
 from voiceflow.frames.control import Cancel, End, Error, Interrupt, Start
-from voiceflow.processors.queue import FrameQueue, Overflow
-
-if TYPE_CHECKING:
-    from voiceflow.graphs.runner import GraphRun
 
 log = logging.getLogger("voiceflow.processor")
 
@@ -81,7 +79,7 @@ class Processor:
         self.downstream: list[Processor] = []
         self.upstream: list[Processor] = []
         self.processed = 0
-        self._run: GraphRun | None = None
+        self._run: RunContext | None = None
         self._worker: asyncio.Task[None] | None = None
         self._inflight_gen: int | None = None
         self._interrupting = False
@@ -116,9 +114,31 @@ class Processor:
     async def cleanup(self) -> None:
         """Release resources; always called when the run tears down."""
 
+    # -- the runner's side of the run protocol ------------------------------------
+    def attach(self, run: RunContext, downstream: list[Processor], upstream: list[Processor]) -> None:
+        """Join ``run`` with these neighbours (once: a processor belongs to one run)."""
+        if self._run is not None:
+            raise RuntimeError(f"processor {self.name!r} already belongs to a run")
+        self._run = run
+        self.downstream = downstream
+        self.upstream = upstream
+
+    def start_worker(self) -> None:
+        """Start the task that takes frames from the queue, in the run's task group."""
+        self._worker = self.run.spawn(self._work(), name=f"worker:{self.name}")
+
+    def stop_worker(self) -> None:
+        """Forget the worker after teardown (the run cancelled it)."""
+        self._worker = None
+
+    @property
+    def busy(self) -> bool:
+        """Frames queued or a handler running (the runner waits for quiet before it stops)."""
+        return bool(self.queue.items) or self._inflight_gen is not None
+
     # -- run access ----------------------------------------------------------
     @property
-    def run(self) -> GraphRun:
+    def run(self) -> RunContext:
         if self._run is None:
             raise RuntimeError(f"processor {self.name!r} is not part of a running graph")
         return self._run
@@ -143,7 +163,7 @@ class Processor:
         if frame.origin is Origin.BOT and frame.generation < run.generation.value:
             run.stale_dropped += 1
             return
-        if run.observers:
+        if run.observed:
             run.notify(self, frame, False)
         targets = self.downstream
         if not targets:
@@ -159,7 +179,7 @@ class Processor:
         if frame.lane is Lane.URGENT:
             await self._push_urgent(frame, upstream=True)
             return
-        if run.observers:
+        if run.observed:
             run.notify(self, frame, True)
         if not self.upstream:
             run.root_received(self, frame)
@@ -186,7 +206,7 @@ class Processor:
         if isinstance(frame, Cancel):
             run.request_cancel(frame.reason or f"cancelled by {self.name}")
             return
-        if run.observers:
+        if run.observed:
             run.notify(self, frame, upstream)
         for t in self.upstream if upstream else self.downstream:
             await t._receive_urgent(frame, upstream)

@@ -18,6 +18,7 @@ from collections import deque
 
 import numpy as np
 
+from voiceflow.calls import CallContext
 from voiceflow.frames import (
     DTMF,
     AudioRaw,
@@ -32,7 +33,6 @@ from voiceflow.graphs import Graph
 from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.bargein import BargeIn
 from voiceflow.processors.audio.resample import StreamResampler
-from voiceflow.server.session import CallContext
 
 __all__ = ["DTMF_TONES", "EchoAgent", "EnergyTurnDetector", "build", "dtmf_tone", "level_dbfs"]
 

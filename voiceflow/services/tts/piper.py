@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from voiceflow.processors.tts.clauses import split_clauses
-from voiceflow.processors.tts.engine import TTSError
-from voiceflow.processors.tts.prosody import NEUTRAL, Prosody
+from voiceflow.services.tts.clauses import split_clauses
+from voiceflow.services.tts.engine import TTSError
+from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 _voice_lock = threading.Lock()
 _voices: dict[str, Any] = {}

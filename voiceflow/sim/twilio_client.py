@@ -30,7 +30,7 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voiceflow.graphs.clock import Clock, MonotonicClock
+from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.processors.audio.codecs import ulaw_decode, ulaw_encode
 from voiceflow.processors.audio.resample import StreamResampler
 

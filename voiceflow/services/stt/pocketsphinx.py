@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from voiceflow.processors.stt.engine import FinalTranscript, STTInputError
+from voiceflow.services.stt.engine import FinalTranscript, STTInputError
 
 #: domain words callers say to a support line, and the digits they read out
 DEFAULT_HINTS: tuple[str, ...] = (
@@ -280,7 +280,7 @@ class PocketsphinxEngine:
         if domain_lm and lm is not None:
             raise ValueError("pass either domain_lm=True or lm=PATH, not both")
         if domain_lm:
-            from voiceflow.processors.stt.domain_lm import domain_lm_path
+            from voiceflow.services.stt.domain_lm import domain_lm_path
 
             lm = domain_lm_path()
             decoder_options.setdefault("lw", DOMAIN_LM_WEIGHT)

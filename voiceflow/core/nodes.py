@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from voiceflow.core.processor import Processor
 from voiceflow.frames.base import Frame, Lane, Origin
 from voiceflow.frames.control import End, Start
-from voiceflow.processors.base import Processor
 
 Predicate = Callable[[Frame], bool]
 F = TypeVar("F", bound=Frame)
@@ -67,7 +67,7 @@ class Router(Processor):
         if target is None:
             self.run.unrouted += 1
             return
-        if self.run.observers:
+        if self.run.observed:
             self.run.notify(self, frame, False)
         if not target.queue.offer(frame):
             await target.queue.put(frame)

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from voiceflow.core.nodes import Merge, Router
+from voiceflow.core.processor import Processor
 from voiceflow.frames.base import Frame
 from voiceflow.frames.control import Cancel, End, Error, Interrupt, Metrics, Start
-from voiceflow.graphs.nodes import Merge, Router
-from voiceflow.processors.base import Processor
 
 #: Frames any run can carry without a declared producer.
 AMBIENT: tuple[type[Frame], ...] = (Start, End, Cancel, Interrupt, Error, Metrics)
