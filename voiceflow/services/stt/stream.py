@@ -1,0 +1,114 @@
+"""The streaming speech-to-text contract every recognizer implements.
+
+A recognizer is an async stream, because cloud recognizers (Deepgram) push
+results and endpoints on their own schedule; an offline recognizer hides its
+threads behind the same shape. One ``STTStream`` per call:
+
+- ``send(audio)`` as audio arrives (in the format the stream was opened with);
+- ``finalize()`` when *our* endpointer decided the turn is over: the stream answers
+  with a ``FinalText(speech_final=True)`` covering everything not yet finalised
+  (empty text when nothing was said);
+- ``events()`` yields, in order: ``SpeechStarted``, ``InterimText``, ``FinalText``
+  (``speech_final`` when the engine itself judged the utterance over), ``UtteranceEnd``;
+- ``aclose()`` ends the stream (idempotent); ``events()`` then finishes.
+
+Errors: audio the engine cannot take raises ``STTInputError`` from ``send``; a
+provider failure arrives as an ``STTFailure`` event (``recoverable`` when the
+stream carries on, e.g. after a reconnect) and never as an exception out of
+``events()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from voiceflow.core.clock import Clock
+
+Encoding = Literal["linear16", "mulaw"]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    #: seconds from the start of the stream's audio
+    start: float
+    end: float
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    #: seconds from the start of the stream's audio
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class InterimText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinalText:
+    text: str
+    confidence: float
+    #: the engine (or a ``finalize`` call) closed the utterance: the turn's text is complete
+    speech_final: bool = False
+    words: tuple[Word, ...] = field(default_factory=tuple)
+    #: audio covered, seconds from the start of the stream
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnd:
+    """The engine saw the end of an utterance (e.g. Deepgram's ``UtteranceEnd``)."""
+
+    #: end of the last word, seconds from the start of the stream
+    last_word_end: float
+
+
+@dataclass(frozen=True, slots=True)
+class STTFailure:
+    message: str
+    #: the stream goes on (a retry or reconnect is under way); otherwise it is over
+    recoverable: bool = False
+
+
+STTEvent = SpeechStarted | InterimText | FinalText | UtteranceEnd | STTFailure
+
+
+class STTInputError(ValueError):
+    """Audio that the recognizer cannot take (wrong rate, odd length, unsupported encoding)."""
+
+
+class STTStream(Protocol):
+    async def send(self, audio: bytes) -> None: ...
+
+    async def finalize(self) -> None: ...
+
+    def events(self) -> AsyncIterator[STTEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class StreamingSTTEngine(Protocol):
+    """Shared by every call of a process (models loaded once in ``start``)."""
+
+    name: str
+    #: the encodings ``open_stream`` accepts; "mulaw" means 8 kHz G.711 straight from a phone line
+    encodings: tuple[Encoding, ...]
+
+    async def start(self, clock: Clock) -> None: ...
+
+    async def open_stream(
+        self,
+        *,
+        sample_rate: int = 16000,
+        encoding: Encoding = "linear16",
+        language: str = "en",
+        hints: tuple[str, ...] = (),
+    ) -> STTStream: ...
+
+    async def aclose(self) -> None: ...
