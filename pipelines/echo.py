@@ -28,6 +28,8 @@ from voiceflow.frames import (
     TTSAudio,
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
 )
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor, on
@@ -63,9 +65,9 @@ def dtmf_tone(digit: str, sample_rate: int, seconds: float = 0.3) -> bytes:
 
 
 class EnergyTurnDetector(Processor):
-    """Caller turns from frame energy: started after ``start_ms`` voiced, stopped after ``stop_ms`` quiet."""
+    """Voice activity from frame energy: starts after ``start_ms`` voiced, stops after ``stop_ms`` quiet."""
 
-    produces = (UserStartedSpeaking, UserStoppedSpeaking)
+    produces = (VoiceStarted, VoiceStopped)
 
     def __init__(
         self,
@@ -94,7 +96,7 @@ class EnergyTurnDetector(Processor):
             self._last_voiced_at = frame.ts
             if not self.speaking and self._voiced_ms >= self.start_ms:
                 self.speaking = True
-                await self.push(UserStartedSpeaking())
+                await self.push(VoiceStarted())
         elif not self.speaking:
             self._voiced_ms = 0.0
         else:
@@ -102,13 +104,16 @@ class EnergyTurnDetector(Processor):
             if self._quiet_ms >= self.stop_ms:
                 self.speaking = False
                 self._voiced_ms = 0.0
-                await self.push(UserStoppedSpeaking(last_voiced_at=self._last_voiced_at))
+                await self.push(VoiceStopped(last_voiced_at=self._last_voiced_at))
 
 
 class EchoAgent(Processor):
-    """Says each caller turn back (as TTS would: ``out_rate``, ``chunk_ms`` chunks); DTMF -> its tone."""
+    """Says each caller turn back (as TTS would: ``out_rate``, ``chunk_ms`` chunks); DTMF -> its tone.
 
-    produces = (TTSAudio, TextToSpeak, Transcript)
+    Every voiced span is a turn here, so the agent itself marks the turn boundaries.
+    """
+
+    produces = (TTSAudio, TextToSpeak, Transcript, UserStartedSpeaking, UserStoppedSpeaking)
 
     def __init__(
         self,
@@ -139,15 +144,15 @@ class EchoAgent(Processor):
             self._preroll.append(frame.audio)
         await self.push(frame)
 
-    @on(UserStartedSpeaking)
-    async def started(self, frame: UserStartedSpeaking) -> None:
+    @on(VoiceStarted)
+    async def started(self, frame: VoiceStarted) -> None:
         self._turn = list(self._preroll)
         self._preroll.clear()
-        await self.push(frame)
+        await self.push(UserStartedSpeaking())
 
-    @on(UserStoppedSpeaking)
-    async def stopped(self, frame: UserStoppedSpeaking) -> None:
-        await self.push(frame)
+    @on(VoiceStopped)
+    async def stopped(self, frame: VoiceStopped) -> None:
+        await self.push(UserStoppedSpeaking(last_voiced_at=frame.last_voiced_at))
         pcm = b"".join(self._turn or [])[: int(self.max_echo_s * 16000) * 2]
         self._turn = None
         if not pcm:

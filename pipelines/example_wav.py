@@ -83,7 +83,7 @@ async def run_example(wav: str | Path, out: str | Path) -> ExampleReport:
     for ev in log.events:
         if ev.source != "wav_out":
             continue
-        report.frames[ev.frame.name] += 1
+        report.frames[ev.frame.type_name] += 1
         if isinstance(ev.frame, AudioRaw):
             t0 = t0 if t0 is not None else 0.0
             report.audio_seconds += ev.frame.duration

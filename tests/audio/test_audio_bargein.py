@@ -12,8 +12,8 @@ from voiceflow.frames import (
     BotStoppedSpeaking,
     Interrupt,
     TTSAudio,
-    UserStartedSpeaking,
-    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
 )
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors import Processor
@@ -45,7 +45,7 @@ class Call:
     sink: Collector
 
     async def user(self, speaking: bool) -> None:
-        await self.run.push(self.run.make(UserStartedSpeaking if speaking else UserStoppedSpeaking))
+        await self.run.push(self.run.make(VoiceStarted if speaking else VoiceStopped))
         await self.clock.advance(0)
 
     async def bot(self, speaking: bool) -> None:
@@ -57,7 +57,7 @@ class Call:
 async def call() -> AsyncIterator[Call]:
     clock = VirtualClock()
     barge, speaker, sink = BargeIn("barge", min_speech_secs=0.3), Speaker(), Collector("sink")
-    g = Graph("t", inputs=[UserStartedSpeaking, UserStoppedSpeaking, TTSAudio]).chain(barge, speaker, sink)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, TTSAudio]).chain(barge, speaker, sink)
     async with GraphRun(g, clock=clock) as run:
         yield Call(run, clock, barge, speaker, sink)
 
@@ -73,7 +73,7 @@ async def test_sustained_speech_over_the_bot_interrupts_exactly_once(call: Call)
     assert len(call.speaker.interrupts) == 1 and call.barge.interruptions == 1
     assert call.run.generation.value == 1
     # user events are forwarded untouched
-    assert len(call.sink.of(UserStartedSpeaking)) == 1
+    assert len(call.sink.of(VoiceStarted)) == 1
 
 
 async def test_a_cough_shorter_than_the_minimum_does_not_interrupt(call: Call) -> None:

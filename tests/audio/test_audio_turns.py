@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from voiceflow.frames import End, Frame, Transcript, UserStartedSpeaking, UserStoppedSpeaking
+from voiceflow.frames import (
+    End,
+    Frame,
+    Transcript,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
+)
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors.audio.turns import Endpointer, default_completeness, trailing_hold
 
@@ -26,13 +34,13 @@ class Bench:
 
     async def speak(self, text: str | None = None, *, final: bool = True) -> float:
         """Caller starts, (STT text), VAD stops 0.25 s after the last voice; returns last_voiced_at."""
-        await self.say((UserStartedSpeaking, {}))
+        await self.say((VoiceStarted, {}))
         await self.clock.advance(1.0)
         voiced = self.clock.now()
         if text is not None:
             await self.say((Transcript, {"text": text, "final": final}))
         await self.clock.advance(0.25)
-        await self.say((UserStoppedSpeaking, {"last_voiced_at": voiced}))
+        await self.say((VoiceStopped, {"last_voiced_at": voiced}))
         return voiced
 
     def ends(self) -> list[UserStoppedSpeaking]:
@@ -47,7 +55,7 @@ async def bench() -> AsyncIterator[Bench]:
     clock = VirtualClock(50.0)
     sink = Collector("sink")
     ep = Endpointer("ep")
-    g = Graph("t", inputs=[UserStartedSpeaking, UserStoppedSpeaking, Transcript]).chain(ep, sink)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, Transcript]).chain(ep, sink)
     async with GraphRun(g, clock=clock) as run:
         yield Bench(run, clock, sink, ep)
 
@@ -138,22 +146,22 @@ async def test_missing_final_times_out_and_the_late_one_is_not_duplicated(bench:
 
 async def test_interims_carry_the_whole_turn_text(bench: Bench) -> None:
     await bench.speak("i want")
-    await bench.say((UserStartedSpeaking, {}), (Transcript, {"text": "to pay", "final": False}))
+    await bench.say((VoiceStarted, {}), (Transcript, {"text": "to pay", "final": False}))
     interims = [f.text for f in bench.sink.of(Transcript) if not f.final]  # type: ignore[attr-defined]
     assert interims == ["i want to pay"]
 
 
 async def test_text_outside_a_turn_passes_through(bench: Bench) -> None:
     await bench.say((Transcript, {"text": "typed text", "final": True}))
-    await bench.say((UserStoppedSpeaking, {"last_voiced_at": 1.0}))  # stray stop: swallowed
+    await bench.say((VoiceStopped, {"last_voiced_at": 1.0}))  # stray stop: swallowed
     assert bench.finals() == ["typed text"] and bench.ends() == []
 
 
 async def test_end_of_run_flushes_an_open_turn() -> None:
     clock, sink = VirtualClock(), Collector("sink")
-    g = Graph("t", inputs=[UserStartedSpeaking, Transcript]).chain(Endpointer("ep"), sink)
+    g = Graph("t", inputs=[VoiceStarted, Transcript]).chain(Endpointer("ep"), sink)
     async with GraphRun(g, clock=clock) as run:
-        await run.push(run.make(UserStartedSpeaking))
+        await run.push(run.make(VoiceStarted))
         await run.push(run.make(Transcript, text="hello", final=True))
     kinds = [type(f) for f in sink.frames]
     assert kinds[-3:] == [Transcript, UserStoppedSpeaking, End]
@@ -162,11 +170,11 @@ async def test_end_of_run_flushes_an_open_turn() -> None:
 async def test_window_configurable_down_to_200ms() -> None:
     clock, sink = VirtualClock(), Collector("sink")
     ep = Endpointer("ep", silence_secs=0.2, complete_secs=0.3)
-    g = Graph("t", inputs=[UserStartedSpeaking, UserStoppedSpeaking]).chain(ep, sink)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped]).chain(ep, sink)
     async with GraphRun(g, clock=clock) as run:
-        await run.push(run.make(UserStartedSpeaking))
+        await run.push(run.make(VoiceStarted))
         await clock.advance(1.0)
-        await run.push(run.make(UserStoppedSpeaking, last_voiced_at=clock.now()))
+        await run.push(run.make(VoiceStopped, last_voiced_at=clock.now()))
         await clock.advance(0.19)
         assert sink.of(UserStoppedSpeaking) == []
         await clock.advance(0.02)

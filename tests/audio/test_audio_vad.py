@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from tests.audio.audio_speech_data import Dialogue, dialogue
-from voiceflow.frames import AudioRaw, Error, UserStartedSpeaking, UserStoppedSpeaking
+from voiceflow.frames import (
+    AudioRaw,
+    Error,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
+)
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors import on
 from voiceflow.processors.audio.codecs import ulaw_decode, ulaw_encode
@@ -104,7 +111,7 @@ async def test_processor_events_in_order_with_clock_times() -> None:
             await run.push(run.make(AudioRaw, audio=audio[i : i + frame], sample_rate=rate, ts=ts))
     assert not run.errors
     kinds = [type(f).__name__ for f in sink.frames if not isinstance(f, AudioRaw)]
-    assert kinds[1:-1] == ["UserStartedSpeaking", "UserStoppedSpeaking"] * 3  # Start ... End around
+    assert kinds[1:-1] == ["VoiceStarted", "VoiceStopped"] * 3  # Start ... End around
     # audio is forwarded unchanged and complete
     assert b"".join(f.audio for f in sink.of(AudioRaw)) == audio  # type: ignore[attr-defined]
     # events sit right after the audio in which they were decided
@@ -113,12 +120,12 @@ async def test_processor_events_in_order_with_clock_times() -> None:
     for f in sink.frames:
         if isinstance(f, AudioRaw):
             heard += f.num_samples
-        elif isinstance(f, UserStartedSpeaking):
+        elif isinstance(f, VoiceStarted):
             starts.append(heard / rate)
-        elif isinstance(f, UserStoppedSpeaking):
+        elif isinstance(f, VoiceStopped):
             stops.append(heard / rate)
             assert f.last_voiced_at is not None
-    for (a, b), s, e, stop in zip(d.spans, starts, stops, sink.of(UserStoppedSpeaking), strict=True):
+    for (a, b), s, e, stop in zip(d.spans, starts, stops, sink.of(VoiceStopped), strict=True):
         # decided after ~start_secs of speech, and after the stop window of silence
         assert a / rate + 0.2 - TOLERANCE_S <= s <= a / rate + 0.2 + 0.064 + TOLERANCE_S
         assert b / rate + 0.25 - TOLERANCE_S <= e <= b / rate + 0.25 + 0.064 + TOLERANCE_S

@@ -57,7 +57,7 @@ async def test_same_scenario_twice_gives_identical_timeline() -> None:
             await llm.interrupt()
             await run.push(run.make(Transcript, text="b"))
             await clock.run_until_idle()
-        return [(f.name, round(f.ts, 6), f.generation) for f in sink.frames if f.name != "End"]
+        return [(f.type_name, round(f.ts, 6), f.generation) for f in sink.frames if f.type_name != "End"]
 
     first, second = await scenario(), await scenario()
     assert first == second
@@ -92,7 +92,7 @@ def test_drop_policies_drop_data_never_control_and_count_it() -> None:
     oldest.offer(Start())
     for t in "abc":
         oldest.offer(_tok(t))
-    names = [getattr(f, "text", f.name) for f, _ in oldest.items]
+    names = [getattr(f, "text", f.type_name) for f, _ in oldest.items]
     assert names == ["Start", "c"]  # control frames are never the victim
     assert oldest.dropped_overflow == 2
 
@@ -120,3 +120,11 @@ async def test_depth_gauges_in_run_stats() -> None:
         assert stats["depth"] == 4 and stats["high_water"] >= 4
         await clock.run_until_idle()
     assert len(sink.of(TTSAudio)) == 5
+
+
+def test_type_name_is_not_shadowed_by_a_field() -> None:
+    from voiceflow.frames import Mark
+
+    mark = Mark(label="utt-3")
+    assert mark.type_name == "Mark"
+    assert mark.label == "utt-3"

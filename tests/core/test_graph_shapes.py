@@ -51,8 +51,8 @@ async def test_fan_in_merge_forwards_end_once_after_all_inputs() -> None:
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(Transcript, text="hi"))
     assert sorted(texts(sink)) == ["HI", "hi!"]
-    assert [f.name for f in sink.frames].count("End") == 1
-    assert [f.name for f in sink.frames].count("Start") == 1
+    assert [f.type_name for f in sink.frames].count("End") == 1
+    assert [f.type_name for f in sink.frames].count("Start") == 1
 
 
 async def test_router_sends_each_frame_to_one_branch_and_control_to_all() -> None:
@@ -65,7 +65,7 @@ async def test_router_sends_each_frame_to_one_branch_and_control_to_all() -> Non
         await run.push(run.make(Transcript, text="hello"))
     assert sorted(texts(sink)) == ["HOURS?", "hello!"]
     assert run.stats()["faq"]["processed"] >= 2  # Start + one transcript + End
-    assert [f.name for f in sink.frames].count("End") == 1
+    assert [f.type_name for f in sink.frames].count("End") == 1
 
 
 async def test_router_without_default_counts_unrouted_frames() -> None:
@@ -75,7 +75,7 @@ async def test_router_without_default_counts_unrouted_frames() -> None:
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(DTMF, digit="1"))
         await run.push(run.make(Transcript, text="not a digit"))
-    assert [f.name for f in sink.frames if f.name not in ("Start", "End")] == ["DTMF"]
+    assert [f.type_name for f in sink.frames if f.type_name not in ("Start", "End")] == ["DTMF"]
     assert run.unrouted == 1
 
 
@@ -121,7 +121,7 @@ async def test_observer_sees_every_push() -> None:
     run.add_observer(log)
     async with run:
         await run.push(run.make(Transcript, text="x"))
-    pushed = [(e.source, e.frame.name) for e in log.events]
+    pushed = [(e.source, e.frame.type_name) for e in log.events]
     assert pushed == [
         ("a", "Start"),
         ("a", "TextToSpeak"),
@@ -179,7 +179,7 @@ async def test_observer_added_during_setup_runs_once() -> None:
     )
     async with run:
         await run.push(run.make(Transcript, text="x"))
-    observer_tasks = [e for e in log.events if e.frame.name == "Transcript" and e.source == "w"]
+    observer_tasks = [e for e in log.events if e.frame.type_name == "Transcript" and e.source == "w"]
     assert len(observer_tasks) == 1
 
 

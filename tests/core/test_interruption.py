@@ -48,7 +48,7 @@ async def test_user_input_survives_an_interrupt() -> None:
         await asyncio.sleep(0)
         await gate.interrupt()
         gate.open.set()
-    kinds = [f.name for f in sink.frames if f.name not in ("Start", "End")]
+    kinds = [f.type_name for f in sink.frames if f.type_name not in ("Start", "End")]
     assert kinds == ["AudioRaw", "Transcript", "DTMF"]
 
 

@@ -72,7 +72,7 @@ def test_speech_stopped_never_overtakes_its_final_transcript(a: list[int], b: li
             for _ in range(turns):
                 await run.push(run.make(UserStartedSpeaking))
                 await run.push(run.make(UserStoppedSpeaking))
-        return [type(f).__name__ for f in sink.frames if not f.name.startswith(("Start", "End"))]
+        return [type(f).__name__ for f in sink.frames if not f.type_name.startswith(("Start", "End"))]
 
     kinds = asyncio.run(scenario())
     expected = ["UserStartedSpeaking", "Transcript", "UserStoppedSpeaking"] * turns

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.speech.speech_helpers import RecordingEngine, calibrated_engine
-from voiceflow.frames import AudioRaw, Transcript, UserStartedSpeaking, UserStoppedSpeaking
+from voiceflow.frames import AudioRaw, Transcript, VoiceStarted, VoiceStopped
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors.stt import STTProcessor
 from voiceflow.services.stt.pocketsphinx import decoders_created
@@ -22,10 +22,10 @@ async def _turn(engine: RecordingEngine, speech: bytes, *, lead_ms: int = 500) -
         lead = bytes(2 * RATE * lead_ms // 1000)
         for i in range(0, len(lead), FRAME):
             await run.push(run.make(AudioRaw, audio=lead[i : i + FRAME], sample_rate=RATE))
-        await run.push(run.make(UserStartedSpeaking))
+        await run.push(run.make(VoiceStarted))
         for i in range(0, len(speech), FRAME):
             await run.push(run.make(AudioRaw, audio=speech[i : i + FRAME], sample_rate=RATE))
-        await run.push(run.make(UserStoppedSpeaking))
+        await run.push(run.make(VoiceStopped))
     assert not run.errors
     return sink
 
@@ -36,12 +36,12 @@ async def test_interims_then_final_right_before_end_of_turn() -> None:
     kinds = [
         ("final" if f.final else "interim") if isinstance(f, Transcript) else type(f).__name__
         for f in sink.frames
-        if isinstance(f, Transcript | UserStartedSpeaking | UserStoppedSpeaking)
+        if isinstance(f, Transcript | VoiceStarted | VoiceStopped)
     ]
     # interims appear while the caller speaks, then exactly one final, then the end of turn
-    assert kinds[0] == "UserStartedSpeaking"
+    assert kinds[0] == "VoiceStarted"
     assert kinds.count("interim") >= 2
-    assert kinds[-2:] == ["final", "UserStoppedSpeaking"]
+    assert kinds[-2:] == ["final", "VoiceStopped"]
     assert kinds.count("final") == 1
     interims = [f.text for f in sink.of(Transcript) if not f.final]
     assert len(set(interims)) == len(interims), "an interim is sent only when the text changed"
@@ -79,10 +79,10 @@ async def test_session_reused_across_turns_of_one_stream() -> None:
     async with GraphRun(graph, clock=VirtualClock()) as run:
         for text in ("cancel my order please", "yes that is correct"):
             speech = synthesize(text, RATE)
-            await run.push(run.make(UserStartedSpeaking))
+            await run.push(run.make(VoiceStarted))
             for i in range(0, len(speech), FRAME):
                 await run.push(run.make(AudioRaw, audio=speech[i : i + FRAME], sample_rate=RATE))
-            await run.push(run.make(UserStoppedSpeaking))
+            await run.push(run.make(VoiceStopped))
     finals = [f.text for f in sink.of(Transcript) if f.final]
     assert len(finals) == 2 and len(engine.sessions) == 1
     assert "cancel" in finals[0] and "correct" in finals[1]
@@ -98,9 +98,9 @@ async def test_bad_audio_gives_errors_and_the_run_goes_on() -> None:
         await run.push(run.make(AudioRaw, audio=bytes(321), sample_rate=RATE))
         await run.push(run.make(AudioRaw, audio=b"", sample_rate=RATE))
         await run.push(run.make(AudioRaw, audio=bytes(640), sample_rate=RATE, channels=2))
-        await run.push(run.make(UserStartedSpeaking))
+        await run.push(run.make(VoiceStarted))
         await run.push(run.make(AudioRaw, audio=speech, sample_rate=RATE))
-        await run.push(run.make(UserStoppedSpeaking))
+        await run.push(run.make(VoiceStopped))
     messages = [e.message for e in run.errors]
     assert len(messages) == 4 and all(e.processor == "stt" for e in run.errors)
     assert "16000 Hz" in messages[0] and "8000 Hz" in messages[0]
@@ -119,7 +119,7 @@ async def test_end_of_stream_mid_utterance_still_yields_the_final() -> None:
     graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, "stt", forward_audio=False), sink)
     speech = synthesize("please cancel my order", RATE)
     async with GraphRun(graph, clock=VirtualClock()) as run:
-        await run.push(run.make(UserStartedSpeaking))
+        await run.push(run.make(VoiceStarted))
         await run.push(run.make(AudioRaw, audio=speech, sample_rate=RATE))
     finals = [f for f in sink.of(Transcript) if f.final]
     assert len(finals) == 1 and "cancel" in finals[0].text

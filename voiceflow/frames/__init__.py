@@ -9,6 +9,8 @@ from voiceflow.frames.speech import (
     BotStoppedSpeaking,
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
 )
 from voiceflow.frames.text import Intent, LLMResponseEnd, LLMToken, TextToSpeak, Transcript
 from voiceflow.frames.tools import ToolCall, ToolResult
@@ -40,5 +42,7 @@ __all__ = [
     "Transcript",
     "UserStartedSpeaking",
     "UserStoppedSpeaking",
+    "VoiceStarted",
+    "VoiceStopped",
     "evolve",
 ]

@@ -107,7 +107,8 @@ class Frame:
         return self.origin is Origin.BOT
 
     @property
-    def name(self) -> str:
+    def type_name(self) -> str:
+        """The frame's type name, for logs and counts (a field of a subclass can never shadow it)."""
         return type(self).__name__
 
 

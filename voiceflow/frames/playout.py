@@ -13,7 +13,8 @@ class Mark(Frame):
     """Sent downstream with agent audio; the transport echoes it back once played."""
 
     origin: ClassVar[Origin] = Origin.BOT
-    name: str
+    #: the mark's label on the wire (Twilio ``mark.name``)
+    label: str
     utterance_id: int = 0
 
 

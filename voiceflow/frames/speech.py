@@ -1,4 +1,11 @@
-"""Speech activity frames: who is talking, on the ordered lane with the audio they describe."""
+"""Speech activity frames: who is talking, on the ordered lane with the audio they describe.
+
+Two levels, two vocabularies. The VAD reports voice activity (``VoiceStarted``,
+``VoiceStopped``: a breath or a comma pause is a stop). The endpointer decides
+turns (``UserStartedSpeaking`` at the start of a caller turn, ``UserStoppedSpeaking``
+at its end, right after the turn's final transcript). Downstream of the endpointer
+only the turn frames travel.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,32 @@ from voiceflow.frames.base import Frame, Origin
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceStarted(Frame):
+    """The VAD heard voice start (onset confirmed); the caller may be pausing mid-turn."""
+
+    origin: ClassVar[Origin] = Origin.USER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceStopped(Frame):
+    """The VAD heard voice stop: a pause, not necessarily the end of the caller's turn."""
+
+    origin: ClassVar[Origin] = Origin.USER
+    #: clock time of the last voiced audio before the pause
+    last_voiced_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserStartedSpeaking(Frame):
+    """A caller turn began (the endpointer's decision)."""
+
     origin: ClassVar[Origin] = Origin.USER
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserStoppedSpeaking(Frame):
+    """The caller's turn is over (the endpointer's decision); follows the turn's final transcript."""
+
     origin: ClassVar[Origin] = Origin.USER
     #: clock time of the caller's last voiced audio, for voice-to-voice latency
     last_voiced_at: float | None = None

@@ -18,8 +18,8 @@ from voiceflow.core.processor import Processor, on
 from voiceflow.frames.speech import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
-    UserStartedSpeaking,
-    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
 )
 
 __all__ = ["BargeIn"]
@@ -49,8 +49,8 @@ class BargeIn(Processor):
         self._cancel()
         await self.push_up(frame)
 
-    @on(UserStartedSpeaking)
-    async def user_started(self, frame: UserStartedSpeaking) -> None:
+    @on(VoiceStarted)
+    async def user_started(self, frame: VoiceStarted) -> None:
         self.user_speaking = True
         await self.push(frame)
         if self.bot_speaking and self._pending is None:
@@ -59,8 +59,8 @@ class BargeIn(Processor):
             else:
                 self._pending = self.create_task(self._confirm(), turn=False)
 
-    @on(UserStoppedSpeaking)
-    async def user_stopped(self, frame: UserStoppedSpeaking) -> None:
+    @on(VoiceStopped)
+    async def user_stopped(self, frame: VoiceStopped) -> None:
         self.user_speaking = False
         self._cancel()  # too short to count (a cough, a "mm-hm")
         await self.push(frame)

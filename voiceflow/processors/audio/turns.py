@@ -1,7 +1,7 @@
 """Smart endpointing: deciding when the caller's turn is over.
 
-The VAD reports every pause (its stop window is short); the ``Endpointer``
-decides which pause ends the turn. After a VAD stop it waits a silence window,
+The VAD reports every pause (``VoiceStopped``; its stop window is short); the
+``Endpointer`` decides which pause ends the turn. After a pause it waits a silence window,
 measured from the caller's last voiced audio:
 
 * the base window (``silence_secs``, default 0.8 s, configurable down to ~0.2 s);
@@ -19,7 +19,7 @@ carrying the whole turn's text so far, then at the end of the turn one final
 ``Transcript`` with the whole turn's text (utterance buffering: the STT's
 per-pause finals are joined) immediately followed by ``UserStoppedSpeaking``
 whose ``last_voiced_at`` is the caller's last voiced audio. The VAD's
-intermediate start/stop frames are swallowed. ``UserStoppedSpeaking`` after the
+``VoiceStarted`` / ``VoiceStopped`` frames end here. ``UserStoppedSpeaking`` after the
 Endpointer *is* the end-of-turn signal. If the STT is still finalizing (an
 interim arrived after the last final) the end waits up to ``final_timeout`` for
 that final; if it still has not come, the latest interim stands in for it and
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.base import Frame, evolve
 from voiceflow.frames.control import End
-from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking
+from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking, VoiceStarted, VoiceStopped
 from voiceflow.frames.text import Transcript
 
 __all__ = ["HOLD_WORDS", "Endpointer", "default_completeness", "trailing_hold"]
@@ -133,17 +133,17 @@ class Endpointer(Processor):
         return self.silence_secs - c * (self.silence_secs - self.complete_secs)
 
     # -- handlers --------------------------------------------------------------------
-    @on(UserStartedSpeaking)
-    async def started(self, frame: UserStartedSpeaking) -> None:
+    @on(VoiceStarted)
+    async def started(self, frame: VoiceStarted) -> None:
         self._cancel_timer()
         self._late_final_due = False
         self._speaking = True
         if not self.in_turn:
             self.in_turn = True
-            await self._emit(frame)
+            await self._emit(UserStartedSpeaking())
 
-    @on(UserStoppedSpeaking)
-    async def stopped(self, frame: UserStoppedSpeaking) -> None:
+    @on(VoiceStopped)
+    async def stopped(self, frame: VoiceStopped) -> None:
         if not self.in_turn or not self._speaking:
             return  # a stray stop (no turn open): nothing to end
         self._speaking = False

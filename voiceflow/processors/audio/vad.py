@@ -1,9 +1,9 @@
-"""Voice activity: Silero scores turned into UserStartedSpeaking / UserStoppedSpeaking.
+"""Voice activity: Silero scores turned into VoiceStarted / VoiceStopped (pauses, not turns).
 
 ``SpeechSegmenter`` is the pure state machine (windows in, boundary events out,
 positions in samples); ``VADProcessor`` runs Silero off the event loop and places
 the events on the ordered lane right after the audio frame in which they were
-decided. ``UserStoppedSpeaking.last_voiced_at`` is the clock time of the end of
+decided. ``VoiceStopped.last_voiced_at`` is the clock time of the end of
 the last voiced window, derived from the audio frame's timestamp (the time its
 last sample arrived), so it does not include the stop window.
 
@@ -21,7 +21,7 @@ import numpy as np
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.audio import AudioRaw
 from voiceflow.frames.control import End, Error
-from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking
+from voiceflow.frames.speech import VoiceStarted, VoiceStopped
 from voiceflow.processors.audio.silero import (
     VAD_RATES,
     SileroVAD,
@@ -124,7 +124,7 @@ class VADProcessor(Processor):
     scoring. One Silero session serves every VAD in the process.
     """
 
-    produces = (UserStartedSpeaking, UserStoppedSpeaking)
+    produces = (VoiceStarted, VoiceStopped)
 
     def __init__(
         self,
@@ -184,7 +184,7 @@ class VADProcessor(Processor):
         was_speaking = self.speaking
         stream, segmenter = self._stream_for(frame.sample_rate)
         if self.speaking != was_speaking:  # rate changed mid-speech: close the old segment
-            await self.push(UserStoppedSpeaking(last_voiced_at=self._last_time))
+            await self.push(VoiceStopped(last_voiced_at=self._last_time))
         pcm = frame.audio if frame.channels == 1 else _downmix(frame.audio, frame.channels)
         stream_end = stream.samples_seen + len(pcm) // 2
         windows = await run_in_vad_pool(stream.process, pcm)
@@ -200,16 +200,16 @@ class VADProcessor(Processor):
             if event is None:
                 continue
             if event.kind == "start":
-                await self.push(UserStartedSpeaking())
+                await self.push(VoiceStarted())
             else:
-                await self.push(UserStoppedSpeaking(last_voiced_at=clock_at(event.sample)))
+                await self.push(VoiceStopped(last_voiced_at=clock_at(event.sample)))
 
     async def on_end(self, frame: End) -> None:
         seg = self._segmenter
         if seg is not None and seg.speaking and self._stream is not None:
             seg.speaking = False
             lag = (self._stream.samples_seen - seg.last_voiced_end) / self._stream.sample_rate
-            await self.push(UserStoppedSpeaking(last_voiced_at=self._last_time - lag))
+            await self.push(VoiceStopped(last_voiced_at=self._last_time - lag))
 
 
 def _downmix(pcm: bytes, channels: int) -> bytes:

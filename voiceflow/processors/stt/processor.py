@@ -1,11 +1,11 @@
 """STTProcessor: caller audio in, interim and final transcripts out.
 
 Audio is decoded as it arrives, off the event loop. A short pre-roll of audio
-heard before ``UserStartedSpeaking`` is decoded first so word onsets that the VAD
-needed to confirm speech are not clipped. ``UserStoppedSpeaking`` (the end of the
-caller's turn, as decided upstream by the endpointer) closes the utterance: the
-final ``Transcript`` is pushed before the ``UserStoppedSpeaking`` it belongs to,
-on the same ordered lane.
+heard before ``VoiceStarted`` is decoded first so word onsets that the VAD
+needed to confirm speech are not clipped. ``VoiceStopped`` (a pause heard by the
+VAD upstream) closes the utterance: the final ``Transcript`` is pushed before the
+``VoiceStopped`` it belongs to, on the same ordered lane, and the endpointer
+downstream joins a turn's per-pause finals.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from voiceflow.frames import (
     AudioRaw,
     End,
     Transcript,
-    UserStartedSpeaking,
-    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
 )
 from voiceflow.frames.control import Error
 from voiceflow.services.stt.engine import STTEngine, STTSession
@@ -113,8 +113,8 @@ class STTProcessor(Processor):
             await self.push(Transcript(text=interim, final=False, language=self.language))
 
     # -- turn boundaries --------------------------------------------------------------------
-    @on(UserStartedSpeaking)
-    async def started(self, frame: UserStartedSpeaking) -> None:
+    @on(VoiceStarted)
+    async def started(self, frame: VoiceStarted) -> None:
         if not self._speaking:
             self._speaking = True
             if self._preroll:
@@ -124,8 +124,8 @@ class STTProcessor(Processor):
                 await self._feed(audio)
         await self.push(frame)
 
-    @on(UserStoppedSpeaking)
-    async def stopped(self, frame: UserStoppedSpeaking) -> None:
+    @on(VoiceStopped)
+    async def stopped(self, frame: VoiceStopped) -> None:
         await self._finalize()
         await self.push(frame)
 

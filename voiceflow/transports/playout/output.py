@@ -166,7 +166,7 @@ class PacedAudioOutput(Processor):
     async def mark(self, frame: Mark) -> None:
         """A pipeline-named mark: reported back (PlayoutReport.mark) once the audio before it played."""
         played = self._utt_ms if frame.utterance_id == self._utt else 0.0
-        self._queue.append(MarkItem(frame.name, frame.utterance_id, played, final=False))
+        self._queue.append(MarkItem(frame.label, frame.utterance_id, played, final=False))
         self._wake_sender.set()
         await self.push(frame)
 

@@ -95,4 +95,4 @@ class PcmInput(Processor):
             await asyncio.wait_for(self.queue.put(frame), self.put_timeout_s)
         except TimeoutError:
             self.dropped_frames += 1
-            log.warning("%s: pipeline not keeping up; dropped a %s frame", self.name, frame.name)
+            log.warning("%s: pipeline not keeping up; dropped a %s frame", self.name, frame.type_name)
