@@ -9,10 +9,10 @@ import pytest
 
 from tests.nlu.nlu_helpers import accuracy
 from voiceflow.graphs import VirtualClock
-from voiceflow.processors.nlu.breaker import BreakerState
 from voiceflow.processors.nlu.intents import default_catalog
 from voiceflow.processors.nlu.rasa_tier import RasaResponseError, RasaTier, parse_rasa_response
 from voiceflow.processors.nlu.result import TierUnavailable
+from voiceflow.services.breaker import BreakerState
 from voiceflow.testing.fakes.rasa import FakeRasaServer
 
 

@@ -21,8 +21,8 @@ from typing import Any, NoReturn
 
 import httpx
 
-from voiceflow.processors.nlu.breaker import CircuitBreaker, TimeSource
 from voiceflow.processors.nlu.result import TierAnswer, TierUnavailable
+from voiceflow.services.breaker import CircuitBreaker, TimeSource
 
 log = logging.getLogger("voiceflow.nlu.rasa")
 
@@ -107,6 +107,12 @@ class RasaTier:
                 f"Rasa at {self.url} skipped for {self.breaker.retry_in():.0f}s more "
                 f"after failures (last: {self.breaker.last_error})"
             )
+        try:
+            return await self._trial(text)
+        finally:
+            self.breaker.release()  # a no-op unless the call was cancelled before a verdict
+
+    async def _trial(self, text: str) -> TierAnswer | None:
         await self.start()
         assert self._client is not None
         try:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Error, Intent, Transcript
-from voiceflow.processors.nlu.breaker import TimeSource
 from voiceflow.processors.nlu.cascade import IntentCascade
 from voiceflow.processors.nlu.entities import DEFAULT_TIMEZONE
 from voiceflow.processors.nlu.intents import default_catalog
@@ -30,6 +29,7 @@ from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.result import IntentResult, IntentTier
 from voiceflow.processors.nlu.setfit_tier import SetFitTier
 from voiceflow.processors.nlu.setfit_training import cache_root, cached_model_dir
+from voiceflow.services.breaker import TimeSource
 from voiceflow.services.llm.engine import LLMEngine
 
 

@@ -1,8 +1,12 @@
-"""A circuit breaker: stop calling a failing server for a cool-down, then try once.
+"""A circuit breaker: stop calling a failing provider for a cool-down, then try once.
 
-Without it every utterance would wait a full timeout on a dead Rasa server. The
-breaker reads time from an injected clock so tests move through the cool-down
-with ``VirtualClock.advance`` instead of sleeping.
+Without it every utterance would wait a full timeout on a dead server (Rasa, an
+LLM, a TTS voice). CLOSED → OPEN after ``failure_threshold`` consecutive failures;
+after ``cooldown`` seconds HALF_OPEN, where exactly ONE caller is let through as
+the trial (``allow`` answers False to every other caller until the trial reports
+success, failure, or is released); success closes, failure re-opens. The breaker
+reads time from an injected clock so tests move through the cool-down with
+``VirtualClock.advance`` instead of sleeping.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at: float | None = None
         self.last_error = ""
+        #: a half-open trial call is out (every other caller is refused meanwhile)
+        self.trial_out = False
 
     @property
     def state(self) -> BreakerState:
@@ -47,7 +53,18 @@ class CircuitBreaker:
         return BreakerState.OPEN
 
     def allow(self) -> bool:
-        return self.state is not BreakerState.OPEN
+        """May this caller call now? In HALF_OPEN only the first caller gets True (the trial)."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return True
+        if state is BreakerState.OPEN or self.trial_out:
+            return False
+        self.trial_out = True
+        return True
+
+    def release(self) -> None:
+        """The trial ended without a verdict (cancelled): let the next caller try."""
+        self.trial_out = False
 
     def retry_in(self) -> float:
         """Seconds until the next trial call (0 when calls are allowed)."""
@@ -59,12 +76,15 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at = None
         self.last_error = ""
+        self.trial_out = False
 
     def record_failure(self, error: str) -> bool:
         """Count a failure; True when this failure opened (or re-opened) the circuit."""
         self.last_error = error
         self.failures += 1
-        if self.state is BreakerState.HALF_OPEN or self.failures >= self.failure_threshold:
+        trial = self.trial_out
+        self.trial_out = False
+        if trial or self.state is BreakerState.HALF_OPEN or self.failures >= self.failure_threshold:
             self.opened_at = self.clock.now()
             return True
         return False
