@@ -122,4 +122,4 @@ async def test_stale_agent_audio_stops_after_barge_in(call: Call) -> None:
     await call.run.push(audio(1))  # the new turn's reply
     await call.clock.advance(0)
     assert [f.generation for f in call.sink.of(TTSAudio)] == [0, 1]
-    assert call.run.stale_dropped + sum(s["dropped_stale"] for s in call.run.stats().values()) == 3
+    assert call.run.dropped_stale + sum(s["dropped_stale"] for s in call.run.stats().values()) == 3

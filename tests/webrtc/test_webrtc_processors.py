@@ -72,14 +72,14 @@ async def test_output_plays_reports_and_forwards_events() -> None:
         output = run.node("webrtc_out")
         events = peer.queued_events  # the channel never opened: everything is held, in order
     assert isinstance(output, WebRTCOutput)
-    assert output.v2v_ms and output.v2v_ms[0] == pytest.approx(250, abs=6)
+    assert output.v2v.samples_ms and output.v2v.samples_ms[0] == pytest.approx(250, abs=6)
     kinds = [type(f) for f in upstream if not isinstance(f, PlayoutReport | Metrics)]
     assert kinds == [Error, BotStartedSpeaking, BotStoppedSpeaking]
     assert "stray byte" in next(f for f in upstream if isinstance(f, Error)).message
     reports = [f for f in upstream if isinstance(f, PlayoutReport)]
     assert reports[-1].utterance_id == 4 and reports[-1].finished
     assert reports[-1].played_ms == pytest.approx(200, abs=5)
-    assert [f.values["v2v_ms"] for f in upstream if isinstance(f, Metrics)] == output.v2v_ms
+    assert [f.values["v2v_ms"] for f in upstream if isinstance(f, Metrics)] == output.v2v.samples_ms
     assert events[:3] == [
         {"type": "transcript", "role": "user", "text": "where is my order", "final": True},
         {"type": "transcript", "role": "agent", "text": "Let me", "final": False, "delta": True},

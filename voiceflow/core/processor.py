@@ -161,7 +161,7 @@ class Processor:
             await self._push_urgent(frame, upstream=False)
             return
         if frame.origin is Origin.BOT and frame.generation < run.generation.value:
-            run.stale_dropped += 1
+            run.dropped_stale += 1
             return
         if run.observed:
             run.notify(self, frame, False)

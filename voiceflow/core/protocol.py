@@ -38,7 +38,7 @@ class RunContext(Protocol):
     clock: Clock
     generation: Generation
     #: bot output dropped at push time because its generation was stale
-    stale_dropped: int
+    dropped_stale: int
     #: frames a router could not place
     unrouted: int
 

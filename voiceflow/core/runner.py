@@ -57,7 +57,7 @@ class GraphRun:
         self.errors: list[Error] = []
         self.observers: list[ObserverFeed] = []
         self.observed = False
-        self.stale_dropped = 0
+        self.dropped_stale = 0
         self.unrouted = 0
         self.cancel_reason: str | None = None
         self._fatal: Error | None = None

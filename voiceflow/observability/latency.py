@@ -10,7 +10,9 @@ transport). Each stage is the first frame of its kind after that point:
     intent         Intent pushed (with the deciding tier)
     reply          first text of the reply (TextToSpeak or LLMToken)
     tts_audio      first synthesized audio
-    sent           first agent audio written to the transport (BotStartedSpeaking going upstream)
+    sent           first agent audio written to the transport: the output transport's
+                   voice-to-voice ``Metrics`` (``voiceflow.observability.v2v``), so the
+                   tracker and the transport report the same figure
 
 Voice-to-voice latency is ``sent - speech_end``. Tool time is summed from
 ToolCall to its ToolResult.
@@ -23,9 +25,9 @@ from dataclasses import dataclass, field
 
 from voiceflow.core.observers import PushEvent
 from voiceflow.frames import (
-    BotStartedSpeaking,
     Intent,
     LLMToken,
+    Metrics,
     TextToSpeak,
     ToolCall,
     ToolResult,
@@ -124,8 +126,8 @@ class LatencyTracker:
             started = self._tool_started.pop(f.call_id, None)
             if started is not None:
                 turn.tool_ms += (at - started) * 1000.0
-        elif isinstance(f, BotStartedSpeaking) and event.upstream:
-            turn.marks.setdefault("sent", at)
+        elif isinstance(f, Metrics) and event.upstream and isinstance(f.values.get("v2v_ms"), int | float):
+            turn.marks.setdefault("sent", turn.speech_end + float(f.values["v2v_ms"]) / 1000.0)
             self._open = None
             if self.on_turn is not None:
                 self.on_turn(turn)

@@ -15,7 +15,7 @@ so), and that drives:
   mark, and on an Interrupt one per cut utterance with the estimated heard
   position (``mark="clear"``), so memory can keep only what the caller heard;
 * ``Metrics({"v2v_ms", "turn"})`` when the first agent frame after a
-  ``UserStoppedSpeaking`` goes out (voice-to-voice latency as DESIGN defines it).
+  ``UserStoppedSpeaking`` goes out (voice-to-voice latency: ``voiceflow.observability.v2v``).
 
 On Interrupt the outbound queue is dropped and the wire is told to clear what
 it buffered. A wire that never echoes a mark is not waited on forever: a mark
@@ -43,6 +43,7 @@ from voiceflow.frames import (
     TTSAudio,
     UserStoppedSpeaking,
 )
+from voiceflow.observability.v2v import VoiceToVoice
 from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.processors.audio.framing import Rechunker
@@ -106,9 +107,8 @@ class PacedAudioOutput(Processor):
         self._wake_acker = asyncio.Event()
         self._progress = asyncio.Event()
         # voice-to-voice
-        self._last_voiced_at: float | None = None
+        self.v2v = VoiceToVoice()
         self._reply_from_seq = 0  # the first frame enqueued after the caller's turn ended
-        self._turns = 0
 
     # -- the far end ---------------------------------------------------------------------
     def mark_echoed(self, name: str) -> None:
@@ -172,7 +172,7 @@ class PacedAudioOutput(Processor):
 
     @on(UserStoppedSpeaking)
     async def user_stopped(self, frame: UserStoppedSpeaking) -> None:
-        self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
+        self.v2v.turn_ended(frame)
         self._reply_from_seq = self._chunk_seq + 1
         await self.push(frame)
 
@@ -321,16 +321,11 @@ class PacedAudioOutput(Processor):
         if not self.speaking:
             self.speaking = True
             await self.push_up(BotStartedSpeaking())
-        if self._last_voiced_at is not None and chunk.seq >= self._reply_from_seq:
-            await self._report_v2v(now - self._last_voiced_at)
-            self._last_voiced_at = None
-
-    async def _report_v2v(self, seconds: float) -> None:
-        self._turns += 1
-        ms = round(seconds * 1000, 1)
-        self.stats.v2v_ms.append(ms)
-        await self.push_up(Metrics(values={"v2v_ms": ms, "turn": self._turns}, processor=self.name))
-        await self._event({"type": "latency", "turn": self._turns, "v2v_ms": ms})
+        if chunk.seq >= self._reply_from_seq and (v2v := self.v2v.audio_out(now)) is not None:
+            self.stats.v2v_ms.append(v2v)
+            turn = self.v2v.turns
+            await self.push_up(Metrics(values={"v2v_ms": v2v, "turn": turn}, processor=self.name))
+            await self._event({"type": "latency", "turn": turn, "v2v_ms": v2v})
 
     async def _write_mark(self, item: MarkItem) -> None:
         epoch = self._epoch

@@ -9,9 +9,9 @@ the track handed the peer. An ``Interrupt`` empties the buffer at once.
 
 Text frames reaching the sink (``Transcript``, ``TextToSpeak``, ``LLMToken``,
 ``Metrics``) are forwarded to the page as JSON events (see ``events``); the
-voice-to-voice latency of a turn (``UserStoppedSpeaking.last_voiced_at`` → the
-first agent audio frame handed out) is measured here and sent both to the page
-and upstream as ``Metrics``.
+voice-to-voice latency of a turn (``voiceflow.observability.v2v``: the caller's
+last voiced audio → the first agent audio frame handed to the peer) is sent both
+to the page and upstream as ``Metrics``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from voiceflow.frames import (
     TTSAudio,
     UserStoppedSpeaking,
 )
+from voiceflow.observability.v2v import VoiceToVoice
 from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.codecs import pcm16_to_float32
 from voiceflow.processors.audio.resample import StreamResampler
@@ -54,11 +55,8 @@ class WebRTCOutput(Processor):
         self.peer = peer
         self.track = peer.output_track
         self.drain_playout_s = drain_playout_s
-        #: turns seen (UserStoppedSpeaking with a voiced time) and their measured voice-to-voice latency
-        self.turns = 0
-        self.v2v_ms: list[float] = []
+        self.v2v = VoiceToVoice()
         self.utterances_played = 0
-        self._voiced_at: float | None = None
         self._resampler: StreamResampler | None = None
         self._stream_key: tuple[int, int] | None = None  # (utterance id, input rate)
         self.track.on_underrun = self._flush_stream
@@ -136,7 +134,7 @@ class WebRTCOutput(Processor):
         if isinstance(v2v, int | float):
             turn = values.get("turn")
             stages = {k: float(v) for k, v in values.items() if k.endswith("_ms") and k != "v2v_ms"}
-            number = int(turn) if isinstance(turn, int | float) else self.turns
+            number = int(turn) if isinstance(turn, int | float) else self.v2v.turns
             self.peer.send_event(events.latency(number, float(v2v), **stages))
         else:
             self.peer.send_event(events.metrics(frame.processor, values))
@@ -144,9 +142,7 @@ class WebRTCOutput(Processor):
 
     @on(UserStoppedSpeaking)
     async def user_stopped(self, frame: UserStoppedSpeaking) -> None:
-        if frame.last_voiced_at is not None:
-            self.turns += 1
-            self._voiced_at = frame.last_voiced_at
+        self.v2v.turn_ended(frame)
         await self.push(frame)
 
     # -- playout, as handed to the peer ---------------------------------------------------------------------
@@ -161,12 +157,11 @@ class WebRTCOutput(Processor):
             await self.push_up(BotStartedSpeaking())
             self.peer.send_event(events.speaking(True))
         elif kind == "began":
-            if self._voiced_at is not None:  # the first agent audio after the caller's turn
-                v2v = (event.at - self._voiced_at) * 1000.0
-                self._voiced_at = None
-                self.v2v_ms.append(v2v)
-                self.peer.send_event(events.latency(self.turns, v2v))
-                await self.push_up(Metrics(values={"v2v_ms": v2v, "turn": self.turns}, processor=self.name))
+            v2v = self.v2v.audio_out(event.at)  # the first agent audio after the caller's turn
+            if v2v is not None:
+                turn = self.v2v.turns
+                self.peer.send_event(events.latency(turn, v2v))
+                await self.push_up(Metrics(values={"v2v_ms": v2v, "turn": turn}, processor=self.name))
         elif kind == "stopped":
             await self.push_up(BotStoppedSpeaking())
             self.peer.send_event(events.speaking(False))
