@@ -59,7 +59,7 @@ async def test_call_speech_in_reply_out_events_and_teardown() -> None:
 
             output = session.run.node("webrtc_out")
             assert isinstance(output, WebRTCOutput)
-            assert output.utterances_played == 1 and len(output.v2v.samples_ms) == 1
+            assert output.playout.utterances_played == 1 and len(output.v2v.samples_ms) == 1
             upstream = [e.frame for e in log.events if e.upstream and e.source == "webrtc_out"]
             kinds = [type(f) for f in upstream if isinstance(f, BotStartedSpeaking | BotStoppedSpeaking)]
             assert kinds == [BotStartedSpeaking, BotStoppedSpeaking]

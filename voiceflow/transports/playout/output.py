@@ -49,6 +49,7 @@ from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.processors.audio.framing import Rechunker
 from voiceflow.processors.audio.resample import StreamResampler
 from voiceflow.processors.audio.validate import audio_problem
+from voiceflow.transports.playout.state import PlayoutState
 from voiceflow.transports.playout.wire import AudioWire, Chunk, MarkItem, OutputStats, PendingMark
 
 log = logging.getLogger("voiceflow.transports.playout")
@@ -82,7 +83,7 @@ class PacedAudioOutput(Processor):
         self.mark_grace_s = mark_grace_s if wire.echoes_marks else 0.0
         self.late_tolerance_ms = late_tolerance_ms
         self.stats = OutputStats()
-        self.speaking = False
+        self.playout = PlayoutState(self.push_up)
         # enqueue side: the utterance being cut into frames
         self._queue: deque[Chunk | MarkItem] = deque()
         self._rechunker = Rechunker(wire.sample_rate, frame_ms)
@@ -99,7 +100,6 @@ class PacedAudioOutput(Processor):
         self._burst = False  # the queue stayed non-empty since the last write
         self._sent_since_mark = False
         self._inflight: deque[tuple[int, float, float]] = deque()  # (utterance, ms at end, play end)
-        self._heard: dict[int, float] = {}  # utterance -> ms known played
         self._pending: deque[PendingMark] = deque()
         self._echoes: deque[str] = deque(maxlen=256)
         self._send_lock = asyncio.Lock()
@@ -314,13 +314,11 @@ class PacedAudioOutput(Processor):
         self._inflight.append((chunk.utterance_id, chunk.utterance_ms, self._playhead))
         while len(self._inflight) > 1 and self._inflight[0][2] <= now:
             utt, ms, _ = self._inflight.popleft()
-            self._heard[utt] = max(self._heard.get(utt, 0.0), ms)
+            self.playout.heard_up_to(utt, ms)
         self._sent_since_mark = True
         self.stats.frames_sent += 1
         self.stats.max_lead_ms = max(self.stats.max_lead_ms, (self._playhead - now) * 1000)
-        if not self.speaking:
-            self.speaking = True
-            await self.push_up(BotStartedSpeaking())
+        await self.playout.started()
         if chunk.seq >= self._reply_from_seq and (v2v := self.v2v.audio_out(now)) is not None:
             self.stats.v2v_ms.append(v2v)
             turn = self.v2v.turns
@@ -388,20 +386,11 @@ class PacedAudioOutput(Processor):
             self.stats.marks_assumed += len(done)
         after = self._next_audio_utterance()
         for i, m in enumerate(done):
-            self._heard[m.utterance_id] = max(self._heard.get(m.utterance_id, 0.0), m.played_ms)
             next_utt = done[i + 1].utterance_id if i + 1 < len(done) else after
-            await self.push_up(
-                PlayoutReport(
-                    utterance_id=m.utterance_id,
-                    played_ms=m.played_ms,
-                    finished=m.final or next_utt != m.utterance_id,
-                    mark=m.name,
-                )
-            )
-        if after is None and not self._pending and self.speaking:
-            self.speaking = False
-            self._heard.clear()
-            await self.push_up(BotStoppedSpeaking())
+            finished = m.final or next_utt != m.utterance_id
+            await self.playout.played(m.utterance_id, m.played_ms, finished=finished, mark=m.name)
+        if after is None and not self._pending:
+            await self.playout.stopped()
         self._progress.set()
 
     def _next_audio_utterance(self) -> int | None:
@@ -418,7 +407,7 @@ class PacedAudioOutput(Processor):
     # -- barge-in -----------------------------------------------------------------------------
     async def on_interrupt(self, frame: Interrupt) -> None:
         now = self.now()
-        had_output = self.speaking or bool(self._queue) or self._playhead > now
+        had_output = self.playout.speaking or bool(self._queue) or self._playhead > now
         due = [p for p in self._pending if p.due <= now]
         if due:  # played already; the echo is on its way
             await self._played(due[-1].mark.name, echoed=False)
@@ -442,13 +431,8 @@ class PacedAudioOutput(Processor):
             self.stats.clears += 1
             self.stats.clear_latency_ms.append(round((self.now() - frame.ts) * 1000, 2))
         for utt, heard_ms in sorted(cut.items()):
-            await self.push_up(
-                PlayoutReport(utterance_id=utt, played_ms=heard_ms, finished=False, mark="clear")
-            )
-        self._heard.clear()
-        if self.speaking:
-            self.speaking = False
-            await self.push_up(BotStoppedSpeaking())
+            await self.playout.played(utt, heard_ms, finished=False, mark="clear")
+        await self.playout.stopped()
         await self._event({"type": "interrupt"})
         self._wake_sender.set()
         self._wake_acker.set()
@@ -461,7 +445,7 @@ class PacedAudioOutput(Processor):
         cut.update(i.utterance_id for i in self._queue if isinstance(i, Chunk))
         if self._utt is not None:
             cut.add(self._utt)
-        heard = {utt: self._heard.get(utt, 0.0) for utt in cut}
+        heard = {utt: self.playout.heard.get(utt, 0.0) for utt in cut}
         frame_s = self.frame_ms / 1000
         for utt, ms_end, play_end in self._inflight:
             if utt in heard and play_end - frame_s <= now:  # started playing

@@ -38,6 +38,7 @@ from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.codecs import pcm16_to_float32
 from voiceflow.processors.audio.resample import StreamResampler
 from voiceflow.processors.audio.validate import audio_problem
+from voiceflow.transports.playout.state import PlayoutState
 from voiceflow.transports.webrtc import events
 from voiceflow.transports.webrtc.peer import WebRTCPeer
 from voiceflow.transports.webrtc.track import PlayoutEvent
@@ -56,7 +57,7 @@ class WebRTCOutput(Processor):
         self.track = peer.output_track
         self.drain_playout_s = drain_playout_s
         self.v2v = VoiceToVoice()
-        self.utterances_played = 0
+        self.playout = PlayoutState(self.push_up)
         self._resampler: StreamResampler | None = None
         self._stream_key: tuple[int, int] | None = None  # (utterance id, input rate)
         self.track.on_underrun = self._flush_stream
@@ -154,7 +155,7 @@ class WebRTCOutput(Processor):
     async def _playout(self, event: PlayoutEvent) -> None:
         kind = event.kind
         if kind == "started":
-            await self.push_up(BotStartedSpeaking())
+            await self.playout.started()
             self.peer.send_event(events.speaking(True))
         elif kind == "began":
             v2v = self.v2v.audio_out(event.at)  # the first agent audio after the caller's turn
@@ -163,15 +164,10 @@ class WebRTCOutput(Processor):
                 self.peer.send_event(events.latency(turn, v2v))
                 await self.push_up(Metrics(values={"v2v_ms": v2v, "turn": turn}, processor=self.name))
         elif kind == "stopped":
-            await self.push_up(BotStoppedSpeaking())
+            await self.playout.stopped()
             self.peer.send_event(events.speaking(False))
         else:
-            finished = kind == "finished"
-            if finished:
-                self.utterances_played += 1
-            await self.push_up(
-                PlayoutReport(utterance_id=event.utterance_id, played_ms=event.played_ms, finished=finished)
-            )
+            await self.playout.played(event.utterance_id, event.played_ms, finished=kind == "finished")
 
     async def cleanup(self) -> None:
         await self.peer.close()
