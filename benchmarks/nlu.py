@@ -41,7 +41,14 @@ from voiceflow.testing.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 from voiceflow.testing.fakes.rasa import FakeRasaServer, classify_intent_rule  # noqa: E402
 
 #: what the original system claimed per tier (ms)
-CLAIMS = {"regex": "~0 ms", "rasa": "< 10 ms", "setfit": "< 5 ms", "llm": "~1000 ms", "router": "-"}
+CLAIMS = {
+    "regex": "~0 ms",
+    "rasa": "< 10 ms",
+    "setfit": "< 5 ms",
+    "torch": "-",
+    "llm": "~1000 ms",
+    "router": "-",
+}
 
 Cases = list[tuple[str, str]]
 
@@ -190,6 +197,11 @@ async def run_nlu(quick: bool) -> dict[str, float]:
     figures |= await bench_regex(cases, repeats)
     figures |= await bench_rasa(cases, repeats)
     figures |= await bench_setfit(cases, repeats, setfit)
+    torch_tier = SetFitTier(model_dir=model_dir, backend="torch")  # the same model on torch, side by side
+    await torch_tier.start()
+    await torch_tier.classify("warm up")
+    torch_figures = await bench_setfit(cases, repeats, torch_tier)
+    figures |= {k.replace("nlu_setfit", "nlu_setfit_torch"): v for k, v in torch_figures.items()}
     figures |= await bench_llm(cases, repeats)
     figures |= await bench_router(cases, repeats, setfit)
     return figures
@@ -211,7 +223,8 @@ def print_table(figures: dict[str, float], note: str) -> None:
     rows = [
         ("regex", "regex", "tier 1, in process"),
         ("rasa", "rasa_fake", "tier 2, fake Rasa over loopback HTTP"),
-        ("setfit", "setfit", "tier 3, MiniLM SetFit on CPU (thread hop)"),
+        ("setfit", "setfit", "tier 3, SetFit MiniLM, int8 ONNX encoder (thread hop)"),
+        ("torch", "setfit_torch", "the same model on torch (the previous backend)"),
         ("llm", "llm_fake", "tier 4, OpenAI fake round trip (not a real LLM)"),
         ("router", "router", "regex -> SetFit (offline default)"),
     ]

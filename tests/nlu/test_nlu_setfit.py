@@ -10,7 +10,7 @@ import pytest
 
 from tests.nlu.nlu_helpers import accuracy, model_root
 from voiceflow.cli import main as cli_main
-from voiceflow.processors.nlu.intents import default_catalog, load_catalog
+from voiceflow.processors.nlu.intents import default_catalog, load_catalog, load_test_set
 from voiceflow.processors.nlu.result import TierAnswer, TierUnavailable
 from voiceflow.processors.nlu.setfit_tier import SetFitTier, load_model, loaded_models
 from voiceflow.processors.nlu.setfit_training import (
@@ -110,3 +110,28 @@ async def test_corrupt_model_makes_the_tier_unavailable(tmp_path: Path) -> None:
     await tier.start()
     with pytest.raises(TierUnavailable, match="failed to load"):
         await tier.classify("hello")
+
+
+async def test_the_onnx_encoder_agrees_with_the_torch_model(trained_model: tuple[Path, bool]) -> None:
+    """The int8 ONNX export (the default backend) answers as the SetFit model itself does."""
+    import numpy as np
+
+    model_dir, _ = trained_model
+    onnx_tier = SetFitTier(model_dir=model_dir)
+    torch_tier = SetFitTier(model_dir=model_dir, backend="torch")
+    await onnx_tier.start()
+    await torch_tier.start()
+    assert onnx_tier.ready and torch_tier.ready and onnx_tier.backend == "onnx"
+    texts = [text for text, _ in load_test_set()[::4]]
+    same = 0
+    for text in texts:
+        a, b = onnx_tier.predict(text), torch_tier.predict(text)
+        same += a.intent == b.intent
+        assert abs(a.confidence - dict(b.ranking).get(a.intent, 0.0)) < 0.12
+    assert same / len(texts) >= 0.95, f"{same}/{len(texts)} top intents agree"
+    assert np.isfinite(onnx_tier.predict("x" * 2000).confidence)  # a long turn is truncated, not an error
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        SetFitTier(backend="tensorflow")

@@ -181,6 +181,9 @@ def train_model(
             raise
         shutil.rmtree(tmp, ignore_errors=True)  # another process finished first: keep theirs
     shutil.rmtree(target.parent / ".checkpoints", ignore_errors=True)
+    from voiceflow.processors.nlu.setfit_onnx import export_encoder
+
+    export_encoder(target)  # the run-time encoder, made once with the model it belongs to
     log.info("trained SetFit intent model in %.1fs -> %s", elapsed, target)
     return target
 
