@@ -29,7 +29,7 @@ from pathlib import Path
 
 from voiceflow.calls import CallContext
 from voiceflow.db import Database, open_seeded
-from voiceflow.graphs import Graph
+from voiceflow.graphs import Graph, MonotonicClock
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.bargein import BargeIn
 from voiceflow.processors.audio.turns import Endpointer, default_completeness
@@ -77,6 +77,8 @@ class OfflineAgent:
         default_factory=lambda: PocketsphinxEngine(channel="phone", domain_lm=True)
     )
     stt_wideband: PocketsphinxEngine = field(default_factory=lambda: PocketsphinxEngine(domain_lm=True))
+    #: one voice for every call (each call's TTSProcessor starts it; only ``close`` closes it)
+    tts: PiperEngine = field(default_factory=PiperEngine)
 
     def stt_for(self, transport: str) -> PocketsphinxEngine:
         """Phone lines (8 kHz mu-law) and wideband peers (WebRTC, browser) need different starts."""
@@ -93,11 +95,10 @@ class OfflineAgent:
         """Load every model once, so the first call answers as fast as the next."""
         from voiceflow.processors.audio.silero import SileroVAD
         from voiceflow.processors.nlu.setfit_training import ensure_trained
-        from voiceflow.services.tts.piper import load_voice
 
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
-            asyncio.to_thread(load_voice, PiperEngine().model_path),
+            self.tts.start(MonotonicClock()),
             asyncio.to_thread(self.stt_phone.open_session().close),
             asyncio.to_thread(self.stt_wideband.open_session().close),
             self.kb.prepare(),
@@ -108,6 +109,7 @@ class OfflineAgent:
         await nlu.aclose()
 
     async def close(self) -> None:
+        await self.tts.aclose()
         await self.db.close()
 
     def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
@@ -141,7 +143,7 @@ class OfflineAgent:
             nlu,
             MemoryRecorder("memory", persistent=self.memory),
             brain,
-            TTSProcessor(PiperEngine(), "tts"),
+            TTSProcessor(self.tts, name="tts"),
             HangUpAfterGoodbye("hangup"),
             output,
         )

@@ -130,6 +130,7 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
     """A real offline mini-agent: Silero VAD → pocketsphinx → endpointer → reply → Piper."""
     from voiceflow.processors.audio import Endpointer, VADProcessor
     from voiceflow.processors.stt import STTProcessor
+    from voiceflow.services.tts.piper import PiperEngine
 
     return Graph(f"agent-{ctx.call_id}").chain(
         input,
@@ -137,7 +138,7 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
         STTProcessor(name="stt"),
         Endpointer("endpointer"),
         Replier(),
-        TTSProcessor(name="tts"),
+        TTSProcessor(PiperEngine(), name="tts"),
         output,
     )
 

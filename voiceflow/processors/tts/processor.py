@@ -6,6 +6,9 @@ synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. One
 together for playout reports. SSML is rendered here for engines without SSML.
 The caller's latest emotion (from ``Intent``) sets the base prosody.
 
+The engine is started (``start(run.clock)``) in ``setup``; it belongs to whoever built
+it, who closes it: a processor never does, since other calls share the engine.
+
 On Interrupt the core cancels the in-flight handler; the engine stream is closed
 with it, which stops the synthesis thread, and any stale chunk still in flight is
 dropped by the generation check.
@@ -13,7 +16,6 @@ dropped by the generation check.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Sequence
 
@@ -49,18 +51,14 @@ class TTSProcessor(Processor):
 
     def __init__(
         self,
-        engine: TTSEngine | None = None,
-        name: str | None = None,
+        engine: TTSEngine,
         *,
+        name: str | None = None,
         chunk_ms: int = 40,
         soft_min_chars: int = 30,
         emotion_aware: bool = True,
     ) -> None:
         super().__init__(name)
-        if engine is None:
-            from voiceflow.services.tts.piper import PiperEngine
-
-            engine = PiperEngine()
         if not 10 <= chunk_ms <= 200:
             raise ValueError(f"chunk_ms {chunk_ms} outside 10..200")
         self.engine = engine
@@ -72,12 +70,8 @@ class TTSProcessor(Processor):
         self._response_uid: int | None = None
 
     async def setup(self) -> None:
-        use_clock = getattr(self.engine, "use_clock", None)
-        if callable(use_clock):
-            use_clock(self.run.clock)
-        load = getattr(self.engine, "load", None)
-        if callable(load):
-            await asyncio.to_thread(load)
+        # engines are shared by calls: the first start loads, later ones return at once
+        await self.engine.start(self.run.clock)
 
     @property
     def base_prosody(self) -> Prosody:
