@@ -15,7 +15,7 @@ send fixed audio.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
@@ -86,7 +86,7 @@ class MeteredTone(ToneEngine):
         super().__init__()
         self.meter = _Meter()
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         self.meter.begin()
         try:
             async for chunk in super().synthesize(text, prosody=prosody):

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class ToneEngine(Lifecycle):
         super().__init__()
         self.calls = 0
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         if not text.strip():
             raise TTSError("nothing to synthesize")
         self.calls += 1
@@ -120,7 +120,7 @@ class FailingEngine(Lifecycle):
         super().__init__()
         self.calls = 0
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         self.calls += 1
         raise TTSError("backend unavailable (503)")
         yield b""  # pragma: no cover - makes this an async generator
@@ -139,7 +139,7 @@ class StalledEngine(Lifecycle):
         self.calls = 0
         self.closed = 0
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         self.calls += 1
         try:
             await self.waits_on.sleep(3600)

@@ -16,6 +16,7 @@ dropped by the generation check.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Sequence
 
@@ -140,8 +141,11 @@ class TTSProcessor(Processor):
                 if isinstance(seg, Pause):
                     await self._emit(chunker.add(silence(seg.seconds, rate)), rate, uid)
                     continue
-                async for pcm in self.engine.synthesize(seg.text, prosody=base.then(seg.prosody)):
-                    await self._emit(chunker.add(pcm), rate, uid)
+                # closed on the way out, cancellation included: that stops the engine's work now
+                stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
+                async with contextlib.aclosing(stream) as pcms:
+                    async for pcm in pcms:
+                        await self._emit(chunker.add(pcm), rate, uid)
         except TTSError as exc:
             await self._fail(f"TTS failed: {exc}")
         tail = chunker.flush()

@@ -15,7 +15,7 @@ a processor. ``tests/contracts/test_tts_contract.py`` is what every adapter pass
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from voiceflow.services.lifecycle import Service
@@ -35,8 +35,11 @@ class TTSEngine(Service, Protocol):
     @property
     def sample_rate(self) -> int: ...
 
-    def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
-        """Stream PCM16 mono chunks of ``text`` spoken with ``prosody``; bad input raises TTSError."""
+    def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
+        """Stream PCM16 mono chunks of ``text`` spoken with ``prosody``; bad input raises TTSError.
+
+        A generator, so the consumer can ``aclose`` it: that stops the synthesis.
+        """
         ...
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ class PiperEngine:
             if should_stop():
                 return
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         if not text.strip():
             raise TTSError("nothing to synthesize (empty text)")
         loop = asyncio.get_running_loop()

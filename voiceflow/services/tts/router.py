@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -159,7 +159,7 @@ class TTSRouter:
 
     async def synthesize(
         self, text: str, *, prosody: Prosody = NEUTRAL, policy: Policy | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         if not text.strip():  # bad input, not an engine failure: nothing is put on cool-down
             raise TTSError("nothing to synthesize (empty text)")
         errors: list[str] = []
@@ -203,7 +203,7 @@ class TTSRouter:
                 await _close(stream)
             return
 
-    async def _first_chunk(self, engine: TTSEngine, stream: AsyncIterator[bytes]) -> bytes:
+    async def _first_chunk(self, engine: TTSEngine, stream: AsyncGenerator[bytes, None]) -> bytes:
         await self._start_engine(engine)
         return await anext(stream)
 
@@ -216,13 +216,11 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _close(stream: AsyncIterator[bytes]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:
-            log.debug("closing a tts stream failed", exc_info=True)
+async def _close(stream: AsyncGenerator[bytes, None]) -> None:
+    try:
+        await stream.aclose()
+    except Exception:
+        log.debug("closing a tts stream failed", exc_info=True)
 
 
 class _Converter:
