@@ -9,7 +9,7 @@
 - ``memory``: records the call in SQLite (returning callers are greeted by name).
 - ``dialogue``: the offline policy (slot filling, confirmation, the nine tools, RAG over
   ``kb/``); with an LLM configured (``VOICEFLOW_LLM_BASE_URL``), the LLM agent with
-  function calling takes its place.
+  function calling takes its place, knowledge questions grounded in ``kb/`` passages.
 - ``tts``: Piper with the joe voice; the output transport resamples and paces.
 - ``hangup``: after the ``end_call`` tool, ends the call once the farewell has played.
 
@@ -109,6 +109,8 @@ class OfflineAgent:
         await nlu.aclose()
 
     async def close(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
         await self.tts.aclose()
         await self.db.close()
 
@@ -118,6 +120,7 @@ class OfflineAgent:
         brain: Processor
         if self.llm is not None:
             from voiceflow.processors.llm.agent import LLMAgent
+            from voiceflow.processors.llm.grounding import KnowledgeGrounding
             from voiceflow.processors.memory.conversation import ConversationMemory
 
             brain = LLMAgent(
@@ -126,6 +129,8 @@ class OfflineAgent:
                 registry=self.registry,
                 tracker=ToolCallTracker(self.registry),
                 respond_to="intent",
+                # knowledge questions are answered from the kb passages (RAG), not the model's memory
+                turn_prompt=KnowledgeGrounding(self.kb),
                 name="dialogue",
             )
         else:
