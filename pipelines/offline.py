@@ -116,7 +116,7 @@ class OfflineAgent:
 
     def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
         """The call's graph between the transport's two ends."""
-        nlu = IntentRouter("nlu", config=NLUConfig.from_env(), llm=self.llm)
+        nlu = IntentRouter(name="nlu", config=NLUConfig.from_env(), llm=self.llm)
         brain: Processor
         if self.llm is not None:
             from voiceflow.processors.llm.agent import LLMAgent
@@ -139,17 +139,17 @@ class OfflineAgent:
             )
         return Graph(f"offline:{ctx.call_id}").chain(
             input,
-            VADProcessor("vad"),
-            BargeIn("bargein"),
-            STTProcessor(self.stt_for(ctx.transport), "stt"),
+            VADProcessor(name="vad"),
+            BargeIn(name="bargein"),
+            STTProcessor(self.stt_for(ctx.transport), name="stt"),
             Endpointer(
-                "endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+                name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
             ),
             nlu,
-            MemoryRecorder("memory", persistent=self.memory),
+            MemoryRecorder(name="memory", persistent=self.memory),
             brain,
             TTSProcessor(self.tts, name="tts"),
-            HangUpAfterGoodbye("hangup"),
+            HangUpAfterGoodbye(name="hangup"),
             output,
         )
 

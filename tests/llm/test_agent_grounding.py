@@ -47,7 +47,7 @@ def kb() -> KnowledgeBase:
 
 
 def _graph(agent: LLMAgent) -> tuple[Graph, Collector]:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     return Graph("grounded", inputs=[Intent, UserStartedSpeaking]).chain(agent, sink), sink
 
 

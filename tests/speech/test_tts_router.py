@@ -96,7 +96,7 @@ async def test_healthy_engine_is_used_and_resampled_to_the_router_rate() -> None
 
 async def test_router_inside_the_tts_processor_speaks_despite_a_dead_engine() -> None:
     router = TTSRouter([RoutedEngine(FailingEngine(), quality=1.0)], fallback=PiperEngine(), policy="quality")
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(router, name="tts"), sink)
     clock = VirtualClock()
     async with GraphRun(graph, clock=clock) as run:

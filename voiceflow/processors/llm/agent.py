@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import (
-    Error,
     Intent,
     Interrupt,
     LLMResponseEnd,
@@ -86,7 +85,7 @@ class LLMAgent(Processor):
         and ignores transcripts; otherwise intents only enrich the turn's record.
         ``turn_prompt`` gives a turn its own system prompt (see ``grounding``).
         """
-        super().__init__(name)
+        super().__init__(name=name)
         self.engine = engine
         self.memory = memory or ConversationMemory(system_prompt)
         if system_prompt and not self.memory.system_prompt:
@@ -145,9 +144,7 @@ class LLMAgent(Processor):
         try:
             return await self.turn_prompt(turn, self.memory.system_prompt)
         except Exception as exc:  # a failed lookup costs the grounding, not the answer
-            await self.push_up(
-                Error(message=f"turn prompt failed: {exc}", processor=self.name, exception=exc)
-            )
+            await self.report_error(f"turn prompt failed: {exc}", exception=exc)
             return None
 
     async def respond(self) -> None:
@@ -263,7 +260,7 @@ class LLMAgent(Processor):
             if self.tracker is not None:
                 self.tracker.cancel(call.id)
         self.memory.cancel_unanswered_tool_calls(reason="the request failed")
-        await self.push_up(Error(message=f"LLM failed: {exc}", processor=self.name, exception=exc))
+        await self.report_error(f"LLM failed: {exc}", exception=exc)
         spoken = (unrecorded + " " + self.fallback_text).strip()
         await self.push(LLMToken(text=(" " if unrecorded.strip() else "") + self.fallback_text))
         self.memory.add_assistant(spoken)

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
-from voiceflow.frames.control import Error
 from voiceflow.services.tts.clauses import ClauseSplitter
 from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody, prosody_for
@@ -59,7 +58,7 @@ class TTSProcessor(Processor):
         soft_min_chars: int = 30,
         emotion_aware: bool = True,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         if not 10 <= chunk_ms <= 200:
             raise ValueError(f"chunk_ms {chunk_ms} outside 10..200")
         self.engine = engine
@@ -91,10 +90,10 @@ class TTSProcessor(Processor):
             try:
                 segments = self._from_ssml(frame.ssml)
             except SSMLError as exc:
-                await self._fail(f"TextToSpeak: {exc}")
+                await self.report_error(f"TextToSpeak: {exc}", exception=exc)
                 return
         elif not frame.text.strip():
-            await self._fail("TextToSpeak with empty text: nothing to say")
+            await self.report_error("TextToSpeak with empty text: nothing to say")
             return
         else:
             segments = [Speech(frame.text)]
@@ -147,7 +146,7 @@ class TTSProcessor(Processor):
                     async for pcm in pcms:
                         await self._emit(chunker.add(pcm), rate, uid)
         except TTSError as exc:
-            await self._fail(f"TTS failed: {exc}")
+            await self.report_error(f"TTS failed: {exc}", exception=exc)
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, uid)
@@ -155,6 +154,3 @@ class TTSProcessor(Processor):
     async def _emit(self, chunks: list[bytes], rate: int, uid: int) -> None:
         for chunk in chunks:
             await self.push(TTSAudio(audio=chunk, sample_rate=rate, utterance_id=uid))
-
-    async def _fail(self, message: str) -> None:
-        await self.push_up(Error(message=message, processor=self.name))
