@@ -41,7 +41,7 @@ class _Sink(Processor):
     """Counts audio frames, checks they arrive in push order, and times each one."""
 
     def __init__(self) -> None:
-        super().__init__("sink")
+        super().__init__(name="sink")
         self.count = 0
         self.target = 0
         self.last_id = 0
@@ -70,7 +70,7 @@ def _pct(values: list[float], q: float) -> float:
 async def measure_voiceflow(hops: int, frames: int, latency_frames: int) -> dict[str, float]:
     out: dict[str, float] = {}
     sink = _Sink()
-    graph = Graph("bench", inputs=[AudioRaw]).chain(*[Passthrough(f"p{i}") for i in range(hops)], sink)
+    graph = Graph("bench", inputs=[AudioRaw]).chain(*[Passthrough(name=f"p{i}") for i in range(hops)], sink)
     async with GraphRun(graph, clock=_PerfClock()) as run:
         sink.target = frames
         t0 = time.perf_counter()
@@ -82,7 +82,7 @@ async def measure_voiceflow(hops: int, frames: int, latency_frames: int) -> dict
     out["in_order"] = float(sink.in_order and sink.count == frames)
 
     sink = _Sink()
-    graph = Graph("lat", inputs=[AudioRaw]).chain(*[Passthrough(f"p{i}") for i in range(hops)], sink)
+    graph = Graph("lat", inputs=[AudioRaw]).chain(*[Passthrough(name=f"p{i}") for i in range(hops)], sink)
     async with GraphRun(graph, clock=_PerfClock()) as run:
         sink.timing = True
         for i in range(latency_frames):
@@ -97,7 +97,7 @@ async def measure_voiceflow(hops: int, frames: int, latency_frames: int) -> dict
     n = 200
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    procs = [Passthrough(f"m{i}") for i in range(n)]
+    procs = [Passthrough(name=f"m{i}") for i in range(n)]
     graph = Graph("mem", inputs=[AudioRaw]).chain(*procs)
     run = GraphRun(graph)
     await run.start()

@@ -71,13 +71,13 @@ class EnergyTurnDetector(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         threshold_dbfs: float = -40.0,
         start_ms: float = 60.0,
         stop_ms: float = 300.0,
     ) -> None:
-        super().__init__(name or "turns")
+        super().__init__(name=name or "turns")
         self.threshold_dbfs = threshold_dbfs
         self.start_ms = start_ms
         self.stop_ms = stop_ms
@@ -117,15 +117,15 @@ class EchoAgent(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         out_rate: int = 22050,
         chunk_ms: int = 40,
         preroll_ms: float = 200.0,
         max_echo_s: float = 10.0,
         hangup_digit: str = "#",
     ) -> None:
-        super().__init__(name or "echo")
+        super().__init__(name=name or "echo")
         self.out_rate = out_rate
         self.chunk_ms = chunk_ms
         self.max_echo_s = max_echo_s
@@ -191,8 +191,8 @@ def build(
     """``input -> turns -> barge_in -> echo -> output`` for one call."""
     return Graph(f"echo:{ctx.call_id}").chain(
         input,
-        EnergyTurnDetector("turns"),
-        BargeIn("barge_in", min_speech_secs=barge_in_secs),
-        EchoAgent("echo"),
+        EnergyTurnDetector(name="turns"),
+        BargeIn(name="barge_in", min_speech_secs=barge_in_secs),
+        EchoAgent(name="echo"),
         output,
     )

@@ -25,8 +25,8 @@ class LevelMeter(Processor):
 
     produces = (UserStartedSpeaking, UserStoppedSpeaking)
 
-    def __init__(self, name: str = "level", *, min_dbfs: float = -45.0, hang_frames: int = 10) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str = "level", min_dbfs: float = -45.0, hang_frames: int = 10) -> None:
+        super().__init__(name=name)
         self.min_dbfs = min_dbfs
         self.hang_frames = hang_frames
         self.speaking = False

@@ -9,7 +9,7 @@
 - ``memory``: records the call in SQLite (returning callers are greeted by name).
 - ``dialogue``: the offline policy (slot filling, confirmation, the nine tools, RAG over
   ``kb/``); with an LLM configured (``VOICEFLOW_LLM_BASE_URL``), the LLM agent with
-  function calling takes its place.
+  function calling takes its place, knowledge questions grounded in ``kb/`` passages.
 - ``tts``: Piper with the joe voice; the output transport resamples and paces.
 - ``hangup``: after the ``end_call`` tool, ends the call once the farewell has played.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from voiceflow.calls import CallContext
 from voiceflow.db import Database, open_seeded
-from voiceflow.graphs import Graph
+from voiceflow.graphs import Graph, MonotonicClock
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.bargein import BargeIn
 from voiceflow.processors.audio.turns import Endpointer, default_completeness
@@ -77,6 +77,8 @@ class OfflineAgent:
         default_factory=lambda: PocketsphinxEngine(channel="phone", domain_lm=True)
     )
     stt_wideband: PocketsphinxEngine = field(default_factory=lambda: PocketsphinxEngine(domain_lm=True))
+    #: one voice for every call (each call's TTSProcessor starts it; only ``close`` closes it)
+    tts: PiperEngine = field(default_factory=PiperEngine)
 
     def stt_for(self, transport: str) -> PocketsphinxEngine:
         """Phone lines (8 kHz mu-law) and wideband peers (WebRTC, browser) need different starts."""
@@ -93,11 +95,10 @@ class OfflineAgent:
         """Load every model once, so the first call answers as fast as the next."""
         from voiceflow.processors.audio.silero import SileroVAD
         from voiceflow.processors.nlu.setfit_training import ensure_trained
-        from voiceflow.services.tts.piper import load_voice
 
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
-            asyncio.to_thread(load_voice, PiperEngine().model_path),
+            self.tts.start(MonotonicClock()),
             asyncio.to_thread(self.stt_phone.open_session().close),
             asyncio.to_thread(self.stt_wideband.open_session().close),
             self.kb.prepare(),
@@ -108,14 +109,18 @@ class OfflineAgent:
         await nlu.aclose()
 
     async def close(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
+        await self.tts.aclose()
         await self.db.close()
 
     def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
         """The call's graph between the transport's two ends."""
-        nlu = IntentRouter("nlu", config=NLUConfig.from_env(), llm=self.llm)
+        nlu = IntentRouter(name="nlu", config=NLUConfig.from_env(), llm=self.llm)
         brain: Processor
         if self.llm is not None:
             from voiceflow.processors.llm.agent import LLMAgent
+            from voiceflow.processors.llm.grounding import KnowledgeGrounding
             from voiceflow.processors.memory.conversation import ConversationMemory
 
             brain = LLMAgent(
@@ -124,6 +129,8 @@ class OfflineAgent:
                 registry=self.registry,
                 tracker=ToolCallTracker(self.registry),
                 respond_to="intent",
+                # knowledge questions are answered from the kb passages (RAG), not the model's memory
+                turn_prompt=KnowledgeGrounding(self.kb),
                 name="dialogue",
             )
         else:
@@ -132,17 +139,17 @@ class OfflineAgent:
             )
         return Graph(f"offline:{ctx.call_id}").chain(
             input,
-            VADProcessor("vad"),
-            BargeIn("bargein"),
-            STTProcessor(self.stt_for(ctx.transport), "stt"),
+            VADProcessor(name="vad"),
+            BargeIn(name="bargein"),
+            STTProcessor(self.stt_for(ctx.transport), name="stt"),
             Endpointer(
-                "endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+                name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
             ),
             nlu,
-            MemoryRecorder("memory", persistent=self.memory),
+            MemoryRecorder(name="memory", persistent=self.memory),
             brain,
-            TTSProcessor(PiperEngine(), "tts"),
-            HangUpAfterGoodbye("hangup"),
+            TTSProcessor(self.tts, name="tts"),
+            HangUpAfterGoodbye(name="hangup"),
             output,
         )
 

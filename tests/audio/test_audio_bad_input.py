@@ -14,9 +14,9 @@ from voiceflow.processors.audio.vad import VADProcessor
 
 
 async def test_bad_frames_each_give_one_precise_error_and_good_audio_still_flows() -> None:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     g = Graph("t", inputs=[AudioRaw, TTSAudio]).chain(
-        Resample(16000, kinds=[AudioRaw, TTSAudio], name="rs"), VADProcessor("vad"), sink
+        Resample(16000, kinds=[AudioRaw, TTSAudio], name="rs"), VADProcessor(name="vad"), sink
     )
     good = bytes(320)  # 20 ms of 8 kHz silence
     async with GraphRun(g, clock=VirtualClock()) as run:

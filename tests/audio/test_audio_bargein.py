@@ -26,7 +26,7 @@ class Speaker(Processor):
     produces = (BotStartedSpeaking, BotStoppedSpeaking)
 
     def __init__(self) -> None:
-        super().__init__("speaker")
+        super().__init__(name="speaker")
         self.interrupts: list[Interrupt] = []
 
     async def on_interrupt(self, frame: Interrupt) -> None:
@@ -56,7 +56,7 @@ class Call:
 @pytest.fixture
 async def call() -> AsyncIterator[Call]:
     clock = VirtualClock()
-    barge, speaker, sink = BargeIn("barge", min_speech_secs=0.3), Speaker(), Collector("sink")
+    barge, speaker, sink = BargeIn(name="barge", min_speech_secs=0.3), Speaker(), Collector(name="sink")
     g = Graph("t", inputs=[VoiceStarted, VoiceStopped, TTSAudio]).chain(barge, speaker, sink)
     async with GraphRun(g, clock=clock) as run:
         yield Call(run, clock, barge, speaker, sink)

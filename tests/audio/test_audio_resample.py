@@ -93,7 +93,7 @@ def test_bad_rates_and_lengths_are_rejected() -> None:
 
 async def test_resample_processor_matches_stream_resampler_and_flushes_on_end() -> None:
     pcm = tone(8000, 700.0, secs=0.5)
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     g = Graph("t", inputs=[AudioRaw]).chain(Resample(16000, name="rs"), sink)
     async with GraphRun(g, clock=VirtualClock()) as run:
         for i in range(0, len(pcm), 320):
@@ -106,7 +106,7 @@ async def test_resample_processor_matches_stream_resampler_and_flushes_on_end() 
 
 
 async def test_resample_processor_tts_per_utterance_and_passthrough() -> None:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     rs = Resample(8000, kinds=[TTSAudio], name="rs")
     g = Graph("t", inputs=[AudioRaw, TTSAudio]).chain(rs, sink)
     first, second = tone(22050, 500.0, 0.2), tone(22050, 900.0, 0.3)
@@ -132,7 +132,7 @@ async def test_resample_processor_tts_per_utterance_and_passthrough() -> None:
 
 
 async def test_interrupt_drops_the_stale_agent_stream() -> None:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     rs = Resample(8000, kinds=[TTSAudio], name="rs")
     g = Graph("t", inputs=[TTSAudio]).chain(rs, sink)
     old, new = tone(16000, 500.0, 0.2), tone(16000, 800.0, 0.2)

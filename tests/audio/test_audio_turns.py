@@ -53,8 +53,8 @@ class Bench:
 @pytest.fixture
 async def bench() -> AsyncIterator[Bench]:
     clock = VirtualClock(50.0)
-    sink = Collector("sink")
-    ep = Endpointer("ep")
+    sink = Collector(name="sink")
+    ep = Endpointer(name="ep")
     g = Graph("t", inputs=[VoiceStarted, VoiceStopped, Transcript]).chain(ep, sink)
     async with GraphRun(g, clock=clock) as run:
         yield Bench(run, clock, sink, ep)
@@ -158,8 +158,8 @@ async def test_text_outside_a_turn_passes_through(bench: Bench) -> None:
 
 
 async def test_end_of_run_flushes_an_open_turn() -> None:
-    clock, sink = VirtualClock(), Collector("sink")
-    g = Graph("t", inputs=[VoiceStarted, Transcript]).chain(Endpointer("ep"), sink)
+    clock, sink = VirtualClock(), Collector(name="sink")
+    g = Graph("t", inputs=[VoiceStarted, Transcript]).chain(Endpointer(name="ep"), sink)
     async with GraphRun(g, clock=clock) as run:
         await run.push(run.make(VoiceStarted))
         await run.push(run.make(Transcript, text="hello", final=True))
@@ -168,8 +168,8 @@ async def test_end_of_run_flushes_an_open_turn() -> None:
 
 
 async def test_window_configurable_down_to_200ms() -> None:
-    clock, sink = VirtualClock(), Collector("sink")
-    ep = Endpointer("ep", silence_secs=0.2, complete_secs=0.3)
+    clock, sink = VirtualClock(), Collector(name="sink")
+    ep = Endpointer(name="ep", silence_secs=0.2, complete_secs=0.3)
     g = Graph("t", inputs=[VoiceStarted, VoiceStopped]).chain(ep, sink)
     async with GraphRun(g, clock=clock) as run:
         await run.push(run.make(VoiceStarted))

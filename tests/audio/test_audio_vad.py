@@ -101,8 +101,8 @@ def test_one_session_shared_state_per_stream() -> None:
 async def test_processor_events_in_order_with_clock_times() -> None:
     d = speech(16000)
     audio, rate = d.audio.tobytes(), d.rate
-    sink = Collector("sink")
-    g = Graph("t", inputs=[AudioRaw]).chain(VADProcessor("vad"), sink)
+    sink = Collector(name="sink")
+    g = Graph("t", inputs=[AudioRaw]).chain(VADProcessor(name="vad"), sink)
     t0, frame = 100.0, 640
     async with GraphRun(g, clock=VirtualClock(t0)) as run:
         for n, i in enumerate(range(0, len(audio), frame)):
@@ -133,8 +133,8 @@ async def test_processor_events_in_order_with_clock_times() -> None:
 
 
 async def test_bad_frames_error_and_the_run_goes_on() -> None:
-    sink = Collector("sink")
-    g = Graph("t", inputs=[AudioRaw]).chain(VADProcessor("vad"), sink)
+    sink = Collector(name="sink")
+    g = Graph("t", inputs=[AudioRaw]).chain(VADProcessor(name="vad"), sink)
     good = bytes(640)
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(AudioRaw, audio=b"\x01\x02\x03", sample_rate=16000))
@@ -156,8 +156,8 @@ async def test_bad_frames_error_and_the_run_goes_on() -> None:
 class SteppedVAD(VADProcessor):
     """Signals when each audio frame is fully handled (its inference runs on a worker thread)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name)
         self.handled = asyncio.Event()
         self.stops = 0
 
@@ -175,9 +175,9 @@ async def test_vad_then_endpointer_on_real_speech_one_end_per_turn() -> None:
     pauses = [(d.spans[i + 1][0] - d.spans[i][1]) / d.rate for i in range(2)]
     assert 0.35 < pauses[0] < 0.6 and pauses[1] > 1.0
     audio, rate, frame = d.audio.tobytes(), d.rate, 640
-    clock, sink = VirtualClock(0.0), Collector("sink")
-    vad = SteppedVAD("vad")
-    g = Graph("t", inputs=[AudioRaw]).chain(vad, Endpointer("ep"), sink)
+    clock, sink = VirtualClock(0.0), Collector(name="sink")
+    vad = SteppedVAD(name="vad")
+    g = Graph("t", inputs=[AudioRaw]).chain(vad, Endpointer(name="ep"), sink)
     async with GraphRun(g, clock=clock) as run:
         for i in range(0, len(audio), frame):
             await clock.advance(frame / 2 / rate)  # real-time pacing on the virtual clock

@@ -13,8 +13,8 @@ class TokenStreamer(Processor):
 
     produces = (LLMToken, LLMResponseEnd)
 
-    def __init__(self, name: str, n: int = 10, gap: float = 0.1) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str, n: int = 10, gap: float = 0.1) -> None:
+        super().__init__(name=name)
         self.n = n
         self.gap = gap
         self.started = 0
@@ -44,8 +44,8 @@ class SlowSpeaker(Processor):
     produces = (TTSAudio,)
     queue_size = 1000
 
-    def __init__(self, name: str, cost: float = 0.5) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str, cost: float = 0.5) -> None:
+        super().__init__(name=name)
         self.cost = cost
 
     @on(LLMToken)
@@ -62,8 +62,8 @@ class SlowSpeaker(Processor):
 class Gate(Processor):
     """Holds every frame until opened: lets a test pile frames up in a queue."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str) -> None:
+        super().__init__(name=name)
         self.open = asyncio.Event()
 
     @on(Frame)

@@ -50,7 +50,11 @@ async def test_virtual_timeout_fires_only_when_time_passes() -> None:
 async def test_same_scenario_twice_gives_identical_timeline() -> None:
     async def scenario() -> list[tuple[str, float, int]]:
         clock = VirtualClock()
-        llm, tts, sink = TokenStreamer("llm", n=6, gap=0.07), SlowSpeaker("tts", cost=0.13), Collector("sink")
+        llm, tts, sink = (
+            TokenStreamer(name="llm", n=6, gap=0.07),
+            SlowSpeaker(name="tts", cost=0.13),
+            Collector(name="sink"),
+        )
         async with GraphRun(Graph("g", inputs=[Transcript]).chain(llm, tts, sink), clock=clock) as run:
             await run.push(run.make(Transcript, text="a"))
             await clock.advance(0.3)
@@ -111,7 +115,7 @@ def test_queue_size_must_be_positive() -> None:
 
 async def test_depth_gauges_in_run_stats() -> None:
     clock = VirtualClock()
-    tts, sink = SlowSpeaker("tts", cost=1.0), Collector("sink")
+    tts, sink = SlowSpeaker(name="tts", cost=1.0), Collector(name="sink")
     async with GraphRun(Graph("g", inputs=[LLMToken, AudioRaw]).chain(tts, sink), clock=clock) as run:
         for i in range(5):
             await run.push(run.make(LLMToken, text=str(i)))

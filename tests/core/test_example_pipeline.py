@@ -26,7 +26,7 @@ async def test_example_pipeline_processes_the_shipped_wav(tmp_path: Path) -> Non
 
 async def test_wav_source_paces_in_virtual_real_time() -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     run = GraphRun(Graph("g").chain(WavFileSource(EXAMPLE, realtime=True), sink), clock=clock)
     await run.start()
     await clock.advance(1.0)
@@ -45,7 +45,7 @@ async def test_unreadable_wav_is_a_clear_error_and_the_run_ends(tmp_path: Path) 
         w.setframerate(8000)
         w.writeframes(b"\x80" * 100)
     for path, expected in ((bad, "not a readable WAV"), (eight_bit, "need 16-bit PCM WAV, got 8-bit")):
-        run = GraphRun(Graph("g").chain(WavFileSource(path), Collector("sink")), clock=VirtualClock())
+        run = GraphRun(Graph("g").chain(WavFileSource(path), Collector(name="sink")), clock=VirtualClock())
         await run.start()
         await run.wait(timeout=5)
         assert expected in run.errors[0].message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voiceflow.frames import DTMF, Error, Frame, Intent, PlayoutReport, TextToSpeak, Transcript
+from voiceflow.frames import DTMF, Frame, Intent, PlayoutReport, TextToSpeak, Transcript
 from voiceflow.graphs import Collector, FrameLog, Graph, GraphRun, Merge, Router, VirtualClock, settle
 from voiceflow.processors import Passthrough, Processor, on
 
@@ -28,8 +28,8 @@ def texts(c: Collector) -> list[str]:
 
 
 async def test_fan_out_feeds_every_branch() -> None:
-    a, b = Collector("a"), Collector("b")
-    src = Passthrough("src")
+    a, b = Collector(name="a"), Collector(name="b")
+    src = Passthrough(name="src")
     g = Graph("fan", inputs=[Transcript]).fan_out(src, [a, b])
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(Transcript, text="x"))
@@ -39,9 +39,9 @@ async def test_fan_out_feeds_every_branch() -> None:
 
 
 async def test_fan_in_merge_forwards_end_once_after_all_inputs() -> None:
-    sink = Collector("sink")
-    src = Passthrough("src")
-    up, echo, merge = Upper("upper"), Echo("echo"), Merge("merge")
+    sink = Collector(name="sink")
+    src = Passthrough(name="src")
+    up, echo, merge = Upper(name="upper"), Echo(name="echo"), Merge(name="merge")
     g = (
         Graph("fanin", inputs=[Transcript])
         .fan_out(src, [up, echo])
@@ -56,7 +56,12 @@ async def test_fan_in_merge_forwards_end_once_after_all_inputs() -> None:
 
 
 async def test_router_sends_each_frame_to_one_branch_and_control_to_all() -> None:
-    faq, other, merge, sink = Upper("faq"), Echo("other"), Merge("merge"), Collector("sink")
+    faq, other, merge, sink = (
+        Upper(name="faq"),
+        Echo(name="other"),
+        Merge(name="merge"),
+        Collector(name="sink"),
+    )
     router = Router([("faq", lambda f: isinstance(f, Transcript) and "?" in f.text)], default="other")
     g = Graph("routed", inputs=[Transcript])
     g.route(router, {"faq": faq, "other": other}).fan_in([faq, other], merge).link(merge, sink)
@@ -69,7 +74,7 @@ async def test_router_sends_each_frame_to_one_branch_and_control_to_all() -> Non
 
 
 async def test_router_without_default_counts_unrouted_frames() -> None:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     router = Router([("digits", lambda f: isinstance(f, DTMF))])
     g = Graph("r", inputs=[DTMF, Transcript]).route(router, {"digits": sink})
     async with GraphRun(g, clock=VirtualClock()) as run:
@@ -80,9 +85,9 @@ async def test_router_without_default_counts_unrouted_frames() -> None:
 
 
 async def test_nested_graph_is_a_node_and_costs_no_extra_hop() -> None:
-    inner = Graph("inner").chain(Passthrough("i1"), Upper("i2"))
-    sink = Collector("sink")
-    outer = Graph("outer", inputs=[Transcript]).chain(Passthrough("in"), inner, sink)
+    inner = Graph("inner").chain(Passthrough(name="i1"), Upper(name="i2"))
+    sink = Collector(name="sink")
+    outer = Graph("outer", inputs=[Transcript]).chain(Passthrough(name="in"), inner, sink)
     built = outer.build()
     assert [n.name for n in built.nodes] == ["in", "i1", "i2", "sink"]
     async with GraphRun(built, clock=VirtualClock()) as run:
@@ -99,15 +104,17 @@ async def test_frames_travel_upstream_and_errors_reach_the_top() -> None:
         @on(TextToSpeak)
         async def play(self, frame: TextToSpeak) -> None:
             await self.push_up(PlayoutReport(utterance_id=7, played_ms=120.0, finished=True))
-            await self.push_up(Error(message="speaker hiccup", processor=self.name))
+            await self.report_error("speaker hiccup")
 
     class Tracker(Processor):
         @on(PlayoutReport, upstream=True)
         async def played(self, frame: PlayoutReport) -> None:
             reports.append(frame)  # consumed here: does not travel further up
 
-    g = Graph("up", inputs=[Transcript]).chain(Passthrough("transport"), Tracker("tracker"), Upper("up"))
-    g.link(g._nodes[-1], Player("player"))
+    g = Graph("up", inputs=[Transcript]).chain(
+        Passthrough(name="transport"), Tracker(name="tracker"), Upper(name="up")
+    )
+    g.link(g._nodes[-1], Player(name="player"))
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(Transcript, text="x"))
     assert [r.utterance_id for r in reports] == [7]
@@ -116,7 +123,7 @@ async def test_frames_travel_upstream_and_errors_reach_the_top() -> None:
 
 async def test_observer_sees_every_push() -> None:
     log = FrameLog()
-    g = Graph("obs", inputs=[Transcript]).chain(Upper("a"), Collector("sink"))
+    g = Graph("obs", inputs=[Transcript]).chain(Upper(name="a"), Collector(name="sink"))
     run = GraphRun(g, clock=VirtualClock())
     run.add_observer(log)
     async with run:
@@ -143,7 +150,7 @@ async def test_slow_observer_never_blocks_and_drops_oldest() -> None:
             await self.release.wait()
 
     stuck = Stuck()
-    g = Graph("obs", inputs=[Intent]).chain(Passthrough("a"), Collector("sink"))
+    g = Graph("obs", inputs=[Intent]).chain(Passthrough(name="a"), Collector(name="sink"))
     run = GraphRun(g, clock=VirtualClock())
     run.add_observer(stuck, queue_size=5)
     async with run:
@@ -158,8 +165,8 @@ async def test_a_failing_observer_does_not_take_the_run_down() -> None:
         async def on_push(self, event: object) -> None:
             raise RuntimeError("observer bug")
 
-    sink = Collector("sink")
-    run = GraphRun(Graph("obs", inputs=[Transcript]).chain(Upper("a"), sink), clock=VirtualClock())
+    sink = Collector(name="sink")
+    run = GraphRun(Graph("obs", inputs=[Transcript]).chain(Upper(name="a"), sink), clock=VirtualClock())
     run.add_observer(Broken())
     async with run:
         await run.push(run.make(Transcript, text="still works"))
@@ -175,7 +182,8 @@ async def test_observer_added_during_setup_runs_once() -> None:
             self.run.add_observer(log)
 
     run = GraphRun(
-        Graph("obs", inputs=[Transcript]).chain(Watcher("w"), Collector("sink")), clock=VirtualClock()
+        Graph("obs", inputs=[Transcript]).chain(Watcher(name="w"), Collector(name="sink")),
+        clock=VirtualClock(),
     )
     async with run:
         await run.push(run.make(Transcript, text="x"))
@@ -200,8 +208,10 @@ async def test_upstream_feedback_is_not_held_behind_a_busy_processor() -> None:
         async def t(self, frame: Transcript) -> None:
             await self.push_up(PlayoutReport(utterance_id=1, played_ms=20.0))
 
-    gate = Gate("busy")  # stuck in a handler, like a TTS synthesizing
-    g = Graph("g", inputs=[Transcript, DTMF]).chain(Listener("listener"), gate, Reporter("reporter"))
+    gate = Gate(name="busy")  # stuck in a handler, like a TTS synthesizing
+    g = Graph("g", inputs=[Transcript, DTMF]).chain(
+        Listener(name="listener"), gate, Reporter(name="reporter")
+    )
     async with GraphRun(g, clock=VirtualClock()) as run:
         await run.push(run.make(DTMF, digit="1"))  # occupies the gate
         reporter = run.node("reporter")

@@ -12,9 +12,9 @@ from voiceflow.processors import Processor, on
 
 async def test_stale_bot_output_is_dropped_at_every_stage() -> None:
     clock = VirtualClock()
-    llm = TokenStreamer("llm", n=10, gap=0.1)
-    tts = SlowSpeaker("tts", cost=0.5)
-    sink = Collector("sink")
+    llm = TokenStreamer(name="llm", n=10, gap=0.1)
+    tts = SlowSpeaker(name="tts", cost=0.5)
+    sink = Collector(name="sink")
     graph = Graph("agent", inputs=[Transcript]).chain(llm, tts, sink)
     async with GraphRun(graph, clock=clock) as run:
         await run.push(run.make(Transcript, text="a"))
@@ -37,8 +37,8 @@ async def test_stale_bot_output_is_dropped_at_every_stage() -> None:
 
 
 async def test_user_input_survives_an_interrupt() -> None:
-    gate = Gate("gate")
-    sink = Collector("sink")
+    gate = Gate(name="gate")
+    sink = Collector(name="sink")
     graph = Graph("input", inputs=[AudioRaw, Transcript, DTMF, LLMToken]).chain(gate, sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(AudioRaw, audio=b"\1\0" * 160, sample_rate=8000))
@@ -71,8 +71,8 @@ async def test_inflight_handler_of_old_generation_is_cancelled_and_worker_goes_o
         async def digit(self, frame: DTMF) -> None:
             await self.push(LLMToken(text="digit " + frame.digit))
 
-    proc = LongReply("llm")
-    sink = Collector("sink")
+    proc = LongReply(name="llm")
+    sink = Collector(name="sink")
     async with GraphRun(Graph("g", inputs=[Transcript, DTMF]).chain(proc, sink), clock=clock) as run:
         await run.push(run.make(Transcript, text="one"))
         await run.push(run.make(DTMF, digit="7"))
@@ -103,8 +103,10 @@ async def test_turn_tasks_are_cancelled_but_not_the_new_turn() -> None:
 
             self.create_task(later())
 
-    proc = Background("bg")
-    async with GraphRun(Graph("g", inputs=[Transcript]).chain(proc, Collector("sink")), clock=clock) as run:
+    proc = Background(name="bg")
+    async with GraphRun(
+        Graph("g", inputs=[Transcript]).chain(proc, Collector(name="sink")), clock=clock
+    ) as run:
         await run.push(run.make(Transcript, text="x"))
         await clock.advance(1)
         await proc.interrupt()
@@ -125,8 +127,8 @@ async def test_non_interruptible_processor_keeps_working_through_interrupts() ->
             await self.run.clock.sleep(1)
             heard.append("chunk")
 
-    rec = Recognizer("stt")
-    async with GraphRun(Graph("g", inputs=[AudioRaw]).chain(rec, Collector("sink")), clock=clock) as run:
+    rec = Recognizer(name="stt")
+    async with GraphRun(Graph("g", inputs=[AudioRaw]).chain(rec, Collector(name="sink")), clock=clock) as run:
         await run.push(run.make(AudioRaw, audio=b"\0\0", sample_rate=16000))
         await clock.advance(0.5)
         await rec.interrupt()

@@ -15,8 +15,8 @@ from voiceflow.processors import Processor, on
 class Jitter(Processor):
     """Yields to the loop a scripted number of times per frame: a random interleaving."""
 
-    def __init__(self, name: str, yields: list[int]) -> None:
-        super().__init__(name)
+    def __init__(self, yields: list[int], *, name: str) -> None:
+        super().__init__(name=name)
         self.yields = yields
         self.i = 0
 
@@ -46,9 +46,9 @@ yield_lists = st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_si
 @given(a=yield_lists, b=yield_lists, c=yield_lists, n=st.integers(min_value=1, max_value=40))
 def test_one_edge_keeps_push_order(a: list[int], b: list[int], c: list[int], n: int) -> None:
     async def scenario() -> list[str]:
-        sink = Collector("sink")
+        sink = Collector(name="sink")
         graph = Graph("order", inputs=[Transcript]).chain(
-            Jitter("a", a), Jitter("b", b), Jitter("c", c), sink
+            Jitter(a, name="a"), Jitter(b, name="b"), Jitter(c, name="c"), sink
         )
         async with GraphRun(graph, clock=VirtualClock()) as run:
             for i in range(n):
@@ -64,9 +64,9 @@ def test_one_edge_keeps_push_order(a: list[int], b: list[int], c: list[int], n: 
 @given(a=yield_lists, b=yield_lists, turns=st.integers(min_value=1, max_value=10))
 def test_speech_stopped_never_overtakes_its_final_transcript(a: list[int], b: list[int], turns: int) -> None:
     async def scenario() -> list[str]:
-        sink = Collector("sink")
+        sink = Collector(name="sink")
         graph = Graph("stt", inputs=[UserStartedSpeaking, UserStoppedSpeaking]).chain(
-            Jitter("pre", a), STTLike("stt"), Jitter("post", b), sink
+            Jitter(a, name="pre"), STTLike(name="stt"), Jitter(b, name="post"), sink
         )
         async with GraphRun(graph, clock=VirtualClock()) as run:
             for _ in range(turns):
@@ -80,11 +80,11 @@ def test_speech_stopped_never_overtakes_its_final_transcript(a: list[int], b: li
 
 
 async def test_merge_keeps_each_inputs_order() -> None:
-    sink = Collector("sink")
-    left, right = Jitter("left", [0, 3, 1]), Jitter("right", [2, 0])
-    src = Jitter("src", [0])
+    sink = Collector(name="sink")
+    left, right = Jitter([0, 3, 1], name="left"), Jitter([2, 0], name="right")
+    src = Jitter([0], name="src")
     graph = Graph("fanin", inputs=[Transcript]).fan_out(src, [left, right])
-    merge = Merge("merge")
+    merge = Merge(name="merge")
     graph.fan_in([left, right], merge).link(merge, sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         for i in range(30):
@@ -110,8 +110,8 @@ async def test_interrupt_overtakes_queued_frames() -> None:
             seen.append(frame.text)
             await self.push(frame)
 
-    gate = Gate("gate")
-    graph = Graph("urgent", inputs=[Transcript]).chain(gate, Watch("watch"), Collector("sink"))
+    gate = Gate(name="gate")
+    graph = Graph("urgent", inputs=[Transcript]).chain(gate, Watch(name="watch"), Collector(name="sink"))
     async with GraphRun(graph, clock=VirtualClock()) as run:
         for i in range(3):
             await run.push(run.make(Transcript, text=str(i)))

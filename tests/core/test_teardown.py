@@ -17,8 +17,8 @@ def run_tasks(run: GraphRun) -> list[asyncio.Task[object]]:
 
 
 async def test_end_drains_and_leaves_no_task() -> None:
-    sink = Collector("sink")
-    g = Graph("g", inputs=[Transcript]).chain(Passthrough("a"), Passthrough("b"), sink)
+    sink = Collector(name="sink")
+    g = Graph("g", inputs=[Transcript]).chain(Passthrough(name="a"), Passthrough(name="b"), sink)
     run = GraphRun(g, clock=VirtualClock())
     await run.start()
     assert len(run_tasks(run)) == 4  # three workers + the supervisor
@@ -31,8 +31,8 @@ async def test_end_drains_and_leaves_no_task() -> None:
 
 async def test_cancel_stops_at_once_and_leaves_no_task() -> None:
     clock = VirtualClock()
-    llm = TokenStreamer("llm", n=1000, gap=1.0)
-    sink = Collector("sink")
+    llm = TokenStreamer(name="llm", n=1000, gap=1.0)
+    sink = Collector(name="sink")
     run = GraphRun(Graph("g", inputs=[Transcript]).chain(llm, sink), clock=clock)
     await run.start()
     await run.push(run.make(Transcript, text="talk forever"))
@@ -53,8 +53,8 @@ async def test_cancel_frame_pushed_by_a_processor_ends_the_run() -> None:
             else:
                 await self.push(frame)
 
-    sink = Collector("sink")
-    run = GraphRun(Graph("g", inputs=[Transcript]).chain(HangUp("h"), sink), clock=VirtualClock())
+    sink = Collector(name="sink")
+    run = GraphRun(Graph("g", inputs=[Transcript]).chain(HangUp(name="h"), sink), clock=VirtualClock())
     await run.start()
     await run.push(run.make(Transcript, text="hello"))
     await run.push(run.make(Transcript, text="bye"))
@@ -71,8 +71,8 @@ async def test_a_raising_handler_becomes_an_error_frame_and_the_run_goes_on() ->
                 raise ValueError("bad transcript")
             await self.push(frame)
 
-    sink = Collector("sink")
-    g = Graph("g", inputs=[Transcript]).chain(Passthrough("src"), Flaky("flaky"), sink)
+    sink = Collector(name="sink")
+    g = Graph("g", inputs=[Transcript]).chain(Passthrough(name="src"), Flaky(name="flaky"), sink)
     async with GraphRun(g, clock=VirtualClock()) as run:
         for text in ("a", "boom", "b"):
             await run.push(run.make(Transcript, text=text))
@@ -88,7 +88,7 @@ async def test_a_fatal_error_ends_the_run_with_run_error() -> None:
             raise FatalError("model file unreadable")
 
     run = GraphRun(
-        Graph("g", inputs=[AudioRaw]).chain(Broken("stt"), Collector("sink")), clock=VirtualClock()
+        Graph("g", inputs=[AudioRaw]).chain(Broken(name="stt"), Collector(name="sink")), clock=VirtualClock()
     )
     await run.start()
     await run.push(run.make(AudioRaw, audio=b"\0\0", sample_rate=16000))
@@ -105,7 +105,7 @@ async def test_end_times_out_when_a_processor_never_finishes() -> None:
         async def on_end(self, frame: End) -> None:
             await asyncio.Event().wait()  # never set: a processor that hangs on flush
 
-    run = GraphRun(Graph("g").chain(Stuck("stuck"), Collector("sink")), clock=clock)
+    run = GraphRun(Graph("g").chain(Stuck(name="stuck"), Collector(name="sink")), clock=clock)
     await run.start()
     ending = asyncio.create_task(run.end(timeout=2.0))
     await clock.advance(1.0)
@@ -121,7 +121,7 @@ async def test_setup_failure_is_reported_and_nothing_is_left() -> None:
         async def setup(self) -> None:
             raise FileNotFoundError("voice.onnx")
 
-    run = GraphRun(Graph("g").chain(NoModel("tts")), clock=VirtualClock())
+    run = GraphRun(Graph("g").chain(NoModel(name="tts")), clock=VirtualClock())
     with pytest.raises(ExceptionGroup):
         await run.start()
     assert run_tasks(run) == []
@@ -134,13 +134,13 @@ async def test_cleanup_runs_for_every_processor() -> None:
         async def cleanup(self) -> None:
             closed.append(self.name)
 
-    async with GraphRun(Graph("g").chain(Resource("a"), Resource("b")), clock=VirtualClock()):
+    async with GraphRun(Graph("g").chain(Resource(name="a"), Resource(name="b")), clock=VirtualClock()):
         pass
     assert closed == ["a", "b"]
 
 
 async def test_a_processor_belongs_to_one_run_at_a_time() -> None:
-    p = Passthrough("p")
+    p = Passthrough(name="p")
     GraphRun(Graph("g").chain(p))
     with pytest.raises(RuntimeError, match="already belongs to a run"):
         GraphRun(Graph("g2").chain(p))

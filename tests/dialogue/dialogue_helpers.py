@@ -62,7 +62,7 @@ async def converse(
 ) -> Call:
     """Run one call: every input in order, then drain. One reply per completed input."""
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("call", inputs=[Intent, DTMF]).chain(policy, sink)
     async with GraphRun(graph, clock=clock, metadata=metadata) as run:
         for item in inputs:

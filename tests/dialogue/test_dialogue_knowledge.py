@@ -82,7 +82,7 @@ async def test_interrupt_mid_turn_drops_the_stale_reply_and_keeps_the_state(
     held = HeldKnowledge()
     policy = make_policy(db, now, knowledge=held)
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("call", inputs=[Intent]).chain(policy, sink)
     async with GraphRun(graph, clock=clock) as run:
         await run.push(run.make(Intent, intent="schedule_appointment", confidence=0.9, text="book something"))

@@ -14,7 +14,7 @@ class FakeLine(Processor):
     produces = (BotStoppedSpeaking,)
 
     def __init__(self, play_secs: float | None) -> None:
-        super().__init__("line")
+        super().__init__(name="line")
         self.play_secs = play_secs
 
     @on(TextToSpeak)
@@ -31,7 +31,7 @@ class FakeLine(Processor):
 
 async def _call(play_secs: float | None) -> tuple[GraphRun, Collector, VirtualClock]:
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("g", inputs=[TextToSpeak, ToolResult]).chain(
         HangUpAfterGoodbye(max_wait=20), FakeLine(play_secs), sink
     )
@@ -63,7 +63,7 @@ async def test_hangs_up_anyway_when_playout_is_never_reported() -> None:
 
 async def test_other_tool_results_do_not_hang_up() -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("g", inputs=[ToolResult, TextToSpeak]).chain(HangUpAfterGoodbye(), FakeLine(None), sink)
     async with GraphRun(graph, clock=clock) as run:
         await run.push(run.make(ToolResult, call_id="c1", tool="check_order_status", result={}))

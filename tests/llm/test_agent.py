@@ -84,9 +84,9 @@ class Tools:
 
 
 def make_graph(agent: LLMAgent) -> tuple[Graph, Collector]:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("llm", inputs=[Transcript, Intent, UserStartedSpeaking]).chain(
-        BargeIn("barge"), agent, sink
+        BargeIn(name="barge"), agent, sink
     )
     return graph, sink
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
+import time
 
 import openai
 import pytest
@@ -13,11 +15,13 @@ from voiceflow.services.llm.errors import (
     LLMAuthError,
     LLMConnectionError,
     LLMError,
+    LLMProviderError,
     LLMRateLimitError,
     LLMStatusError,
     LLMTimeoutError,
 )
-from voiceflow.services.llm.openai import OpenAICompatEngine
+from voiceflow.services.llm.openai import OpenAICompatEngine, retry_after
+from voiceflow.services.llm.tools import ToolSpec
 from voiceflow.testing.fakes.openai_server import (
     ErrorReply,
     FakeOpenAIServer,
@@ -28,16 +32,19 @@ from voiceflow.testing.fakes.openai_server import (
     serve_in_thread,
 )
 
-ORDER_TOOL = {
+ORDER_PARAMETERS = {
+    "type": "object",
+    "properties": {"order_id": {"type": "string"}},
+    "required": ["order_id"],
+}
+ORDER_TOOL = ToolSpec("check_order_status", "Look up an order", ORDER_PARAMETERS)
+#: what OpenAI's chat completions take for ORDER_TOOL
+ORDER_TOOL_WIRE = {
     "type": "function",
     "function": {
         "name": "check_order_status",
         "description": "Look up an order",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "string"}},
-            "required": ["order_id"],
-        },
+        "parameters": ORDER_PARAMETERS,
     },
 }
 
@@ -96,7 +103,7 @@ async def test_streamed_tool_call_fragments_assembled(
     assert isinstance(events[-1], Done) and events[-1].finish_reason == "tool_calls"
     assert events[-1].ttft_ms is not None
     body = fake.bodies[0]
-    assert body["tools"] == [ORDER_TOOL]
+    assert body["tools"] == [ORDER_TOOL_WIRE]
     assert body["tool_choice"] == "auto"
 
 
@@ -205,7 +212,14 @@ async def test_tool_choice_without_tools_is_not_sent(
 
 @pytest.mark.parametrize(
     ("status", "kind", "retryable"),
-    [(401, LLMAuthError, False), (429, LLMRateLimitError, True), (500, LLMStatusError, True)],
+    [
+        (401, LLMAuthError, False),
+        (403, LLMAuthError, False),
+        (404, LLMStatusError, False),
+        (429, LLMRateLimitError, True),
+        (500, LLMProviderError, True),
+        (503, LLMProviderError, True),
+    ],
 )
 async def test_http_errors_become_llm_errors(
     fake: FakeOpenAIServer, engine: OpenAICompatEngine, status: int, kind: type[LLMError], retryable: bool
@@ -217,6 +231,28 @@ async def test_http_errors_become_llm_errors(
     assert info.value.retryable is retryable
     assert f"scripted {status}" in str(info.value) and f"HTTP {status}" in str(info.value)
     assert len(fake.bodies) == 1  # no retries by default
+    assert type(info.value) is kind and info.value.retry_after is None  # no Retry-After header sent
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "1.5"}, 1.5),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the precise header wins
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_header_forms(headers: dict[str, str], seconds: float | None) -> None:
+    assert retry_after(headers) == seconds
+
+
+def test_retry_after_as_an_http_date() -> None:
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    wait = retry_after({"retry-after": when})
+    assert wait is not None and 100 < wait <= 121
+    assert retry_after({"retry-after": email.utils.formatdate(time.time() - 60, usegmt=True)}) == 0.0
 
 
 async def test_wrong_api_key_is_auth_error(fake: FakeOpenAIServer) -> None:

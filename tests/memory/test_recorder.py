@@ -12,7 +12,7 @@ CALLER = "+15550102030"
 
 
 def graph_with(recorder: MemoryRecorder) -> tuple[Graph, Collector]:
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("mem", inputs=[Transcript, Intent, TextToSpeak, LLMToken, LLMResponseEnd])
     return graph.chain(recorder, sink), sink
 

@@ -30,7 +30,7 @@ async def test_final_transcripts_become_intents_after_the_transcript(
     trained_model: tuple[Path, bool],
 ) -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     router = _router(trained_model[0])
     graph = Graph("nlu", inputs=[Transcript]).chain(router, sink)
     async with GraphRun(graph, clock=clock) as run:

@@ -22,8 +22,8 @@ def _graph(rag: RAGProcessor, sink: Collector) -> Graph:
 
 async def test_knowledge_question_is_answered_and_other_intents_pass(shipped_kb: KnowledgeBase) -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
-    rag = RAGProcessor("rag", retriever=shipped_kb)
+    sink = Collector(name="sink")
+    rag = RAGProcessor(name="rag", retriever=shipped_kb)
     async with GraphRun(_graph(rag, sink), clock=clock) as run:
         await run.push(
             run.make(Intent, intent="knowledge_question", confidence=0.9, text="do you ship to Mexico")
@@ -42,8 +42,8 @@ async def test_knowledge_question_is_answered_and_other_intents_pass(shipped_kb:
 
 async def test_forward_handled_and_no_fallback(shipped_kb: KnowledgeBase) -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
-    rag = RAGProcessor("rag", retriever=shipped_kb, fallback=None, forward_handled=True)
+    sink = Collector(name="sink")
+    rag = RAGProcessor(name="rag", retriever=shipped_kb, fallback=None, forward_handled=True)
     async with GraphRun(_graph(rag, sink), clock=clock) as run:
         await run.push(run.make(Intent, intent="knowledge_question", confidence=0.9, text=""))
         await run.push(
@@ -67,8 +67,8 @@ class BrokenRetriever:
 
 async def test_failing_lookup_reports_an_error_and_speaks_the_fallback() -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
-    rag = RAGProcessor("rag", retriever=BrokenRetriever())
+    sink = Collector(name="sink")
+    rag = RAGProcessor(name="rag", retriever=BrokenRetriever())
     async with GraphRun(_graph(rag, sink), clock=clock) as run:
         await run.push(run.make(Intent, intent="knowledge_question", confidence=0.9, text="returns?"))
         await run.push(run.make(Intent, intent="knowledge_question", confidence=0.9, text="hours?"))

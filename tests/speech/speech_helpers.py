@@ -6,7 +6,7 @@ import asyncio
 import functools
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import numpy as np
 
@@ -67,7 +67,26 @@ class RecordingEngine:
         return session
 
 
-class ToneEngine:
+class Lifecycle:
+    """Counts ``start`` / ``aclose`` calls (the test engines' lifecycle; ``start_error`` fails it)."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+        self.acloses = 0
+        self.start_error: Exception | None = None
+        self.clock: Clock | None = None
+
+    async def start(self, clock: Clock) -> None:
+        self.starts += 1
+        if self.start_error is not None:
+            raise self.start_error
+        self.clock = clock
+
+    async def aclose(self) -> None:
+        self.acloses += 1
+
+
+class ToneEngine(Lifecycle):
     """A real (if tuneless) TTS engine: a 440 Hz tone, 60 ms per character, at 16 kHz."""
 
     name = "tone"
@@ -75,9 +94,10 @@ class ToneEngine:
     sample_rate = 16000
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = 0
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         if not text.strip():
             raise TTSError("nothing to synthesize")
         self.calls += 1
@@ -89,7 +109,7 @@ class ToneEngine:
             await asyncio.sleep(0)
 
 
-class FailingEngine:
+class FailingEngine(Lifecycle):
     """An engine whose backend is down: every request raises."""
 
     name = "failing"
@@ -97,30 +117,32 @@ class FailingEngine:
     sample_rate = 24000
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = 0
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         self.calls += 1
         raise TTSError("backend unavailable (503)")
         yield b""  # pragma: no cover - makes this an async generator
 
 
-class StalledEngine:
-    """An engine that accepts the request and then says nothing (waits on the run clock)."""
+class StalledEngine(Lifecycle):
+    """An engine that accepts the request and then says nothing (waits on its clock)."""
 
     name = "stalled"
     supports_ssml = False
     sample_rate = 16000
 
     def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+        super().__init__()
+        self.waits_on = clock
         self.calls = 0
         self.closed = 0
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         self.calls += 1
         try:
-            await self.clock.sleep(3600)
+            await self.waits_on.sleep(3600)
             yield bytes(320)
         finally:
             self.closed += 1

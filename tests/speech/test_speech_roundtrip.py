@@ -58,7 +58,7 @@ def _phone_call(sentence: CallerSentence) -> bytes:
 
 async def _recognise(engine: PocketsphinxEngine, sentence: CallerSentence) -> Recognised:
     pcm8 = _phone_call(sentence)
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("phone", inputs=[AudioRaw]).chain(
         Resample(16000), VADProcessor(), STTProcessor(engine, forward_audio=False), sink
     )

@@ -16,8 +16,8 @@ SENTENCE = "i need to reschedule my appointment for next tuesday"
 
 async def _turn(engine: RecordingEngine, speech: bytes, *, lead_ms: int = 500) -> Collector:
     """Push lead silence, a VAD-style start, the speech, a stop, and drain the run."""
-    sink = Collector("sink")
-    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, "stt", forward_audio=False), sink)
+    sink = Collector(name="sink")
+    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, name="stt", forward_audio=False), sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         lead = bytes(2 * RATE * lead_ms // 1000)
         for i in range(0, len(lead), FRAME):
@@ -74,8 +74,8 @@ async def test_decoders_are_pooled_across_streams() -> None:
 
 async def test_session_reused_across_turns_of_one_stream() -> None:
     engine = RecordingEngine()
-    sink = Collector("sink")
-    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, "stt", forward_audio=False), sink)
+    sink = Collector(name="sink")
+    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, name="stt", forward_audio=False), sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         for text in ("cancel my order please", "yes that is correct"):
             speech = synthesize(text, RATE)
@@ -90,8 +90,8 @@ async def test_session_reused_across_turns_of_one_stream() -> None:
 
 async def test_bad_audio_gives_errors_and_the_run_goes_on() -> None:
     engine = RecordingEngine()
-    sink = Collector("sink")
-    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, "stt"), sink)
+    sink = Collector(name="sink")
+    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, name="stt"), sink)
     speech = synthesize("no please cancel it", RATE)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(AudioRaw, audio=bytes(320), sample_rate=8000))
@@ -115,8 +115,8 @@ async def test_bad_audio_gives_errors_and_the_run_goes_on() -> None:
 
 async def test_end_of_stream_mid_utterance_still_yields_the_final() -> None:
     engine = RecordingEngine()
-    sink = Collector("sink")
-    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, "stt", forward_audio=False), sink)
+    sink = Collector(name="sink")
+    graph = Graph("stt", inputs=[AudioRaw]).chain(STTProcessor(engine, name="stt", forward_audio=False), sink)
     speech = synthesize("please cancel my order", RATE)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(VoiceStarted))

@@ -49,8 +49,8 @@ async def test_first_audio_leaves_before_the_reply_is_synthesized() -> None:
 
 async def test_processor_streams_chunks_of_20_to_100_ms_with_one_utterance_id() -> None:
     engine = PiperEngine(noise_scale=0.0, noise_w_scale=0.0)
-    sink = Collector("sink")
-    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(engine, "tts", chunk_ms=40), sink)
+    sink = Collector(name="sink")
+    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(engine, name="tts", chunk_ms=40), sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(TextToSpeak, text="Your order has shipped. It arrives Thursday."))
         await run.push(run.make(TextToSpeak, text="Goodbye.", utterance_id=77))
@@ -64,8 +64,8 @@ async def test_processor_streams_chunks_of_20_to_100_ms_with_one_utterance_id() 
 
 async def test_llm_tokens_are_spoken_clause_by_clause() -> None:
     engine = CountingPiper()
-    sink = Collector("sink")
-    graph = Graph("tts", inputs=[LLMToken]).chain(TTSProcessor(engine, "tts"), sink)
+    sink = Collector(name="sink")
+    graph = Graph("tts", inputs=[LLMToken]).chain(TTSProcessor(engine, name="tts"), sink)
     reply = "Sure! Your appointment is moved to Tuesday at ten, and a confirmation is on its way."
     async with GraphRun(graph, clock=VirtualClock()) as run:
         for word in reply.split(" "):
@@ -81,8 +81,8 @@ async def test_llm_tokens_are_spoken_clause_by_clause() -> None:
 
 async def test_interrupt_stops_stale_audio_and_synthesis() -> None:
     engine = CountingPiper()
-    tts = TTSProcessor(engine, "tts")
-    sink = Collector("sink")
+    tts = TTSProcessor(engine, name="tts")
+    sink = Collector(name="sink")
     graph = Graph("tts", inputs=[TextToSpeak]).chain(tts, sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(TextToSpeak, text=LONG_REPLY))
@@ -116,8 +116,8 @@ async def test_ssml_breaks_become_silence_and_slow_rate_is_longer() -> None:
     b.text("Your order number is").pause(800)
     with b.prosody(rate="slow"):
         b.say_as("1002", "digits")
-    sink = Collector("sink")
-    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(engine, "tts"), sink)
+    sink = Collector(name="sink")
+    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(engine, name="tts"), sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(TextToSpeak, text="", ssml=plain, utterance_id=1))
         await run.push(run.make(TextToSpeak, text="", ssml=b.to_string(), utterance_id=2))
@@ -136,9 +136,9 @@ async def test_ssml_breaks_become_silence_and_slow_rate_is_longer() -> None:
 
 async def test_angry_caller_gets_a_slower_quieter_answer() -> None:
     engine = PiperEngine(noise_scale=0.0, noise_w_scale=0.0)
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     text = "I understand, let me fix that for you right away."
-    graph = Graph("tts", inputs=[Intent, TextToSpeak]).chain(TTSProcessor(engine, "tts"), sink)
+    graph = Graph("tts", inputs=[Intent, TextToSpeak]).chain(TTSProcessor(engine, name="tts"), sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(TextToSpeak, text=text, utterance_id=1))
         await run.push(run.make(Intent, intent="complaint", confidence=0.9, emotion="angry"))
@@ -153,8 +153,8 @@ async def test_angry_caller_gets_a_slower_quieter_answer() -> None:
 
 
 async def test_bad_text_gives_errors_and_the_run_goes_on() -> None:
-    sink = Collector("sink")
-    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(PiperEngine(), "tts"), sink)
+    sink = Collector(name="sink")
+    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(PiperEngine(), name="tts"), sink)
     async with GraphRun(graph, clock=VirtualClock()) as run:
         await run.push(run.make(TextToSpeak, text="   "))
         await run.push(run.make(TextToSpeak, text="", ssml="<speak>unclosed"))

@@ -96,8 +96,8 @@ async def test_healthy_engine_is_used_and_resampled_to_the_router_rate() -> None
 
 async def test_router_inside_the_tts_processor_speaks_despite_a_dead_engine() -> None:
     router = TTSRouter([RoutedEngine(FailingEngine(), quality=1.0)], fallback=PiperEngine(), policy="quality")
-    sink = Collector("sink")
-    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(router, "tts"), sink)
+    sink = Collector(name="sink")
+    graph = Graph("tts", inputs=[TextToSpeak]).chain(TTSProcessor(router, name="tts"), sink)
     clock = VirtualClock()
     async with GraphRun(graph, clock=clock) as run:
         assert router.clock is clock  # the processor handed the run clock to the router
@@ -105,3 +105,36 @@ async def test_router_inside_the_tts_processor_speaks_despite_a_dead_engine() ->
     assert not run.errors
     chunks = sink.of(TTSAudio)
     assert chunks and {c.sample_rate for c in chunks} == {22050}
+
+
+async def test_router_starts_its_engines_on_the_run_clock_and_closes_them() -> None:
+    clock = VirtualClock()
+    tone, broken = Named("tone"), FailingEngine()
+    broken.start_error = ConnectionError("pool refused")
+    piper = PiperEngine()
+    router = TTSRouter(
+        [RoutedEngine(broken, quality=0.9), RoutedEngine(tone, quality=0.5)],
+        fallback=piper,
+        policy="quality",
+        cooldown=30.0,
+    )
+    await router.start(clock)
+    assert router.clock is clock and tone.clock is clock and tone.starts == 1
+    # the engine that could not start is on cool-down: the plan skips it
+    assert broken.starts == 1 and router.engines[0].failures == 1
+    assert [e.name for e in router.plan()] == ["tone", "piper"]
+    await router.start(VirtualClock())  # idempotent: nothing restarts, the first clock stays
+    assert router.clock is clock and tone.starts == 1 and broken.starts == 1
+    # after the cool-down it is started again when tried; still broken, so tone speaks
+    await clock.advance(31.0)
+    audio = b"".join([c async for c in router.synthesize("hello")])
+    assert audio and router.last_engine == "tone"
+    assert broken.starts == 2 and broken.calls == 0 and router.engines[0].failures == 2
+    await router.aclose()
+    await router.aclose()
+    assert tone.acloses == 1 and broken.acloses == 0  # only what started is closed, once
+    # a closed router starts again from scratch
+    broken.start_error = None
+    await router.start(clock)
+    assert tone.starts == 2 and broken.starts == 3
+    await router.aclose()

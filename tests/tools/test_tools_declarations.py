@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 import pytest
 
-from voiceflow.processors.tools import TOOL_NAMES, CallCenterTools, Schema, ToolRegistry, ToolSpec, tool
+from voiceflow.processors.tools import TOOL_NAMES, CallCenterTools, DeclaredTool, Schema, ToolRegistry, tool
+from voiceflow.services.llm.tools import ToolSpec, openai_tool
 
 EXPECTED_REQUIRED = {
     "check_order_status": ["order_id"],
@@ -23,15 +24,15 @@ EXPECTED_REQUIRED = {
 }
 
 
-def test_the_nine_tools_are_declared_in_openai_format(tools: CallCenterTools) -> None:
-    decls = tools.registry.declarations()
-    by_name = {d["function"]["name"]: d for d in decls}
+def test_the_nine_tools_are_declared_as_provider_neutral_specs(tools: CallCenterTools) -> None:
+    specs = tools.registry.declarations()
+    assert all(isinstance(s, ToolSpec) for s in specs)
+    by_name = {s.name: s for s in specs}
     assert set(by_name) == set(TOOL_NAMES) == set(EXPECTED_REQUIRED)
-    for name, decl in by_name.items():
-        assert decl["type"] == "function"
-        fn = decl["function"]
-        assert fn["description"] and "\n" not in fn["description"]
-        params = fn["parameters"]
+    for name, spec in by_name.items():
+        assert spec.description and "\n" not in spec.description
+        params = spec.parameters
+        assert spec.required == tuple(EXPECTED_REQUIRED[name])
         assert params["type"] == "object" and params["additionalProperties"] is False
         assert params["required"] == EXPECTED_REQUIRED[name]
         # every property is a parameter of the Python signature, with a description from Args:
@@ -39,7 +40,14 @@ def test_the_nine_tools_are_declared_in_openai_format(tools: CallCenterTools) ->
         assert list(params["properties"]) == list(inspect.signature(method).parameters)
         for prop in params["properties"].values():
             assert prop["description"]
-    json.dumps(decls)  # serializable as sent to any provider
+    # the OpenAI wire shape is a translation of the spec, and it serializes as sent
+    wire = [openai_tool(s) for s in specs]
+    assert {w["function"]["name"] for w in wire} == set(TOOL_NAMES)
+    assert all(
+        w["type"] == "function" and w["function"]["parameters"] == by_name[w["function"]["name"]].parameters
+        for w in wire
+    )
+    json.dumps(wire)
 
 
 def _group(name: str) -> str:
@@ -51,7 +59,7 @@ def _group(name: str) -> str:
 
 
 def test_types_map_to_json_schema(tools: CallCenterTools) -> None:
-    decl = {d["function"]["name"]: d["function"]["parameters"] for d in tools.registry.declarations()}
+    decl = {s.name: s.parameters for s in tools.registry.declarations()}
     dept = decl["transfer_to_human"]["properties"]["department"]
     assert dept["type"] == "string"
     assert dept["enum"] == ["customer_service", "billing", "technical_support", "sales"]
@@ -90,14 +98,13 @@ def test_a_new_tool_declares_itself_from_its_signature() -> None:
         """
         return {"recipient": recipient, "wrap": wrap, "quantity": quantity}
 
-    spec = ToolSpec.from_callable(ship_gift)
-    decl = spec.declaration()["function"]
-    assert decl["name"] == "ship_gift"
+    declared = DeclaredTool.from_callable(ship_gift)
+    spec = declared.spec
+    assert spec.name == "ship_gift"
     assert (
-        decl["description"]
-        == "Send a gift to someone. Longer explanation that also belongs to the description."
+        spec.description == "Send a gift to someone. Longer explanation that also belongs to the description."
     )
-    props = decl["parameters"]["properties"]
+    props = spec.parameters["properties"]
     assert props["wrap"] == {
         "type": "string",
         "enum": ["paper", "box"],
@@ -107,7 +114,7 @@ def test_a_new_tool_declares_itself_from_its_signature() -> None:
     assert props["express"]["type"] == "boolean"
     assert props["note"]["type"] == "string"
     assert props["tags"] == {"type": "array", "items": {"type": "string"}, "description": "Labels."}
-    assert decl["parameters"]["required"] == ["recipient", "wrap"]
+    assert spec.parameters["required"] == ["recipient", "wrap"]
 
 
 def test_undeclarable_tools_fail_when_registered() -> None:

@@ -13,7 +13,7 @@ from voiceflow.processors.tools import CallCenterTools, CallState, ToolCallTrack
 async def test_executor_runs_calls_and_reports_errors_as_results(tools: CallCenterTools) -> None:
     tracker = ToolCallTracker(tools.registry)
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     graph = Graph("tools", inputs=[ToolCall]).chain(ToolExecutor(tracker, name="exec"), sink)
     async with GraphRun(graph, clock=clock) as run:
         order = {"tool": "check_order_status"}
@@ -59,7 +59,7 @@ async def test_interrupt_cancels_the_running_call_of_the_old_generation() -> Non
     tracker = ToolCallTracker(ToolRegistry([gate.hold]))
     executor = ToolExecutor(tracker, name="exec", feedback_upstream=True)
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     feedback: list[ToolResult] = []
     graph = Graph("tools", inputs=[ToolCall]).chain(executor, sink)
     async with GraphRun(

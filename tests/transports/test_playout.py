@@ -231,7 +231,7 @@ async def test_browser_output_relays_transcripts_and_agent_text_once() -> None:
     clock = VirtualClock()
     socket = FakeSocket()
     out = WebSocketOutput(WebSocketWire(socket))
-    graph = Graph("t", inputs=INPUTS).chain(Passthrough("dialogue"), SwallowingTTS("tts"), out)
+    graph = Graph("t", inputs=INPUTS).chain(Passthrough(name="dialogue"), SwallowingTTS(name="tts"), out)
     async with GraphRun(graph, clock=clock) as run:
         await clock.advance(0.01)  # Start reaches the output, which then watches the run
         await run.push(run.make(Transcript, text="where is my", final=False))
@@ -257,7 +257,7 @@ async def test_browser_output_relays_transcripts_and_agent_text_once() -> None:
 
 async def test_twilio_input_reframes_mulaw_to_20ms_16k_and_validates() -> None:
     clock = VirtualClock()
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     twilio_in = TwilioInput()
     async with GraphRun(Graph("t").chain(twilio_in, sink), clock=clock):
         pcm8k = StreamResampler(16000, 8000).process(tone(0.3), last=True)

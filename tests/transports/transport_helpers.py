@@ -28,8 +28,8 @@ F = TypeVar("F", bound=Frame)
 class UpstreamTap(Processor):
     """Records, with clock times, what the output reports upstream (bot speaking, playout, metrics)."""
 
-    def __init__(self, name: str = "tap") -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str = "tap") -> None:
+        super().__init__(name=name)
         self.frames: list[tuple[float, Frame]] = []
 
     @on(BotStartedSpeaking, BotStoppedSpeaking, PlayoutReport, Metrics, upstream=True)
@@ -58,14 +58,13 @@ class EchoFactory:
     calls: dict[str, CallRecord] = field(default_factory=dict)
 
     def __call__(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
-        tap, echo = UpstreamTap(), EchoAgent("echo")
+        tap, echo = UpstreamTap(), EchoAgent(name="echo")
         self.calls[ctx.call_id] = CallRecord(
             ctx, cast(PcmInput, input), cast(PacedAudioOutput, output), tap, echo
         )
-        return Graph(f"echo:{ctx.call_id}").chain(
-            input, tap, EnergyTurnDetector("turns"), BargeIn("barge_in", min_speech_secs=self.barge_in_secs),
-            echo, output,
-        )  # fmt: skip
+        turns = EnergyTurnDetector(name="turns")
+        barge_in = BargeIn(name="barge_in", min_speech_secs=self.barge_in_secs)
+        return Graph(f"echo:{ctx.call_id}").chain(input, tap, turns, barge_in, echo, output)
 
 
 @asynccontextmanager

@@ -52,7 +52,7 @@ async def test_output_plays_reports_and_forwards_events() -> None:
     peer = WebRTCPeer("t1", clock=clock)
     peer.output_track.clock = clock
     upstream: list[Frame] = []
-    src = Passthrough("src")
+    src = Passthrough(name="src")
     graph = Graph("out", inputs=[TTSAudio, Transcript, TextToSpeak, LLMToken, Metrics, UserStoppedSpeaking])
     graph.chain(src, WebRTCOutput(peer))
     async with GraphRun(graph, clock=clock, on_upstream=lambda _p, f: upstream.append(f)) as run:
@@ -98,7 +98,7 @@ async def test_interrupt_empties_the_track_at_once() -> None:
     peer = WebRTCPeer("t2", clock=clock)
     peer.output_track.clock = clock
     upstream: list[Frame] = []
-    src = Passthrough("src")
+    src = Passthrough(name="src")
     graph = Graph("barge", inputs=[TTSAudio]).chain(src, WebRTCOutput(peer))
     async with GraphRun(graph, clock=clock, on_upstream=lambda _p, f: upstream.append(f)) as run:
         await run.push(
@@ -164,7 +164,7 @@ async def test_input_turns_48k_stereo_into_16k_mono_20ms_frames() -> None:
     frames.insert(10, make_frame(np.zeros((1, 960), dtype=np.uint8), "u8", "mono"))  # a bad one
     peer = WebRTCPeer("t3")
     peer.remote_audio = FramesTrack(frames)
-    sink = Collector("sink")
+    sink = Collector(name="sink")
     source: Processor = WebRTCInput(peer)
     async with GraphRun(Graph("in").chain(source, sink)) as run:
         for _ in range(200):
@@ -190,7 +190,7 @@ async def test_audio_waiting_for_room_is_dropped_when_interrupted() -> None:
     track = peer.output_track
     track.clock = clock
     track.max_buffer_bytes = 48000 * 2 // 10  # 100 ms
-    src = Passthrough("src")
+    src = Passthrough(name="src")
     graph = Graph("full", inputs=[TTSAudio]).chain(src, WebRTCOutput(peer))
     async with GraphRun(graph, clock=clock) as run:
         for _ in range(2):

@@ -100,7 +100,7 @@ class Loopback(Processor):
 
 def loopback_factory(ctx: CallContext, input: Processor, output: Processor) -> Graph:
     """For connect/disconnect cycles: no models, the peer hears itself."""
-    return Graph(f"loopback-{ctx.call_id}").chain(input, Loopback("loopback"), output)
+    return Graph(f"loopback-{ctx.call_id}").chain(input, Loopback(name="loopback"), output)
 
 
 class Replier(Processor):
@@ -108,8 +108,8 @@ class Replier(Processor):
 
     produces = (TextToSpeak,)
 
-    def __init__(self, name: str = "replier") -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str = "replier") -> None:
+        super().__init__(name=name)
         self.heard = ""
 
     @on(Transcript)
@@ -130,14 +130,15 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
     """A real offline mini-agent: Silero VAD → pocketsphinx → endpointer → reply → Piper."""
     from voiceflow.processors.audio import Endpointer, VADProcessor
     from voiceflow.processors.stt import STTProcessor
+    from voiceflow.services.tts.piper import PiperEngine
 
     return Graph(f"agent-{ctx.call_id}").chain(
         input,
-        VADProcessor("vad"),
+        VADProcessor(name="vad"),
         STTProcessor(name="stt"),
-        Endpointer("endpointer"),
+        Endpointer(name="endpointer"),
         Replier(),
-        TTSProcessor(name="tts"),
+        TTSProcessor(PiperEngine(), name="tts"),
         output,
     )
 

@@ -17,8 +17,8 @@ F = TypeVar("F", bound=Frame)
 class Merge(Processor):
     """Fan-in: one ordered queue fed by several inputs; forwards Start once and End after all inputs end."""
 
-    def __init__(self, name: str | None = None, *, queue_size: int | None = None) -> None:
-        super().__init__(name, queue_size=queue_size)
+    def __init__(self, *, name: str | None = None, queue_size: int | None = None) -> None:
+        super().__init__(name=name, queue_size=queue_size)
         self._started = False
         self._ended = 0
 
@@ -48,7 +48,7 @@ class Router(Processor):
         default: str | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.routes = list(routes)
         self.default = default
         self.branches: dict[str, Processor] = {}
@@ -76,8 +76,8 @@ class Router(Processor):
 class Collector(Processor):
     """A sink that keeps what reaches it (tests, examples, benchmarks)."""
 
-    def __init__(self, name: str | None = None, *, keep: int | None = None) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str | None = None, keep: int | None = None) -> None:
+        super().__init__(name=name)
         self.frames: list[Frame] = []
         self.keep = keep
         self._arrived = asyncio.Event()

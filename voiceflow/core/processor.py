@@ -73,7 +73,7 @@ class Processor:
         cls._down_handlers = down
         cls._up_handlers = up
 
-    def __init__(self, name: str | None = None, *, queue_size: int | None = None) -> None:
+    def __init__(self, *, name: str | None = None, queue_size: int | None = None) -> None:
         self.name = name or type(self).__name__
         self.queue = FrameQueue(queue_size or self.queue_size, self.overflow)
         self.downstream: list[Processor] = []
@@ -192,6 +192,13 @@ class Processor:
                 await t.push_up(frame)
             else:
                 t.queue.offer(frame, True)
+
+    async def report_error(self, message: str, *, exception: BaseException | None = None) -> None:
+        """Tell upstream about a recoverable failure (bad input, a failed lookup); the run goes on.
+
+        The ``Error`` names this processor. Failures that must end the run raise ``FatalError``.
+        """
+        await self.push_up(Error(message=message, processor=self.name, exception=exception))
 
     async def interrupt(self) -> Interrupt:
         """Start a new generation and send the Interrupt both ways."""

@@ -28,8 +28,8 @@ __all__ = ["BargeIn"]
 class BargeIn(Processor):
     """Interrupts the agent when the caller speaks over it for ``min_speech_secs``."""
 
-    def __init__(self, name: str | None = None, *, min_speech_secs: float = 0.3) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str | None = None, min_speech_secs: float = 0.3) -> None:
+        super().__init__(name=name)
         if min_speech_secs < 0:
             raise ValueError(f"min_speech_secs must be >= 0, got {min_speech_secs}")
         self.min_speech_secs = min_speech_secs

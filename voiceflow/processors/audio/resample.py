@@ -18,7 +18,7 @@ import soxr
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.audio import AudioRaw, TTSAudio
 from voiceflow.frames.base import evolve
-from voiceflow.frames.control import End, Error, Interrupt
+from voiceflow.frames.control import End, Interrupt
 from voiceflow.processors.audio.codecs import float32_to_pcm16, pcm16_to_float32
 from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.processors.audio.validate import MAX_RATE, MIN_RATE, audio_problem
@@ -117,7 +117,7 @@ class Resample(Processor):
         quality: Quality = "HQ",
         name: str | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         if not MIN_RATE <= out_rate <= MAX_RATE:
             raise AudioFormatError(f"output sample rate {out_rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
         self.out_rate = out_rate
@@ -133,7 +133,7 @@ class Resample(Processor):
             return
         problem = audio_problem(frame)
         if problem is not None:
-            await self.push_up(Error(message=problem, processor=self.name))
+            await self.report_error(problem)
             return
         key = (type(frame), frame.sample_rate, frame.channels)
         held = self._streams.get(key)

@@ -83,8 +83,8 @@ class Endpointer(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         silence_secs: float = 0.8,
         complete_secs: float = 0.3,
         hold_secs: float = 1.6,
@@ -93,7 +93,7 @@ class Endpointer(Processor):
         hold: Callable[[str], bool] = trailing_hold,
         merge_transcripts: bool = True,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
             raise ValueError("silence windows must be positive")
         self.silence_secs = silence_secs

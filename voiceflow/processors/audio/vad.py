@@ -20,7 +20,7 @@ import numpy as np
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.audio import AudioRaw
-from voiceflow.frames.control import End, Error
+from voiceflow.frames.control import End
 from voiceflow.frames.speech import VoiceStarted, VoiceStopped
 from voiceflow.processors.audio.silero import (
     VAD_RATES,
@@ -128,14 +128,14 @@ class VADProcessor(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         start_secs: float = 0.2,
         stop_secs: float = 0.25,
         threshold: float = 0.5,
         min_volume_dbfs: float = -50.0,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.start_secs = start_secs
         self.stop_secs = stop_secs
         self.threshold = threshold
@@ -169,15 +169,12 @@ class VADProcessor(Processor):
     async def audio(self, frame: AudioRaw) -> None:
         problem = audio_problem(frame)
         if problem is not None:
-            await self.push_up(Error(message=problem, processor=self.name))
+            await self.report_error(problem)
             return
         if frame.sample_rate not in VAD_RATES:
-            await self.push_up(
-                Error(
-                    message=f"VAD needs 8000 or 16000 Hz audio, got {frame.sample_rate} Hz; "
-                    "put Resample(16000) before it (frame forwarded unscored)",
-                    processor=self.name,
-                )
+            await self.report_error(
+                f"VAD needs 8000 or 16000 Hz audio, got {frame.sample_rate} Hz; "
+                "put Resample(16000) before it (frame forwarded unscored)"
             )
             await self.push(frame)
             return

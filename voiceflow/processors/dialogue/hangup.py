@@ -18,8 +18,8 @@ from voiceflow.frames import BotStoppedSpeaking, End, ToolResult
 class HangUpAfterGoodbye(Processor):
     produces = (End,)
 
-    def __init__(self, name: str = "hangup", *, max_wait: float = 20.0) -> None:
-        super().__init__(name)
+    def __init__(self, *, name: str = "hangup", max_wait: float = 20.0) -> None:
+        super().__init__(name=name)
         self.max_wait = max_wait
         self.pending = False
         self.hung_up = False

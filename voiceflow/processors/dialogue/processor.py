@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.db import Database
-from voiceflow.frames import DTMF, Error, Intent, Start, TextToSpeak, ToolCall, ToolResult
+from voiceflow.frames import DTMF, Intent, Start, TextToSpeak, ToolCall, ToolResult
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, KnowledgeHit, SlotRules
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
 from voiceflow.processors.tools.business import BusinessConfig
@@ -81,7 +81,7 @@ class DialoguePolicy(Processor):
         max_steps: int = 8,
         name: str | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.tracker = tools if isinstance(tools, ToolCallTracker) else ToolCallTracker(tools)
         self._search = self._knowledge_search(knowledge)
         self.logic = DialoguePolicyLogic(
@@ -178,7 +178,7 @@ class DialoguePolicy(Processor):
             await self.push(frame)
         for key in frame.digit:
             if key not in "0123456789*#":
-                await self.push_up(Error(message=f"ignored keypad key {key!r}", processor=self.name))
+                await self.report_error(f"ignored keypad key {key!r}")
                 continue
             turn = self.logic.keypad(self.state, key)
             if turn is not None:
@@ -215,7 +215,7 @@ class DialoguePolicy(Processor):
         try:
             hits = list(await self._search(action.query))
         except Exception as exc:
-            await self.push_up(Error(message=f"knowledge search failed: {exc}", processor=self.name))
+            await self.report_error(f"knowledge search failed: {exc}", exception=exc)
             hits = []
         hits.sort(key=lambda h: -float(h.score))
         return self.logic.after_lookup(state, action, hits)

@@ -12,6 +12,11 @@ handler then marks its open calls cancelled in the tracker and answers them in
 the context with a ``cancelled`` tool message, so the history never holds an
 assistant tool call without its response. Engine failures become a spoken
 fallback plus an ``Error`` upstream; the call goes on.
+
+A ``turn_prompt`` (``grounding.TurnPrompt``, e.g. ``KnowledgeGrounding``) may give a turn
+its own system prompt, sent as the engine's ``system_override`` on every round of that
+turn; the memory keeps the standing prompt. The engine is started in ``setup`` (on the
+run clock) and never closed here: it is shared by calls and belongs to its owner.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from typing import Any, Literal
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import (
-    Error,
     Intent,
     Interrupt,
     LLMResponseEnd,
@@ -35,12 +39,14 @@ from voiceflow.frames import (
     ToolResult,
     Transcript,
 )
+from voiceflow.processors.llm.grounding import TurnPrompt
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
 from voiceflow.processors.tools.outcome import ToolOutcome
 from voiceflow.processors.tools.registry import ToolRegistry
 from voiceflow.services.llm.engine import Done, LLMEngine, TextDelta, ToolCallRequest
+from voiceflow.services.llm.tools import ToolSpec
 
 DEFAULT_FALLBACK = "Sorry, I'm having trouble answering right now. Could you say that again in a moment?"
 TIMEOUT_MESSAGE = "Sorry, that is taking too long. Please try again in a moment."
@@ -72,12 +78,14 @@ class LLMAgent(Processor):
         tool_timeout: float = 10.0,
         fallback_text: str = DEFAULT_FALLBACK,
         respond_to: Literal["transcript", "intent"] = "transcript",
+        turn_prompt: TurnPrompt | None = None,
         name: str | None = None,
     ) -> None:
         """``respond_to="intent"`` answers Intent frames (so the NLU's reading is in the prompt)
         and ignores transcripts; otherwise intents only enrich the turn's record.
+        ``turn_prompt`` gives a turn its own system prompt (see ``grounding``).
         """
-        super().__init__(name)
+        super().__init__(name=name)
         self.engine = engine
         self.memory = memory or ConversationMemory(system_prompt)
         if system_prompt and not self.memory.system_prompt:
@@ -88,9 +96,13 @@ class LLMAgent(Processor):
         self.tool_timeout = tool_timeout
         self.fallback_text = fallback_text
         self.respond_to = respond_to
+        self.turn_prompt = turn_prompt
         self.responses = 0
         self._call_serial = itertools.count(1)
         self.last_ttft_ms: float | None = None
+
+    async def setup(self) -> None:
+        await self.engine.start(self.run.clock)
 
     # -- inputs -------------------------------------------------------------------------------
     @on(Transcript)
@@ -121,8 +133,19 @@ class LLMAgent(Processor):
         return self.memory.truncate_last_assistant(heard)
 
     # -- the loop -------------------------------------------------------------------------------
-    def _declarations(self) -> list[dict[str, Any]]:
+    def _declarations(self) -> list[ToolSpec]:
         return self.registry.declarations() if self.registry is not None else []
+
+    async def _system_for_turn(self) -> str | None:
+        """This turn's own system prompt (``turn_prompt``), or None for the standing one."""
+        turn = self.memory.current
+        if self.turn_prompt is None or turn is None:
+            return None
+        try:
+            return await self.turn_prompt(turn, self.memory.system_prompt)
+        except Exception as exc:  # a failed lookup costs the grounding, not the answer
+            await self.report_error(f"turn prompt failed: {exc}", exception=exc)
+            return None
 
     async def respond(self) -> None:
         """Answer the current turn: stream, run tools, feed back, at most ``max_tool_rounds`` rounds."""
@@ -132,9 +155,10 @@ class LLMAgent(Processor):
         recorded = 0  # how much of ``said`` is already in memory
         rounds = 0
         try:
+            system = await self._system_for_turn()
             for rounds in range(self.max_tool_rounds + 1):
                 tools_on = bool(declarations) and rounds < self.max_tool_rounds
-                result = await self._stream_round(declarations if tools_on else None, said)
+                result = await self._stream_round(declarations if tools_on else None, said, system)
                 if result.done is not None and rounds == 0:
                     self.last_ttft_ms = result.done.ttft_ms
                     await self._metrics({"llm_ttft_ms": result.done.ttft_ms})
@@ -162,12 +186,18 @@ class LLMAgent(Processor):
         if self.memory.needs_summary:
             self.create_task(self.memory.summarize_if_needed(), turn=False)
 
-    async def _stream_round(self, tools: Sequence[dict[str, Any]] | None, said: list[str]) -> _Round:
+    async def _stream_round(
+        self, tools: Sequence[ToolSpec] | None, said: list[str], system: str | None
+    ) -> _Round:
         result = _Round()
         stream = self.engine.stream(
-            self.memory.messages(), tools=tools, tool_choice="auto" if tools else "none"
+            # with an override the standing prompt keeps its slot (messages[0]) for it to replace
+            self.memory.messages(prompt_slot=system is not None),
+            tools=tools,
+            tool_choice="auto" if tools else "none",
+            system_override=system,
         )
-        async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
+        async with contextlib.aclosing(stream) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if event.text:
@@ -230,7 +260,7 @@ class LLMAgent(Processor):
             if self.tracker is not None:
                 self.tracker.cancel(call.id)
         self.memory.cancel_unanswered_tool_calls(reason="the request failed")
-        await self.push_up(Error(message=f"LLM failed: {exc}", processor=self.name, exception=exc))
+        await self.report_error(f"LLM failed: {exc}", exception=exc)
         spoken = (unrecorded + " " + self.fallback_text).strip()
         await self.push(LLMToken(text=(" " if unrecorded.strip() else "") + self.fallback_text))
         self.memory.add_assistant(spoken)

@@ -168,11 +168,15 @@ class ConversationMemory:
         return None
 
     # -- context for the LLM -------------------------------------------------------------------
-    def messages(self, system_prompt: str | None = None) -> list[ChatMessage]:
-        """System prompt, summary, then the live turns (``system_prompt`` overrides the prompt)."""
+    def messages(self, system_prompt: str | None = None, *, prompt_slot: bool = False) -> list[ChatMessage]:
+        """System prompt, summary, then the live turns (``system_prompt`` overrides the prompt).
+
+        ``prompt_slot`` puts the prompt first even when empty, so an engine's ``system_override``
+        (which replaces a leading system message) replaces the prompt and never the summary.
+        """
         prompt = self.system_prompt if system_prompt is None else system_prompt
         out: list[ChatMessage] = []
-        if prompt:
+        if prompt or prompt_slot:
             out.append(ChatMessage(role="system", content=prompt))
         if self.summary:
             out.append(ChatMessage(role="system", content=f"{SUMMARY_PREFIX}\n{self.summary}"))

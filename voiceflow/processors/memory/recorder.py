@@ -17,7 +17,7 @@ import uuid
 from typing import Literal
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import End, Error, Intent, LLMResponseEnd, LLMToken, Start, TextToSpeak, Transcript
+from voiceflow.frames import End, Intent, LLMResponseEnd, LLMToken, Start, TextToSpeak, Transcript
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.memory.persistent import GreetingContext, PersistentUserMemory
 from voiceflow.processors.memory.summarizer import CONVERSATIONAL_INTENTS
@@ -31,15 +31,15 @@ class MemoryRecorder(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         conversation: ConversationMemory | None = None,
         persistent: PersistentUserMemory | None = None,
         phone: str | None = None,
         call_id: str | None = None,
         assistant_source: Literal["text_to_speak", "llm"] = "text_to_speak",
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.conversation = conversation
         self.persistent = persistent
         self.phone = phone
@@ -68,7 +68,7 @@ class MemoryRecorder(Processor):
             self.greeting = await self.persistent.start_call(phone, self.call_id)
             self._caller = self.greeting.phone
         except Exception as exc:
-            await self._error(f"caller memory unavailable for {phone!r}: {exc}")
+            await self.report_error(f"caller memory unavailable for {phone!r}: {exc}", exception=exc)
 
     async def on_end(self, frame: End) -> None:
         await self._flush_user()
@@ -77,7 +77,7 @@ class MemoryRecorder(Processor):
             try:
                 await self.persistent.end_call(self._caller, self.call_id, topic=self.topic)
             except Exception as exc:
-                await self._error(f"could not close the call in memory: {exc}")
+                await self.report_error(f"could not close the call in memory: {exc}", exception=exc)
 
     # -- what flows ----------------------------------------------------------------------------------
     @on(Transcript)
@@ -167,7 +167,4 @@ class MemoryRecorder(Processor):
         try:
             await self.persistent.record_turn(self._caller, self.call_id, role, text, intent)
         except Exception as exc:
-            await self._error(f"could not record a {role} turn: {exc}")
-
-    async def _error(self, message: str) -> None:
-        await self.push_up(Error(message=message, processor=self.name))
+            await self.report_error(f"could not record a {role} turn: {exc}", exception=exc)

@@ -160,7 +160,7 @@ class LLMSummarizer:
             ChatMessage(role="user", content=prompt),
         ]
         try:
-            async with contextlib.aclosing(self.engine.stream(messages)) as events:  # type: ignore[type-var]
+            async with contextlib.aclosing(self.engine.stream(messages)) as events:
                 parts = [ev.text async for ev in events if isinstance(ev, TextDelta)]
         except LLMError:
             self.failures += 1

@@ -1,6 +1,6 @@
 """Tier 4: ask the configured LLM to call ``classify_intent`` (function calling).
 
-Provider-neutral: it talks to any ``LLMEngine`` (voiceflow/processors/llm/engine.py).
+Provider-neutral: it talks to any ``LLMEngine`` (voiceflow/services/llm/engine.py).
 The function declaration's ``intent`` enum and the system prompt come from the
 intent catalogue, so the model can only answer with an intent the dialogue
 knows. A reply without a valid call, an error or a timeout makes the tier
@@ -10,12 +10,14 @@ unavailable for this utterance; the cascade keeps the best earlier answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
 
+from voiceflow.core.clock import MonotonicClock
 from voiceflow.processors.nlu.intents import IntentCatalog, default_catalog
 from voiceflow.processors.nlu.result import TierAnswer, TierUnavailable
 from voiceflow.services.llm.engine import ChatMessage, LLMEngine, TextDelta, ToolCallRequest
+from voiceflow.services.llm.tools import ToolSpec
 
 log = logging.getLogger("voiceflow.nlu.llm")
 
@@ -23,32 +25,29 @@ FUNCTION_NAME = "classify_intent"
 _DEFAULT_CONFIDENCE = 0.8
 
 
-def classify_intent_declaration(catalog: IntentCatalog) -> dict[str, Any]:
-    """The OpenAI-format tool declaration whose enum is the intent list."""
-    return {
-        "type": "function",
-        "function": {
-            "name": FUNCTION_NAME,
-            "description": "Classify what the caller wants in their last utterance.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "intent": {
-                        "type": "string",
-                        "enum": list(catalog.names),
-                        "description": "The caller's intent.",
-                    },
-                    "confidence": {
-                        "type": "number",
-                        "minimum": 0,
-                        "maximum": 1,
-                        "description": "How sure you are, from 0 to 1.",
-                    },
+def classify_intent_declaration(catalog: IntentCatalog) -> ToolSpec:
+    """The tool the model must call; its ``intent`` enum is the catalogue's intent list."""
+    return ToolSpec(
+        name=FUNCTION_NAME,
+        description="Classify what the caller wants in their last utterance.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "intent": {
+                    "type": "string",
+                    "enum": list(catalog.names),
+                    "description": "The caller's intent.",
                 },
-                "required": ["intent", "confidence"],
+                "confidence": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "How sure you are, from 0 to 1.",
+                },
             },
+            "required": ["intent", "confidence"],
         },
-    }
+    )
 
 
 def system_prompt(catalog: IntentCatalog) -> str:
@@ -78,7 +77,12 @@ class LLMTier:
         self._prompt = system_prompt(self.catalog)
 
     async def start(self) -> None:
-        return None
+        """Start the engine (idempotent: an agent sharing it may have started it already).
+
+        The tier does not own the engine, so ``aclose`` leaves it open.
+        """
+        if self.engine is not None:
+            await self.engine.start(MonotonicClock())
 
     async def aclose(self) -> None:
         return None
@@ -91,8 +95,8 @@ class LLMTier:
         said: list[str] = []
         try:
             async with asyncio.timeout(self.timeout):
-                events = self.engine.stream(messages, tools=[self.tool], tool_choice="required")
-                try:
+                stream = self.engine.stream(messages, tools=[self.tool], tool_choice="required")
+                async with contextlib.aclosing(stream) as events:
                     async for event in events:
                         if (
                             isinstance(event, ToolCallRequest)
@@ -102,10 +106,6 @@ class LLMTier:
                             call = event
                         elif isinstance(event, TextDelta):
                             said.append(event.text)
-                finally:
-                    close = getattr(events, "aclose", None)
-                    if close is not None:
-                        await close()
         except TimeoutError as exc:
             raise TierUnavailable(f"LLM gave no answer within {self.timeout}s") from exc
         except Exception as exc:  # provider SDK errors vary; any of them only skips the tier

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import Error, Intent, Transcript
+from voiceflow.frames import Intent, Transcript
 from voiceflow.processors.nlu.cascade import IntentCascade
 from voiceflow.processors.nlu.entities import DEFAULT_TIMEZONE
 from voiceflow.processors.nlu.intents import default_catalog
@@ -84,15 +84,15 @@ class IntentRouter(Processor):
 
     def __init__(
         self,
-        name: str = "nlu",
         *,
+        name: str = "nlu",
         tiers: Sequence[IntentTier] | None = None,
         config: NLUConfig | None = None,
         llm: LLMEngine | None = None,
         clock: TimeSource | None = None,
         today: Callable[[], date] | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         cfg = config or NLUConfig.from_env()
         self.cascade = IntentCascade(
             tiers if tiers is not None else default_tiers(cfg, llm=llm, clock=clock),
@@ -131,6 +131,6 @@ class IntentRouter(Processor):
         try:
             result = await self.cascade.classify(frame.text)
         except Exception as exc:  # the cascade guards its tiers; this is the last net
-            await self.push_up(Error(message=f"intent routing failed: {exc}", processor=self.name))
+            await self.report_error(f"intent routing failed: {exc}", exception=exc)
             return
         await self.push(Intent(**result.frame_fields()))

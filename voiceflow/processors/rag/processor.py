@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from voiceflow.frames import Error, Intent, TextToSpeak
+from voiceflow.frames import Intent, TextToSpeak
 from voiceflow.processors import Processor, on
 from voiceflow.processors.rag.knowledge import KnowledgeBase, Retriever
 
@@ -26,15 +26,15 @@ class RAGProcessor(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         retriever: Retriever | None = None,
         intents: Iterable[str] = ("knowledge_question",),
         fallback: str | None = DEFAULT_FALLBACK,
         max_sentences: int = 2,
         forward_handled: bool = False,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.retriever: Retriever = retriever if retriever is not None else KnowledgeBase()
         self.intents = frozenset(intents)
         self.fallback = fallback
@@ -61,7 +61,7 @@ class RAGProcessor(Processor):
             try:
                 answer = await self.retriever.answer(question, max_sentences=self.max_sentences)
             except Exception as exc:
-                await self.push_up(Error(message=f"knowledge lookup failed: {exc}", processor=self.name))
+                await self.report_error(f"knowledge lookup failed: {exc}", exception=exc)
         if answer:
             self.answered += 1
             await self.push(TextToSpeak(text=answer))

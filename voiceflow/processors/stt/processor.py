@@ -21,7 +21,6 @@ from voiceflow.frames import (
     VoiceStarted,
     VoiceStopped,
 )
-from voiceflow.frames.control import Error
 from voiceflow.services.stt.engine import STTEngine, STTSession
 
 
@@ -31,13 +30,13 @@ class STTProcessor(Processor):
     def __init__(
         self,
         engine: STTEngine | None = None,
-        name: str | None = None,
         *,
+        name: str | None = None,
         preroll_ms: int = 300,
         forward_audio: bool = True,
         language: str = "en",
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         if engine is None:
             from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 
@@ -99,7 +98,7 @@ class STTProcessor(Processor):
         if last is not None and last[0] == message and now - last[1] < 1.0:
             return
         self._last_error = (message, now)
-        await self.push_up(Error(message=message, processor=self.name))
+        await self.report_error(message)
 
     def _remember(self, audio: bytes) -> None:
         self._preroll.append(audio)

@@ -8,13 +8,14 @@
             order_id: The order number, for example "1001".
         '''
 
-becomes ``{"type": "function", "function": {"name": "check_order_status", "description":
-"Look up an order.", "parameters": {"type": "object", "properties": {"order_id": {"type":
-"string", "description": "The order number, ..."}}, "required": ["order_id"],
-"additionalProperties": false}}}``. Type mapping: str/int/float/bool → JSON types,
-``Literal`` → ``enum``, ``X | None`` or a default → not required, ``list[X]`` → array,
-``Annotated[X, Schema(minimum=1)]`` → extra JSON-schema keys. The same types validate the
-arguments of a call (``ToolSpec.bind``), so declaration and check cannot drift apart.
+becomes the provider-neutral ``ToolSpec(name="check_order_status", description="Look up an
+order.", parameters={"type": "object", "properties": {"order_id": {"type": "string",
+"description": "The order number, ..."}}, "required": ["order_id"], "additionalProperties":
+false})``, which each LLM adapter translates to its provider's shape. Type mapping:
+str/int/float/bool → JSON types, ``Literal`` → ``enum``, ``X | None`` or a default → not
+required, ``list[X]`` → array, ``Annotated[X, Schema(minimum=1)]`` → extra JSON-schema keys.
+The same types validate the arguments of a call (``DeclaredTool.bind``), so declaration and
+check cannot drift apart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from voiceflow.processors.tools.outcome import ToolError
+from voiceflow.services.llm.tools import ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 ToolFn = Callable[..., Awaitable[dict[str, Any]]]
@@ -136,8 +138,8 @@ def _humanize(name: str) -> str:
 
 
 @dataclass
-class ToolSpec:
-    """A tool's declaration and its argument checker, built from one callable."""
+class DeclaredTool:
+    """A tool built from one callable: its ``ToolSpec`` for the LLM and its argument checker."""
 
     name: str
     description: str
@@ -145,7 +147,7 @@ class ToolSpec:
     params: dict[str, Param] = field(default_factory=dict)
 
     @classmethod
-    def from_callable(cls, fn: ToolFn, *, name: str | None = None) -> ToolSpec:
+    def from_callable(cls, fn: ToolFn, *, name: str | None = None) -> DeclaredTool:
         target = getattr(fn, "__func__", fn)
         hints = typing.get_type_hints(target, include_extras=True)
         description, arg_docs = parse_docstring(inspect.getdoc(target))
@@ -177,12 +179,10 @@ class ToolSpec:
             "additionalProperties": False,
         }
 
-    def declaration(self) -> dict[str, Any]:
-        """The OpenAI function-calling declaration (also what other providers' adapters convert)."""
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.parameters()},
-        }
+    @property
+    def spec(self) -> ToolSpec:
+        """The provider-neutral declaration an LLM engine receives."""
+        return ToolSpec(self.name, self.description, self.parameters())
 
     def bind(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Check ``arguments`` against the signature: missing, unexpected and ill-typed raise ToolError."""

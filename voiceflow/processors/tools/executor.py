@@ -31,7 +31,7 @@ class ToolExecutor(Processor):
     def __init__(
         self, tracker: ToolCallTracker, *, feedback_upstream: bool = False, name: str | None = None
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.tracker = tracker
         self.feedback_upstream = feedback_upstream
 

@@ -1,4 +1,4 @@
-"""The registry: tool declarations for any LLM provider, and calls that never raise."""
+"""The registry: provider-neutral tool declarations (``ToolSpec``), and calls that never raise."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from voiceflow.processors.tools.declare import ToolFn, ToolSpec, is_tool
+from voiceflow.processors.tools.declare import DeclaredTool, ToolFn, is_tool
 from voiceflow.processors.tools.outcome import ToolError, ToolOutcome
+from voiceflow.services.llm.tools import ToolSpec
 
 log = logging.getLogger("voiceflow.tools")
 
@@ -19,53 +20,53 @@ class ToolRegistry:
     """Named tools; ``call`` turns every kind of bad input into a structured ``ToolOutcome`` error."""
 
     def __init__(self, tools: Iterable[ToolFn] = ()) -> None:
-        self._specs: dict[str, ToolSpec] = {}
+        self._tools: dict[str, DeclaredTool] = {}
         for fn in tools:
             self.register(fn)
 
-    def register(self, fn: ToolFn, *, name: str | None = None) -> ToolSpec:
-        spec = ToolSpec.from_callable(fn, name=name)
-        if spec.name in self._specs:
-            raise ValueError(f"tool {spec.name!r} is already registered")
-        self._specs[spec.name] = spec
-        return spec
+    def register(self, fn: ToolFn, *, name: str | None = None) -> DeclaredTool:
+        declared = DeclaredTool.from_callable(fn, name=name)
+        if declared.name in self._tools:
+            raise ValueError(f"tool {declared.name!r} is already registered")
+        self._tools[declared.name] = declared
+        return declared
 
-    def register_object(self, obj: object) -> list[ToolSpec]:
+    def register_object(self, obj: object) -> list[DeclaredTool]:
         """Register every ``@tool`` method of ``obj`` (bound, so tools share its state)."""
-        specs = []
+        declared = []
         for attr in dir(type(obj)):
             if attr.startswith("_"):
                 continue
             if is_tool(getattr(type(obj), attr, None)):
-                specs.append(self.register(getattr(obj, attr)))
-        return specs
+                declared.append(self.register(getattr(obj, attr)))
+        return declared
 
     @property
     def names(self) -> list[str]:
-        return list(self._specs)
+        return list(self._tools)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._specs
+        return name in self._tools
 
-    def spec(self, name: str) -> ToolSpec:
-        return self._specs[name]
+    def tool(self, name: str) -> DeclaredTool:
+        return self._tools[name]
 
-    def declarations(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """OpenAI-format function declarations (all tools, or the ``names`` given)."""
-        chosen = self._specs if names is None else {n: self._specs[n] for n in names}
-        return [spec.declaration() for spec in chosen.values()]
+    def declarations(self, names: Iterable[str] | None = None) -> list[ToolSpec]:
+        """The tools' provider-neutral declarations (all tools, or the ``names`` given)."""
+        chosen = self._tools if names is None else {n: self._tools[n] for n in names}
+        return [declared.spec for declared in chosen.values()]
 
     async def call(self, name: str, arguments: dict[str, Any] | str | None) -> ToolOutcome:
         """Run a tool. Never raises for bad input or a failing tool (cancellation propagates)."""
-        spec = self._specs.get(name)
-        if spec is None:
+        declared = self._tools.get(name)
+        if declared is None:
             return ToolOutcome.failure(
                 "unknown_tool", "Sorry, I can't do that here.", tool=name, available=self.names
             )
         try:
             parsed = parse_arguments(arguments)
-            bound = spec.bind(parsed)
-            result = await spec.fn(**bound)
+            bound = declared.bind(parsed)
+            result = await declared.fn(**bound)
         except ToolError as err:
             return ToolOutcome(ok=False, error=err.as_dict())
         except Exception:

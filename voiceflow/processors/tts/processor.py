@@ -6,6 +6,9 @@ synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. One
 together for playout reports. SSML is rendered here for engines without SSML.
 The caller's latest emotion (from ``Intent``) sets the base prosody.
 
+The engine is started (``start(run.clock)``) in ``setup``; it belongs to whoever built
+it, who closes it: a processor never does, since other calls share the engine.
+
 On Interrupt the core cancels the in-flight handler; the engine stream is closed
 with it, which stops the synthesis thread, and any stale chunk still in flight is
 dropped by the generation check.
@@ -13,13 +16,12 @@ dropped by the generation check.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import itertools
 from collections.abc import Sequence
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
-from voiceflow.frames.control import Error
 from voiceflow.services.tts.clauses import ClauseSplitter
 from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody, prosody_for
@@ -49,18 +51,14 @@ class TTSProcessor(Processor):
 
     def __init__(
         self,
-        engine: TTSEngine | None = None,
-        name: str | None = None,
+        engine: TTSEngine,
         *,
+        name: str | None = None,
         chunk_ms: int = 40,
         soft_min_chars: int = 30,
         emotion_aware: bool = True,
     ) -> None:
-        super().__init__(name)
-        if engine is None:
-            from voiceflow.services.tts.piper import PiperEngine
-
-            engine = PiperEngine()
+        super().__init__(name=name)
         if not 10 <= chunk_ms <= 200:
             raise ValueError(f"chunk_ms {chunk_ms} outside 10..200")
         self.engine = engine
@@ -72,12 +70,8 @@ class TTSProcessor(Processor):
         self._response_uid: int | None = None
 
     async def setup(self) -> None:
-        use_clock = getattr(self.engine, "use_clock", None)
-        if callable(use_clock):
-            use_clock(self.run.clock)
-        load = getattr(self.engine, "load", None)
-        if callable(load):
-            await asyncio.to_thread(load)
+        # engines are shared by calls: the first start loads, later ones return at once
+        await self.engine.start(self.run.clock)
 
     @property
     def base_prosody(self) -> Prosody:
@@ -96,10 +90,10 @@ class TTSProcessor(Processor):
             try:
                 segments = self._from_ssml(frame.ssml)
             except SSMLError as exc:
-                await self._fail(f"TextToSpeak: {exc}")
+                await self.report_error(f"TextToSpeak: {exc}", exception=exc)
                 return
         elif not frame.text.strip():
-            await self._fail("TextToSpeak with empty text: nothing to say")
+            await self.report_error("TextToSpeak with empty text: nothing to say")
             return
         else:
             segments = [Speech(frame.text)]
@@ -146,10 +140,13 @@ class TTSProcessor(Processor):
                 if isinstance(seg, Pause):
                     await self._emit(chunker.add(silence(seg.seconds, rate)), rate, uid)
                     continue
-                async for pcm in self.engine.synthesize(seg.text, prosody=base.then(seg.prosody)):
-                    await self._emit(chunker.add(pcm), rate, uid)
+                # closed on the way out, cancellation included: that stops the engine's work now
+                stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
+                async with contextlib.aclosing(stream) as pcms:
+                    async for pcm in pcms:
+                        await self._emit(chunker.add(pcm), rate, uid)
         except TTSError as exc:
-            await self._fail(f"TTS failed: {exc}")
+            await self.report_error(f"TTS failed: {exc}", exception=exc)
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, uid)
@@ -157,6 +154,3 @@ class TTSProcessor(Processor):
     async def _emit(self, chunks: list[bytes], rate: int, uid: int) -> None:
         for chunk in chunks:
             await self.push(TTSAudio(audio=chunk, sample_rate=rate, utterance_id=uid))
-
-    async def _fail(self, message: str) -> None:
-        await self.push_up(Error(message=message, processor=self.name))

@@ -1,17 +1,24 @@
 """The provider-neutral LLM engine interface.
 
 Every provider adapter (OpenAI-compatible now; Anthropic, Gemini later) turns a
-list of ``ChatMessage`` plus OpenAI-format tool declarations into a stream of
-``TextDelta`` / ``ToolCallRequest`` events closed by one ``Done``.
+list of ``ChatMessage`` plus provider-neutral ``ToolSpec`` declarations into a
+stream of ``TextDelta`` / ``ToolCallRequest`` events closed by one ``Done``.
+Failures raise the ``LLMError`` family of ``errors.py``. Closing the stream early
+(a barge-in) must close the request to the provider. The adapters' common
+behaviour is pinned by ``tests/contracts/test_llm_contract.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from voiceflow.services.lifecycle import Service
+from voiceflow.services.llm.tools import ToolSpec
+
 Role = Literal["system", "user", "assistant", "tool"]
+ToolChoice = Literal["auto", "none", "required"]
 
 
 @dataclass(slots=True)
@@ -50,16 +57,29 @@ class Done:
 LLMEvent = TextDelta | ToolCallRequest | Done
 
 
-class LLMEngine(Protocol):
-    name: str
+class LLMEngine(Service, Protocol):
+    """``name``, ``start(clock)`` and ``aclose()`` come from ``Service``.
+
+    ``start`` adopts the run clock (time to first token is measured on it); an engine
+    is shared by calls, so ``start`` is idempotent and the owner, not a processor,
+    calls ``aclose``.
+    """
 
     def stream(
         self,
         messages: Sequence[ChatMessage],
         *,
-        tools: Sequence[dict[str, Any]] | None = None,
-        tool_choice: str | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
         system_override: str | None = None,
-    ) -> AsyncIterator[LLMEvent]:
-        """Stream the reply. ``tool_choice="none"`` forbids tool calls for this round."""
+    ) -> AsyncGenerator[LLMEvent, None]:
+        """Stream the reply to ``messages`` (a generator: ``aclose`` it to abandon the request).
+
+        ``tools`` are offered for this round (none or empty: no tool fields are sent);
+        ``tool_choice="none"`` forbids calling them, ``"required"`` forces a call.
+        ``system_override`` is this round's system prompt: it replaces ``messages[0]`` when
+        that is a system message (the standing prompt) and is put first otherwise; later
+        system messages (summaries, notes) are kept. The agent passes it for a turn whose
+        prompt differs from the standing one (a knowledge-grounded answer).
+        """
         ...

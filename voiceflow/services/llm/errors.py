@@ -2,7 +2,15 @@
 
 Adapters translate their SDK's exceptions into these, so the agent (and the
 caller) handle one family whatever the provider: a status code when the server
-answered, and whether a retry could help.
+answered, whether a retry could help and, for rate limits, how long to wait.
+
+    LLMError
+    ├── LLMConnectionError      unreachable, reset, dropped mid-stream
+    │   └── LLMTimeoutError     no answer (or a stalled stream) within the timeout
+    └── LLMStatusError          an HTTP error status
+        ├── LLMAuthError        401 / 403
+        ├── LLMRateLimitError   429 (``retry_after`` from the provider's header)
+        └── LLMProviderError    5xx: the provider failed (retryable)
 """
 
 from __future__ import annotations
@@ -19,12 +27,15 @@ class LLMError(Exception):
         provider: str = "",
         retryable: bool = False,
         code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.status = status
         self.provider = provider
         self.retryable = retryable
         self.code = code
+        #: seconds the provider asked us to wait before retrying (``Retry-After``), when it said
+        self.retry_after = retry_after
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -50,4 +61,8 @@ class LLMAuthError(LLMStatusError):
 
 
 class LLMRateLimitError(LLMStatusError):
-    """429: too many requests or tokens; retryable after a pause."""
+    """429: too many requests or tokens; retryable after ``retry_after`` seconds when given."""
+
+
+class LLMProviderError(LLMStatusError):
+    """5xx: the provider failed or is overloaded; retryable."""

@@ -9,24 +9,28 @@ and one ``Done`` carrying the finish reason, usage and time to first token.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 
-from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest
+from voiceflow.core.clock import Clock
+from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest, ToolChoice
 from voiceflow.services.llm.errors import (
     LLMAuthError,
     LLMConnectionError,
     LLMError,
+    LLMProviderError,
     LLMRateLimitError,
     LLMStatusError,
     LLMTimeoutError,
 )
+from voiceflow.services.llm.tools import ToolSpec, openai_tool
 
 PROVIDER = "openai-compat"
 
@@ -142,16 +146,45 @@ def translate_error(exc: openai.OpenAIError) -> LLMError:
         status = exc.status_code
         message = _status_message(exc)
         code = exc.code if isinstance(exc.code, str) else None
+        wait = retry_after(exc.response.headers)
         if status in (401, 403):
             return LLMAuthError(message, status=status, provider=PROVIDER, code=code)
         if status == 429:
-            return LLMRateLimitError(message, status=status, provider=PROVIDER, retryable=True, code=code)
-        return LLMStatusError(message, status=status, provider=PROVIDER, retryable=status >= 500, code=code)
+            return LLMRateLimitError(
+                message, status=status, provider=PROVIDER, retryable=True, code=code, retry_after=wait
+            )
+        if status >= 500:
+            return LLMProviderError(
+                message, status=status, provider=PROVIDER, retryable=True, code=code, retry_after=wait
+            )
+        return LLMStatusError(message, status=status, provider=PROVIDER, code=code)
     if isinstance(exc, openai.APIError):
         # an error event inside an otherwise successful stream
         code = exc.code if isinstance(exc.code, str) else None
         return LLMError(f"stream error: {exc.message}", provider=PROVIDER, code=code)
     return LLMError(str(exc), provider=PROVIDER)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _status_message(exc: openai.APIStatusError) -> str:
@@ -180,30 +213,65 @@ class OpenAICompatEngine:
         max_tokens: int | None = None,
         include_usage: bool = True,
         extra_body: dict[str, Any] | None = None,
-        clock: Callable[[], float] = time.perf_counter,
+        clock: Callable[[], float] | None = None,
         client: AsyncOpenAI | None = None,
     ) -> None:
-        """``max_retries`` defaults to 0: a voice turn prefers a quick spoken fallback to a retry."""
+        """``max_retries`` defaults to 0: a voice turn prefers a quick spoken fallback to a retry.
+
+        ``clock`` (a ``now`` function) times the first token; without it the clock given to
+        ``start`` is used (the run's), and ``time.perf_counter`` before that. A ``client``
+        passed in belongs to the caller: ``aclose`` leaves it open.
+        """
         self.model = model
         self.base_url = base_url
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.include_usage = include_usage
         self.extra_body = extra_body
-        self.clock = clock
+        self._clock_given = clock is not None
+        self.clock: Callable[[], float] = clock or time.perf_counter
         self.last_ttft_ms: float | None = None
-        self._client = client or AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
-        )
+        self._client_options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
+        self._owns_client = client is None
+        self._client = client or AsyncOpenAI(**self._client_options)
+        self._started = False
+        self._closed = False
+
+    async def start(self, clock: Clock) -> None:
+        """Adopt the run clock for time to first token; reopen the HTTP client after ``aclose``.
+
+        No request is made: credentials are checked by the first call, which maps a refusal
+        to ``LLMAuthError``.
+        """
+        if self._started:
+            return
+        if self._closed:
+            if self._owns_client:
+                self._client = AsyncOpenAI(**self._client_options)
+            self._closed = False
+        if not self._clock_given:
+            self.clock = clock.now
+        self._started = True
 
     async def aclose(self) -> None:
-        await self._client.close()
+        """Close the HTTP client (its connection pool) when the engine made it; idempotent."""
+        self._started = False
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._client.close()
 
     def request_params(
         self,
         messages: Sequence[ChatMessage],
-        tools: Sequence[dict[str, Any]] | None,
-        tool_choice: str | None,
+        tools: Sequence[ToolSpec] | None,
+        tool_choice: ToolChoice | None,
         system_override: str | None,
     ) -> dict[str, Any]:
         """The keyword arguments of ``chat.completions.create`` for one streamed round."""
@@ -213,7 +281,7 @@ class OpenAICompatEngine:
             "stream": True,
         }
         if tools:
-            params["tools"] = list(tools)
+            params["tools"] = [openai_tool(spec) for spec in tools]
             if tool_choice is not None:
                 params["tool_choice"] = tool_choice
         if self.include_usage:
@@ -230,11 +298,13 @@ class OpenAICompatEngine:
         self,
         messages: Sequence[ChatMessage],
         *,
-        tools: Sequence[dict[str, Any]] | None = None,
-        tool_choice: str | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
         system_override: str | None = None,
-    ) -> AsyncIterator[LLMEvent]:
+    ) -> AsyncGenerator[LLMEvent, None]:
         """Stream one reply. Without tools (or with an empty list) no tool fields are sent."""
+        if self._closed:
+            raise LLMError("the engine is closed (start it again to use it)", provider=PROVIDER)
         params = self.request_params(messages, tools, tool_choice, system_override)
         started = self.clock()
         ttft_ms: float | None = None

@@ -4,13 +4,21 @@ An engine turns one piece of text into a stream of PCM16 mono chunks at its
 ``sample_rate``. Streaming is the point: the first chunk should leave as soon as
 the first clause is synthesized. Closing the iterator early (an interruption)
 must stop the engine's work promptly.
+
+Lifecycle (``voiceflow.services.lifecycle.Service``): ``start(clock)`` loads the
+voice or opens the connection pool once and adopts the clock for any timing the
+engine does; it is idempotent and cheap after the first call, because one engine
+is shared by every call and each call's ``TTSProcessor`` starts it. ``aclose``
+releases what ``start`` took (idempotent); the owner of the engine calls it, never
+a processor. ``tests/contracts/test_tts_contract.py`` is what every adapter passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
+from voiceflow.services.lifecycle import Service
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 
@@ -18,16 +26,20 @@ class TTSError(RuntimeError):
     """Synthesis failed (engine error, bad input, every engine of a router down)."""
 
 
-class TTSEngine(Protocol):
-    name: str
+class TTSEngine(Service, Protocol):
+    """``name``, ``start(clock)`` and ``aclose()`` come from ``Service``."""
+
     #: when True the engine takes SSML as its text; otherwise the processor renders SSML first
     supports_ssml: bool
 
     @property
     def sample_rate(self) -> int: ...
 
-    def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
-        """Stream PCM16 mono chunks of ``text`` spoken with ``prosody``."""
+    def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
+        """Stream PCM16 mono chunks of ``text`` spoken with ``prosody``; bad input raises TTSError.
+
+        A generator, so the consumer can ``aclose`` it: that stops the synthesis.
+        """
         ...
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from voiceflow.core.clock import Clock
 from voiceflow.services.tts.clauses import split_clauses
 from voiceflow.services.tts.engine import TTSError
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
@@ -76,13 +77,27 @@ class PiperEngine:
         self.noise_w_scale = noise_w_scale
         self.soft_min_chars = soft_min_chars
         self._sample_rate = _voice_sample_rate(self.model_path)
+        self._started = False
 
     @property
     def sample_rate(self) -> int:
         return self._sample_rate
 
+    async def start(self, clock: Clock) -> None:
+        """Load the voice (once per process, in a worker thread); a no-op once started.
+
+        Piper keeps no time, so the clock is not needed.
+        """
+        if not self._started:
+            await asyncio.to_thread(load_voice, self.model_path)
+            self._started = True
+
+    async def aclose(self) -> None:
+        """Nothing to release: the voice stays in the process cache, shared with other engines."""
+        self._started = False
+
     def load(self) -> None:
-        """Load (or find cached) the voice now; blocking, call off the event loop."""
+        """Load (or find cached) the voice now; blocking, for synchronous code (benchmarks)."""
         load_voice(self.model_path)
 
     def synthesize_blocking(
@@ -108,7 +123,7 @@ class PiperEngine:
             if should_stop():
                 return
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         if not text.strip():
             raise TTSError("nothing to synthesize (empty text)")
         loop = asyncio.get_running_loop()

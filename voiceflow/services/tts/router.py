@@ -3,18 +3,22 @@
 Policies: ``quality`` (best voice first), ``speed`` (fastest first audio first),
 ``cost`` (cheapest first) and ``auto`` (a weighted blend). An engine that raises
 or gives no first audio within ``first_audio_timeout`` is skipped for ``cooldown``
-seconds of the router's clock (the run clock when used by a TTSProcessor). The
-fallback engine (Piper by default) is always tried last, whatever its health, so
-the agent can always speak. Engines at another rate are resampled (soxr) to the
-router's rate, which is the fallback's.
+seconds of the router's clock (the run clock, adopted in ``start``). The fallback
+engine (Piper by default) is always tried last, whatever its health, so the agent
+can always speak. Engines at another rate are resampled (soxr) to the router's
+rate, which is the fallback's.
+
+The router owns its engines: ``start`` starts them all (a routed engine that fails
+to start cools down and is started again when next tried), ``aclose`` closes them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 import numpy as np
 
@@ -68,24 +72,61 @@ class TTSRouter:
         self.first_audio_timeout = first_audio_timeout
         self.cooldown = cooldown
         self.auto_weights = auto_weights
-        # cast: the core Clock protocol types timeout() as an iterator, MonotonicClock as a CM
-        self.clock: Clock = clock if clock is not None else cast(Clock, MonotonicClock())
+        self._clock_given = clock is not None
+        #: health and cool-downs are on this clock: the run's (adopted in ``start``) unless given here
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         #: name of the engine that spoke the last utterance
         self.last_engine: str | None = None
+        self._started = False
+        self._running: set[int] = set()  # ids of the engines started (and not closed since)
 
     @property
     def sample_rate(self) -> int:
         return self.fallback.sample_rate
 
-    def load(self) -> None:
-        """Warm the fallback (blocking): the last resort must not pay model loading mid-call."""
-        load = getattr(self.fallback, "load", None)
-        if callable(load):
-            load()
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self, clock: Clock) -> None:
+        """Adopt ``clock`` (unless one was given) and start every engine; a no-op once started.
 
-    def use_clock(self, clock: Clock) -> None:
-        """Adopt the run clock (TTSProcessor calls this in setup)."""
-        self.clock = clock
+        The fallback must start (it is the last resort): its failure raises TTSError. A routed
+        engine that fails to start is put on cool-down and started again when next tried.
+        """
+        if self._started:
+            return
+        if not self._clock_given:
+            self.clock = clock
+        try:
+            await self._start_engine(self.fallback)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise TTSError(f"fallback {self.fallback.name} failed to start: {reason}") from exc
+        entries = [e for e in self.engines if e.engine is not self.fallback]
+        starts = (self._start_engine(e.engine) for e in entries)
+        results = await asyncio.gather(*starts, return_exceptions=True)
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                self._mark_down(entry.engine, f"failed to start: {type(result).__name__}: {result}")
+        self._started = True
+
+    async def aclose(self) -> None:
+        """Close every engine the router started (the fallback included); idempotent."""
+        self._started = False
+        engines = [*(e.engine for e in self.engines if e.engine is not self.fallback), self.fallback]
+        for engine in engines:
+            if id(engine) not in self._running:
+                continue
+            self._running.discard(id(engine))
+            try:
+                await engine.aclose()
+            except Exception:
+                log.warning("closing tts engine %s failed", engine.name, exc_info=True)
+
+    async def _start_engine(self, engine: TTSEngine) -> None:
+        if id(engine) not in self._running:
+            await engine.start(self.clock)
+            self._running.add(id(engine))
 
     def ranked(self, policy: Policy | None = None) -> list[RoutedEngine]:
         """Engines in the order ``policy`` would try them (healthy or not)."""
@@ -118,14 +159,18 @@ class TTSRouter:
 
     async def synthesize(
         self, text: str, *, prosody: Prosody = NEUTRAL, policy: Policy | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
+        if not text.strip():  # bad input, not an engine failure: nothing is put on cool-down
+            raise TTSError("nothing to synthesize (empty text)")
         errors: list[str] = []
         for engine in self.plan(policy):
             last_resort = engine is self.fallback
             stream = engine.synthesize(text, prosody=prosody)
             try:
                 timeout = None if last_resort else self.first_audio_timeout
-                first = await self.clock.wait_for(anext(stream), timeout)
+                # an engine not started yet (or cooled down after a failed start) starts within
+                # its first-audio budget
+                first = await self.clock.wait_for(self._first_chunk(engine, stream), timeout)
             except (StopAsyncIteration, TimeoutError, Exception) as exc:
                 await _close(stream)
                 reason = _describe(exc, self.first_audio_timeout)
@@ -137,9 +182,14 @@ class TTSRouter:
             self.last_engine = engine.name
             convert = _Converter(engine.sample_rate, self.sample_rate)
             try:
-                yield convert(first)
+                # the resampler holds back a few samples at first: never hand out an empty chunk
+                out = convert(first)
+                if out:
+                    yield out
                 async for chunk in stream:
-                    yield convert(chunk)
+                    out = convert(chunk)
+                    if out:
+                        yield out
                 tail = convert.flush()
                 if tail:
                     yield tail
@@ -153,6 +203,10 @@ class TTSRouter:
                 await _close(stream)
             return
 
+    async def _first_chunk(self, engine: TTSEngine, stream: AsyncGenerator[bytes, None]) -> bytes:
+        await self._start_engine(engine)
+        return await anext(stream)
+
 
 def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, StopAsyncIteration):
@@ -162,13 +216,11 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _close(stream: AsyncIterator[bytes]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:
-            log.debug("closing a tts stream failed", exc_info=True)
+async def _close(stream: AsyncGenerator[bytes, None]) -> None:
+    try:
+        await stream.aclose()
+    except Exception:
+        log.debug("closing a tts stream failed", exc_info=True)
 
 
 class _Converter:

@@ -25,6 +25,11 @@ takes ``delay_s`` (before headers), ``chunk_delay_s``, ``drop_after`` (cut the
 connection) and ``hold_after`` + ``release`` (pause mid-stream until an event).
 A server with ``api_key`` answers 401 to any other bearer token.
 
+Each ``RecordedRequest`` also says how it ended: ``finished`` once the handler is
+done, ``closed_by_client`` when the client hung up before the reply was complete
+(an abandoned stream, a client timeout); ``await fake.wait_finished(i)`` waits for
+request ``i`` to end, so a test can assert the adapter really closed its request.
+
 Start and stop: ``async with FakeOpenAIServer() as fake`` (or ``await fake.start()``
 / ``await fake.stop()``) in the test's event loop, on 127.0.0.1 and a free port;
 ``fake.base_url`` is what the SDK takes. Benchmarks that run synchronous code use
@@ -154,6 +159,12 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    #: the handler is done with this request (reply sent, or the connection gone)
+    finished: bool = False
+    #: the client closed the connection before the reply was complete
+    closed_by_client: bool = False
+    #: the fake cut the connection on purpose (``drop_after``)
+    dropped_by_server: bool = False
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -182,6 +193,7 @@ class FakeOpenAIServer:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
+        self._ended: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> FakeOpenAIServer:
@@ -189,7 +201,11 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
         self._closing = asyncio.Event()
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        self._ended = asyncio.Event()
+        # handler_cancellation: a client hanging up cancels its handler, which records it
+        self._runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -232,6 +248,17 @@ class FakeOpenAIServer:
         """JSON bodies of the chat-completions requests received, in order."""
         return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
 
+    async def wait_finished(self, index: int = -1, timeout: float = 5.0) -> RecordedRequest:
+        """Request ``index`` once its handler is done (``timeout`` only bounds a hang)."""
+        assert self._ended is not None, "the server is not started"
+        async with asyncio.timeout(timeout):
+            while True:
+                record = self.requests[index] if self.requests else None
+                if record is not None and record.finished:
+                    return record
+                self._ended.clear()
+                await self._ended.wait()
+
     def reset(self) -> None:
         self._queue.clear()
         self.requests.clear()
@@ -254,7 +281,21 @@ class FakeOpenAIServer:
             body = await request.json()
         except json.JSONDecodeError:
             body = None
-        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body or {}))
+        record = RecordedRequest(request.method, request.path, dict(request.headers), body or {})
+        self.requests.append(record)
+        try:
+            return await self._answer(request, record, body)
+        except (asyncio.CancelledError, ConnectionResetError):
+            # not when the server itself cut the connection (``drop_after``) or is stopping
+            stopping = self._closing is not None and self._closing.is_set()
+            record.closed_by_client = not (record.dropped_by_server or stopping)
+            raise
+        finally:
+            record.finished = True
+            if self._ended is not None:
+                self._ended.set()
+
+    async def _answer(self, request: web.Request, record: RecordedRequest, body: Any) -> web.StreamResponse:
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error_response(ErrorReply(status=401, message="Incorrect API key provided."))
         problem = "request body must be a JSON object" if not isinstance(body, dict) else None
@@ -276,14 +317,20 @@ class FakeOpenAIServer:
         completion_id = f"chatcmpl-fake{next(self._ids)}"
         if not body.get("stream"):
             return web.json_response(_completion(reply, completion_id, model, body))
-        return await self._stream(request, reply, completion_id, model, body)
+        return await self._stream(request, record, reply, completion_id, model, body)
 
     async def _hold(self, release: asyncio.Event | None) -> None:
         assert self._closing is not None
         await _first(self._closing, *([release] if release is not None else []))
 
     async def _stream(
-        self, request: web.Request, reply: Reply, completion_id: str, model: str, body: dict[str, Any]
+        self,
+        request: web.Request,
+        record: RecordedRequest,
+        reply: Reply,
+        completion_id: str,
+        model: str,
+        body: dict[str, Any],
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -293,6 +340,7 @@ class FakeOpenAIServer:
         sent = 0
         for event in _stream_events(reply, completion_id, model, created, body):
             if reply.drop_after is not None and sent >= reply.drop_after:
+                record.dropped_by_server = True
                 if request.transport is not None:
                     request.transport.close()
                 return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from voiceflow.frames import AudioRaw, End, Error, Frame, Start, TTSAudio
+from voiceflow.frames import AudioRaw, End, Frame, Start, TTSAudio
 from voiceflow.processors import Processor, on
 
 
@@ -46,7 +46,7 @@ class WavFileSource(Processor):
     def __init__(
         self, path: str | Path, *, frame_ms: int = 20, realtime: bool = False, name: str | None = None
     ) -> None:
-        super().__init__(name or "wav_in")
+        super().__init__(name=name or "wav_in")
         self.path = Path(path)
         self.frame_ms = frame_ms
         self.realtime = realtime
@@ -59,7 +59,7 @@ class WavFileSource(Processor):
         try:
             pcm, rate, channels = read_wav(self.path)
         except (OSError, WavFormatError) as exc:
-            await self.push_up(Error(message=str(exc), processor=self.name))
+            await self.report_error(str(exc), exception=exc)
             await self.push(End(reason="input unreadable"))
             return
         step = rate * self.frame_ms // 1000 * 2 * channels
@@ -77,7 +77,7 @@ class WavFileSink(Processor):
     """Records audio frames of one kind (agent TTSAudio by default) into a WAV when the run ends."""
 
     def __init__(self, path: str | Path, *, kind: type[Frame] = TTSAudio, name: str | None = None) -> None:
-        super().__init__(name or "wav_out")
+        super().__init__(name=name or "wav_out")
         self.path = Path(path)
         self.kind = kind
         self.chunks: list[bytes] = []
@@ -90,13 +90,10 @@ class WavFileSink(Processor):
             if self.sample_rate is None:
                 self.sample_rate, self.channels = frame.sample_rate, frame.channels
             if frame.sample_rate != self.sample_rate:
-                await self.push_up(
-                    Error(
-                        message=f"{self.name}: sample rate changed "
-                        f"{self.sample_rate} -> {frame.sample_rate}; "
-                        "chunk skipped (resample before the sink)",
-                        processor=self.name,
-                    )
+                await self.report_error(
+                    f"{self.name}: sample rate changed "
+                    f"{self.sample_rate} -> {frame.sample_rate}; "
+                    "chunk skipped (resample before the sink)"
                 )
             else:
                 self.chunks.append(frame.audio)

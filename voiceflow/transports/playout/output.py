@@ -33,7 +33,6 @@ from voiceflow.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
     End,
-    Error,
     Interrupt,
     LLMResponseEnd,
     Mark,
@@ -65,15 +64,15 @@ class PacedAudioOutput(Processor):
     def __init__(
         self,
         wire: AudioWire,
-        name: str | None = None,
         *,
+        name: str | None = None,
         frame_ms: int = 20,
         lead_ms: float = 100.0,
         mark_every_ms: float = 500.0,
         mark_grace_s: float = 2.0,
         late_tolerance_ms: float = 20.0,
     ) -> None:
-        super().__init__(name or "output")
+        super().__init__(name=name or "output")
         if lead_ms < frame_ms:
             raise ValueError(f"lead_ms ({lead_ms}) must be at least one frame ({frame_ms} ms)")
         self.wire = wire
@@ -183,7 +182,7 @@ class PacedAudioOutput(Processor):
         if problem is None and frame.channels != 1:
             problem = f"TTSAudio with {frame.channels} channels; the output takes mono"
         if problem is not None:
-            await self.push_up(Error(message=f"{self.name}: {problem}", processor=self.name))
+            await self.report_error(f"{self.name}: {problem}")
             return
         if self._utt is not None and frame.utterance_id != self._utt:
             self._finish_utterance()
@@ -195,7 +194,7 @@ class PacedAudioOutput(Processor):
         try:
             pcm = self._resampler.process(frame.audio)
         except AudioFormatError as exc:
-            await self.push_up(Error(message=f"{self.name}: {exc}", processor=self.name))
+            await self.report_error(f"{self.name}: {exc}", exception=exc)
             return
         self._enqueue_pcm(pcm)
         if self._since_mark_ms >= self.mark_every_ms:

@@ -62,8 +62,8 @@ class TwilioWire:
 class TwilioInput(PcmInput):
     """Source of a Twilio call's graph: mu-law 8 kHz in, ``AudioRaw`` 16 kHz 20 ms and ``DTMF`` out."""
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name or "twilio_in", in_rate=TWILIO_RATE)
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name or "twilio_in", in_rate=TWILIO_RATE)
 
     async def feed_media(self, payload_b64: str) -> None:
         """One ``media.payload``; raises ``AudioFormatError`` for bad base64 (nothing is pushed)."""
@@ -73,5 +73,5 @@ class TwilioInput(PcmInput):
 class TwilioOutput(PacedAudioOutput):
     """Sink of a Twilio call's graph (see ``PacedAudioOutput`` for pacing and playout tracking)."""
 
-    def __init__(self, wire: TwilioWire, name: str | None = None, **options: Any) -> None:
-        super().__init__(wire, name or "twilio_out", **options)
+    def __init__(self, wire: TwilioWire, *, name: str | None = None, **options: Any) -> None:
+        super().__init__(wire, name=name or "twilio_out", **options)

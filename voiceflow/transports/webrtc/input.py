@@ -18,7 +18,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from voiceflow.calls import PIPELINE_RATE
-from voiceflow.frames import AudioRaw, End, Error, Start
+from voiceflow.frames import AudioRaw, End, Start
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.framing import Rechunker
 from voiceflow.processors.audio.resample import StreamResampler
@@ -69,7 +69,7 @@ class WebRTCInput(Processor):
         sample_rate: int = PIPELINE_RATE,
         frame_ms: int = 20,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.peer = peer
         self.sample_rate = sample_rate
         self.rechunker = Rechunker(sample_rate, frame_ms)
@@ -115,7 +115,7 @@ class WebRTCInput(Processor):
         self.bad_frames += 1
         if self.bad_frames == 1 or self.bad_frames % 500 == 0:
             message = f"inbound WebRTC audio frame skipped: {problem} ({self.bad_frames} so far)"
-            await self.push_up(Error(message=message, processor=self.name))
+            await self.report_error(message)
 
     async def on_end(self, frame: End) -> None:
         if self._reader is not None:

@@ -22,7 +22,6 @@ from voiceflow.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
     End,
-    Error,
     Interrupt,
     LLMToken,
     Metrics,
@@ -52,7 +51,7 @@ class WebRTCOutput(Processor):
     produces = (BotStartedSpeaking, BotStoppedSpeaking, PlayoutReport, Metrics)
 
     def __init__(self, peer: WebRTCPeer, *, name: str = "webrtc_out", drain_playout_s: float = 30.0) -> None:
-        super().__init__(name)
+        super().__init__(name=name)
         self.peer = peer
         self.track = peer.output_track
         self.drain_playout_s = drain_playout_s
@@ -70,7 +69,7 @@ class WebRTCOutput(Processor):
     async def audio(self, frame: TTSAudio) -> None:
         problem = audio_problem(frame)
         if problem is not None:
-            await self.push_up(Error(message=problem, processor=self.name))
+            await self.report_error(problem)
             return
         samples = pcm16_to_float32(frame.audio, frame.channels)
         if frame.channels > 1:

@@ -29,8 +29,8 @@ __all__ = ["BrowserCall", "WebSocketInput"]
 class WebSocketInput(PcmInput):
     """Source of a browser call's graph: PCM16 16 kHz in any chunk size -> 20 ms ``AudioRaw``."""
 
-    def __init__(self, name: str | None = None, *, in_rate: int = 16000) -> None:
-        super().__init__(name or "ws_in", in_rate=in_rate)
+    def __init__(self, *, name: str | None = None, in_rate: int = 16000) -> None:
+        super().__init__(name=name or "ws_in", in_rate=in_rate)
 
 
 class BrowserCall(SocketCall):

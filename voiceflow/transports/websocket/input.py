@@ -40,15 +40,15 @@ class PcmInput(Processor):
 
     def __init__(
         self,
-        name: str | None = None,
         *,
+        name: str | None = None,
         in_rate: int,
         out_rate: int = PIPELINE_RATE,
         frame_ms: int = 20,
         quality: Quality = "QQ",
         put_timeout_s: float = 2.0,
     ) -> None:
-        super().__init__(name or "input")
+        super().__init__(name=name or "input")
         self.in_rate = in_rate
         self.out_rate = out_rate
         self.put_timeout_s = put_timeout_s

@@ -86,8 +86,8 @@ class _AgentText:
 class WebSocketOutput(PacedAudioOutput):
     """Sink of a browser call's graph: paced PCM16 16 kHz plus transcript/latency events."""
 
-    def __init__(self, wire: WebSocketWire, name: str | None = None, **options: Any) -> None:
-        super().__init__(wire, name or "ws_out", **options)
+    def __init__(self, wire: WebSocketWire, *, name: str | None = None, **options: Any) -> None:
+        super().__init__(wire, name=name or "ws_out", **options)
         self._seen: deque[int] = deque(maxlen=512)
         self._agent_partial = ""
         self._relays: dict[type[Frame], Callable[[Any], Awaitable[None]]] = {

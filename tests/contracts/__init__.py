@@ -1,0 +1,1 @@
+"""Contract tests: one per engine kind, run against every adapter of that kind."""
