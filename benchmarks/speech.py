@@ -5,7 +5,7 @@
 * soxr stream resampling cost per call-second in 20 ms chunks;
 * Silero VAD CPU per call-second and the implied concurrent calls per core;
 * pocketsphinx streaming STT real-time factor and the final-transcript delay after
-  the end of speech (the time ``finish`` takes once the last frame was fed), plus WER
+  the end of speech (from ``finalize`` to the final, once the last frame was decoded), plus WER
   on the caller sentence set over the phone line, with and without phrase hints, and
   with the domain language model (its build time and clean 16 kHz WER too);
 * Piper TTS time to first audio and real-time factor.
@@ -35,8 +35,10 @@ from voiceflow.processors.audio import codecs  # noqa: E402
 from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
 from voiceflow.processors.audio.silero import vad_cpu_per_call_second  # noqa: E402
 from voiceflow.services.stt import domain_lm  # noqa: E402
+from voiceflow.services.stt.engine import STTEngine  # noqa: E402
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine  # noqa: E402
 from voiceflow.services.tts.piper import PiperEngine  # noqa: E402
+from voiceflow.sim.recognize import Recognition, recognize  # noqa: E402
 from voiceflow.sim.speech import (  # noqa: E402
     caller_sentences,
     from_phone_line,
@@ -122,30 +124,38 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _recognize_all(
+    engine: STTEngine, lines: list[bytes], warm: tuple[bytes, ...] = ()
+) -> tuple[list[Recognition], float]:
+    """Every line through one stream of ``engine`` (after ``warm`` lines, not returned); wall seconds."""
+
+    async def main() -> tuple[list[Recognition], float]:
+        stream = await engine.open_stream()
+        try:
+            for pcm in warm:
+                await recognize(stream, pcm)
+            start = time.perf_counter()
+            out = [await recognize(stream, pcm) for pcm in lines]
+            return out, time.perf_counter() - start
+        finally:
+            await stream.aclose()
+
+    return asyncio.run(main())
+
+
 def bench_stt(quick: bool) -> dict[str, float]:
     sentences = caller_sentences()[: 8 if quick else None]
     lines = [from_phone_line(to_phone_line(synthesize(s.spoken, 16000)), 16000) for s in sentences]
+    audio_s = sum(len(pcm) for pcm in lines) / 32000
     out: dict[str, float] = {}
     variants = {"hints": PocketsphinxEngine(channel="phone")}
     if not quick:
         variants["nohints"] = PocketsphinxEngine(channel="phone", hints=None)
     variants["domain"] = PocketsphinxEngine(channel="phone", domain_lm=True)  # hints on, domain LM
     for label, engine in variants.items():
-        session = engine.open_session()
-        delays, busy, audio_s, pairs = [], 0.0, 0.0, []
-        for s, pcm in zip(sentences, lines, strict=True):
-            step = 640  # 20 ms at 16 kHz
-            start = time.perf_counter()
-            for i in range(0, len(pcm), step):
-                session.feed(pcm[i : i + step])
-            fed = time.perf_counter()
-            final = session.finish()
-            done = time.perf_counter()
-            delays.append(1000 * (done - fed))
-            busy += done - start
-            audio_s += len(pcm) / 32000
-            pairs.append((s, final.text))
-        session.close()
+        results, busy = _recognize_all(engine, lines)
+        delays = [1000 * r.final_after_finalize for r in results]
+        pairs = [(s, r.text) for s, r in zip(sentences, results, strict=True)]
         wer = word_error_rate([(s.spoken, h) for s, h in pairs])
         recall = keyword_recall([(s.keywords, h) for s, h in pairs])
         digits = keyword_recall(
@@ -177,20 +187,13 @@ def bench_domain_lm(quick: bool) -> dict[str, float]:
     }
     sentences = caller_sentences()[: 8 if quick else None]
     clean = [bytes(8000) + synthesize(s.spoken, 16000) + bytes(16000) for s in sentences]
+    # the channel mean of clean speech, learnt from one sentence that is not scored
+    warm = (synthesize("hello i am calling about the bill i got last month", 16000),)
     for label, options in (("generic", {}), ("domain", {"domain_lm": True})):
-        # the channel mean of clean speech, learnt from one sentence that is not scored
         engine = PocketsphinxEngine(**options)  # type: ignore[arg-type]
-        session = engine.open_session()
-        session.feed(synthesize("hello i am calling about the bill i got last month", 16000))
-        session.finish()
-        hyps = []
-        for pcm in clean:
-            for i in range(0, len(pcm), 640):
-                session.feed(pcm[i : i + 640])
-            hyps.append(session.finish().text)
-        session.close()
+        results, _ = _recognize_all(engine, clean, warm)
         out[f"stt_wer_clean_{label}"] = round(
-            word_error_rate([(s.spoken, h) for s, h in zip(sentences, hyps, strict=True)]), 3
+            word_error_rate([(s.spoken, r.text) for s, r in zip(sentences, results, strict=True)]), 3
         )
     return out
 

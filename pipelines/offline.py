@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceflow.calls import CallContext
+from voiceflow.core.clock import MonotonicClock
 from voiceflow.db import Database, open_seeded
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor
@@ -98,8 +99,8 @@ class OfflineAgent:
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
             asyncio.to_thread(load_voice, PiperEngine().model_path),
-            asyncio.to_thread(self.stt_phone.open_session().close),
-            asyncio.to_thread(self.stt_wideband.open_session().close),
+            self.stt_phone.start(MonotonicClock()),
+            self.stt_wideband.start(MonotonicClock()),
             self.kb.prepare(),
             asyncio.to_thread(ensure_trained),
         )
@@ -134,7 +135,7 @@ class OfflineAgent:
             input,
             VADProcessor("vad"),
             BargeIn("bargein"),
-            STTProcessor(self.stt_for(ctx.transport), "stt"),
+            STTProcessor(self.stt_for(ctx.transport), name="stt"),
             Endpointer(
                 "endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
             ),

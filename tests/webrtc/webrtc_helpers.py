@@ -130,11 +130,12 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
     """A real offline mini-agent: Silero VAD → pocketsphinx → endpointer → reply → Piper."""
     from voiceflow.processors.audio import Endpointer, VADProcessor
     from voiceflow.processors.stt import STTProcessor
+    from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 
     return Graph(f"agent-{ctx.call_id}").chain(
         input,
         VADProcessor("vad"),
-        STTProcessor(name="stt"),
+        STTProcessor(PocketsphinxEngine(), name="stt"),
         Endpointer("endpointer"),
         Replier(),
         TTSProcessor(name="tts"),
