@@ -39,6 +39,20 @@ async def _pocketsphinx() -> AsyncIterator[STTEngine]:
         await engine.aclose()
 
 
+@asynccontextmanager
+async def _whisper() -> AsyncIterator[STTEngine]:
+    from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+    from voiceflow.services.stt.whisper import WhisperEngine
+
+    engine = WhisperEngine(interim=PocketsphinxEngine(initial_cmn=wideband_cmn(), hints=None))
+    await engine.start(MonotonicClock())
+    try:
+        yield engine
+    finally:
+        await engine.aclose()
+
+
 STT_CASES: list[STTCase] = [
     STTCase("pocketsphinx", _pocketsphinx, interims=True, max_wer=0.35),
+    STTCase("whisper", _whisper, interims=True, max_wer=0.15),
 ]

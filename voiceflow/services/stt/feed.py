@@ -44,6 +44,13 @@ class EventFeed:
         self._items.append(event)
         self._wake.set()
 
+    def drain(self) -> list[STTEvent]:
+        """Everything buffered now, without waiting (for an adapter relaying another stream's events)."""
+        items = list(self._items)
+        self._items.clear()
+        self._interims = 0
+        return items
+
     def close(self) -> None:
         self._closed = True
         self._wake.set()

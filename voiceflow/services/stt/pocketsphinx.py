@@ -210,6 +210,11 @@ class PocketsphinxStream:
     def events(self) -> AsyncIterator[STTEvent]:
         return self._feed
 
+    def pending_events(self) -> list[STTEvent]:
+        """The events buffered so far, taken without waiting (instead of ``events()``: for an
+        adapter that runs this stream inside its own, e.g. for live interims)."""
+        return self._feed.drain()
+
     async def aclose(self) -> None:
         if self._closed:
             return
