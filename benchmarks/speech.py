@@ -5,12 +5,15 @@
 * soxr stream resampling cost per call-second in 20 ms chunks;
 * Silero VAD CPU per call-second and the implied concurrent calls per core;
 * pocketsphinx streaming STT real-time factor and the final-transcript delay after
-  the end of speech (the time ``finish`` takes once the last frame was fed), plus WER
+  the end of speech (from ``finalize`` to the final, once the last frame was decoded), plus WER
   on the caller sentence set over the phone line, with and without phrase hints, and
   with the domain language model (its build time and clean 16 kHz WER too);
+* pocketsphinx (domain LM) and Whisper tiny.en side by side over the phone line, spoken by
+  Piper and by espeak-ng (an unfamiliar voice): WER, keyword and digit recall, real-time
+  factor, and the final's delay after the end of speech with audio paced at real time;
 * Piper TTS time to first audio and real-time factor.
 
-    .venv/bin/python benchmarks/speech.py [--quick] [--json]
+    .venv/bin/python benchmarks/speech.py [--quick] [--json] [--only 'side by side']
 """
 
 from __future__ import annotations
@@ -31,17 +34,21 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from voiceflow.core.clock import MonotonicClock  # noqa: E402
 from voiceflow.processors.audio import codecs  # noqa: E402
 from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
 from voiceflow.processors.audio.silero import vad_cpu_per_call_second  # noqa: E402
 from voiceflow.services.stt import domain_lm  # noqa: E402
+from voiceflow.services.stt.engine import STTEngine  # noqa: E402
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine  # noqa: E402
 from voiceflow.services.tts.piper import PiperEngine  # noqa: E402
+from voiceflow.sim.recognize import Recognition, recognize  # noqa: E402
 from voiceflow.sim.speech import (  # noqa: E402
     caller_sentences,
     from_phone_line,
     keyword_recall,
     synthesize,
+    synthesize_espeak,
     to_phone_line,
     word_error_rate,
 )
@@ -122,30 +129,38 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _recognize_all(
+    engine: STTEngine, lines: list[bytes], warm: tuple[bytes, ...] = ()
+) -> tuple[list[Recognition], float]:
+    """Every line through one stream of ``engine`` (after ``warm`` lines, not returned); wall seconds."""
+
+    async def main() -> tuple[list[Recognition], float]:
+        stream = await engine.open_stream()
+        try:
+            for pcm in warm:
+                await recognize(stream, pcm)
+            start = time.perf_counter()
+            out = [await recognize(stream, pcm) for pcm in lines]
+            return out, time.perf_counter() - start
+        finally:
+            await stream.aclose()
+
+    return asyncio.run(main())
+
+
 def bench_stt(quick: bool) -> dict[str, float]:
     sentences = caller_sentences()[: 8 if quick else None]
     lines = [from_phone_line(to_phone_line(synthesize(s.spoken, 16000)), 16000) for s in sentences]
+    audio_s = sum(len(pcm) for pcm in lines) / 32000
     out: dict[str, float] = {}
     variants = {"hints": PocketsphinxEngine(channel="phone")}
     if not quick:
         variants["nohints"] = PocketsphinxEngine(channel="phone", hints=None)
     variants["domain"] = PocketsphinxEngine(channel="phone", domain_lm=True)  # hints on, domain LM
     for label, engine in variants.items():
-        session = engine.open_session()
-        delays, busy, audio_s, pairs = [], 0.0, 0.0, []
-        for s, pcm in zip(sentences, lines, strict=True):
-            step = 640  # 20 ms at 16 kHz
-            start = time.perf_counter()
-            for i in range(0, len(pcm), step):
-                session.feed(pcm[i : i + step])
-            fed = time.perf_counter()
-            final = session.finish()
-            done = time.perf_counter()
-            delays.append(1000 * (done - fed))
-            busy += done - start
-            audio_s += len(pcm) / 32000
-            pairs.append((s, final.text))
-        session.close()
+        results, busy = _recognize_all(engine, lines)
+        delays = [1000 * r.final_after_finalize for r in results]
+        pairs = [(s, r.text) for s, r in zip(sentences, results, strict=True)]
         wer = word_error_rate([(s.spoken, h) for s, h in pairs])
         recall = keyword_recall([(s.keywords, h) for s, h in pairs])
         digits = keyword_recall(
@@ -163,6 +178,67 @@ def bench_stt(quick: bool) -> dict[str, float]:
     return out
 
 
+def _phone(voice: Callable[[str, int], bytes], text: str) -> bytes:
+    """``text`` said by ``voice`` with 0.25 s of lead silence, over μ-law 8 kHz, back at 16 kHz."""
+    return from_phone_line(to_phone_line(bytes(8000) + voice(text, 16000)), 16000)
+
+
+def _recognizers() -> dict[str, Callable[[], STTEngine]]:
+    """The two offline recognizers as the offline pipeline configures them for a phone line."""
+    from voiceflow.services.stt.whisper import WhisperEngine
+
+    return {
+        "pocketsphinx": lambda: PocketsphinxEngine(channel="phone", domain_lm=True),
+        "whisper": lambda: WhisperEngine(interim=PocketsphinxEngine(channel="phone", hints=None)),
+    }
+
+
+def _paced_delays(engine: STTEngine, lines: list[bytes]) -> list[float]:
+    """Final after the end of speech (ms), audio paced at real time, ``finalize`` after the VAD's
+    0.25 s stop window of silence: what the endpointer waits for."""
+
+    async def main() -> list[float]:
+        clock = MonotonicClock()
+        stream = await engine.open_stream()
+        try:
+            out = []
+            for pcm in lines:
+                r = await recognize(stream, pcm, trailing_silence_ms=250, clock=clock)
+                out.append(1000 * r.final_after_speech)
+            return out
+        finally:
+            await stream.aclose()
+
+    return asyncio.run(main())
+
+
+def bench_stt_compare(quick: bool) -> dict[str, float]:
+    """pocketsphinx and Whisper side by side over the phone line, Piper's voice and espeak-ng's."""
+    sentences = caller_sentences()[: 8 if quick else None]
+    voices: dict[str, Callable[[str, int], bytes]] = {"piper": synthesize, "espeak": synthesize_espeak}
+    lines = {v: [_phone(voice, s.spoken) + bytes(16000) for s in sentences] for v, voice in voices.items()}
+    paced = [_phone(synthesize, s.spoken) for s in sentences[: 4 if quick else 10]]
+    out: dict[str, float] = {}
+    for name, make in _recognizers().items():
+        for voice in voices:
+            results, busy = _recognize_all(make(), lines[voice])
+            pairs = [(s, r.text) for s, r in zip(sentences, results, strict=True)]
+            key = f"phone_{voice}_{name}"
+            out[f"stt_wer_{key}"] = round(word_error_rate([(s.spoken, h) for s, h in pairs]), 3)
+            out[f"stt_keyword_recall_{key}"] = round(keyword_recall([(s.keywords, h) for s, h in pairs]), 3)
+            digit_items = [
+                (tuple(k for k in s.keywords if k in DIGITS), h) for s, h in pairs if DIGITS & set(s.keywords)
+            ]
+            out[f"stt_digit_recall_{key}"] = round(keyword_recall(digit_items), 3)
+            out[f"stt_rtf_{key}"] = round(busy / (sum(len(p) for p in lines[voice]) / 32000), 3)
+        delays = _paced_delays(make(), paced)
+        out[f"stt_final_after_speech_p50_ms_{name}"] = round(_pct(delays, 0.5), 1)
+        out[f"stt_final_after_speech_p95_ms_{name}"] = round(_pct(delays, 0.95), 1)
+    out["stt_compare_sentences"] = len(sentences)
+    out["stt_compare_paced_sentences"] = len(paced)
+    return out
+
+
 def bench_domain_lm(quick: bool) -> dict[str, float]:
     """Domain LM build time (corpus + Kneser-Ney + ARPA) and generic vs domain WER on clean 16 kHz."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -177,20 +253,13 @@ def bench_domain_lm(quick: bool) -> dict[str, float]:
     }
     sentences = caller_sentences()[: 8 if quick else None]
     clean = [bytes(8000) + synthesize(s.spoken, 16000) + bytes(16000) for s in sentences]
+    # the channel mean of clean speech, learnt from one sentence that is not scored
+    warm = (synthesize("hello i am calling about the bill i got last month", 16000),)
     for label, options in (("generic", {}), ("domain", {"domain_lm": True})):
-        # the channel mean of clean speech, learnt from one sentence that is not scored
         engine = PocketsphinxEngine(**options)  # type: ignore[arg-type]
-        session = engine.open_session()
-        session.feed(synthesize("hello i am calling about the bill i got last month", 16000))
-        session.finish()
-        hyps = []
-        for pcm in clean:
-            for i in range(0, len(pcm), 640):
-                session.feed(pcm[i : i + 640])
-            hyps.append(session.finish().text)
-        session.close()
+        results, _ = _recognize_all(engine, clean, warm)
         out[f"stt_wer_clean_{label}"] = round(
-            word_error_rate([(s.spoken, h) for s, h in zip(sentences, hyps, strict=True)]), 3
+            word_error_rate([(s.spoken, r.text) for s, r in zip(sentences, results, strict=True)]), 3
         )
     return out
 
@@ -235,16 +304,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short run (fewer sentences, less audio)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--only", default="", help="run only the sections whose title contains this text")
     args = ap.parse_args()
     speech16 = b"".join(synthesize(s.spoken, 16000) for s in caller_sentences()[:6])
-    sections = {
-        "codecs (MB/s of input; ratio = voiceflow / audioop)": bench_codecs(args.quick),
-        "resampling (ms CPU per call-second, 20 ms chunks)": bench_resample(speech16, args.quick),
-        "VAD (Silero, 16 kHz)": bench_vad(speech16, args.quick),
-        "STT (pocketsphinx, phone line, 20 ms feeds; domain = domain LM)": bench_stt(args.quick),
-        "domain LM (build; generic vs domain WER on clean 16 kHz)": bench_domain_lm(args.quick),
-        "TTS (Piper joe-medium)": bench_tts(args.quick),
+    runs: dict[str, Callable[[], dict[str, float]]] = {
+        "codecs (MB/s of input; ratio = voiceflow / audioop)": lambda: bench_codecs(args.quick),
+        "resampling (ms CPU per call-second, 20 ms chunks)": lambda: bench_resample(speech16, args.quick),
+        "VAD (Silero, 16 kHz)": lambda: bench_vad(speech16, args.quick),
+        "STT (pocketsphinx, phone line, 20 ms feeds; domain = domain LM)": lambda: bench_stt(args.quick),
+        "STT side by side (phone line; Piper and espeak-ng voices)": lambda: bench_stt_compare(args.quick),
+        "domain LM (build; generic vs domain WER on clean 16 kHz)": lambda: bench_domain_lm(args.quick),
+        "TTS (Piper joe-medium)": lambda: bench_tts(args.quick),
     }
+    sections = {title: run() for title, run in runs.items() if args.only.lower() in title.lower()}
     figures = {k: v for section in sections.values() for k, v in section.items()}
     figures["quick"] = int(args.quick)
     if args.json:

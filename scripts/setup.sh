@@ -23,6 +23,12 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
 fi
 
+# espeak-ng: a second, unfamiliar voice for the recognizers' held-out measurements (never used for tuning).
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y espeak-ng
+fi
+
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # CPU build of torch first, so nothing pulls a CUDA build (setfit / sentence-transformers need torch).

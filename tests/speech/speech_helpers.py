@@ -5,20 +5,38 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import threading
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
 import numpy as np
 
 from voiceflow.core.clock import Clock
-from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxSession
+from voiceflow.services.stt.engine import Encoding, FinalText, InterimText, STTEvent, STTFailure
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxStream
 from voiceflow.services.tts import NEUTRAL, Prosody, TTSError
+from voiceflow.sim.recognize import recognize
 from voiceflow.sim.speech import synthesize
+
+T = TypeVar("T")
 
 CALIBRATION = (
     "hello i am calling about the bill i got last month",
     "could you tell me when the next payment is due",
 )
+
+
+def run_in_own_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on a fresh loop in its own thread (callable from sync code and from a test
+    already on a loop): session fixtures must not depend on a test's event loop."""
+    out: list[T] = []
+    worker = threading.Thread(target=lambda: out.append(asyncio.run(make())))
+    worker.start()
+    worker.join()
+    if not out:
+        raise RuntimeError("the coroutine failed (see the thread's traceback above)")
+    return out[0]
 
 
 @functools.cache
@@ -28,13 +46,16 @@ def wideband_cmn() -> str:
     Tests start fresh engines from it, so each test is independent of the others' audio.
     """
     engine = PocketsphinxEngine(hints=None)
-    session = engine.open_session()
-    try:
-        for text in CALIBRATION:
-            session.feed(synthesize(text, 16000))
-            session.finish()
-    finally:
-        session.close()
+
+    async def calibrate() -> None:
+        stream = await engine.open_stream()
+        try:
+            for text in CALIBRATION:
+                await recognize(stream, synthesize(text, 16000))
+        finally:
+            await stream.aclose()
+
+    run_in_own_loop(calibrate)
     assert engine.channel_cmn is not None
     return engine.channel_cmn
 
@@ -53,18 +74,33 @@ async def wait_until(cond: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 class RecordingEngine:
-    """The real pocketsphinx engine, remembering the sessions it hands out (to inspect counters)."""
+    """The real pocketsphinx engine, remembering the streams it hands out (to inspect counters)."""
 
     def __init__(self, inner: PocketsphinxEngine | None = None) -> None:
         self.inner = inner or calibrated_engine()
         self.name = self.inner.name
-        self.sample_rate = self.inner.sample_rate
-        self.sessions: list[PocketsphinxSession] = []
+        self.encodings = self.inner.encodings
+        self.streams: list[PocketsphinxStream] = []
 
-    def open_session(self) -> PocketsphinxSession:
-        session = self.inner.open_session()
-        self.sessions.append(session)
-        return session
+    async def start(self, clock: Clock) -> None:
+        await self.inner.start(clock)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def open_stream(
+        self,
+        *,
+        sample_rate: int = 16000,
+        encoding: Encoding = "linear16",
+        language: str = "en",
+        hints: tuple[str, ...] = (),
+    ) -> PocketsphinxStream:
+        stream = await self.inner.open_stream(
+            sample_rate=sample_rate, encoding=encoding, language=language, hints=hints
+        )
+        self.streams.append(stream)
+        return stream
 
 
 class Lifecycle:
@@ -146,3 +182,61 @@ class StalledEngine(Lifecycle):
             yield bytes(320)
         finally:
             self.closed += 1
+
+
+class FaultyEngine(RecordingEngine):
+    """The real pocketsphinx engine whose streams misbehave on purpose, as a cloud stream can:
+    ``failure`` is reported (an ``STTFailure`` event) just before the first interim, and with
+    ``hold_finals`` the answers to ``finalize`` are held back until ``release()``."""
+
+    def __init__(self, *, failure: str | None = None, hold_finals: bool = False) -> None:
+        super().__init__()
+        self.failure = failure
+        self.hold_finals = hold_finals
+        self.released = asyncio.Event()
+        self.held = 0
+
+    def release(self) -> None:
+        self.released.set()
+
+    async def open_stream(  # type: ignore[override]
+        self,
+        *,
+        sample_rate: int = 16000,
+        encoding: Encoding = "linear16",
+        language: str = "en",
+        hints: tuple[str, ...] = (),
+    ) -> _FaultyStream:
+        inner = await super().open_stream(
+            sample_rate=sample_rate, encoding=encoding, language=language, hints=hints
+        )
+        return _FaultyStream(self, inner)
+
+
+class _FaultyStream:
+    def __init__(self, engine: FaultyEngine, inner: PocketsphinxStream) -> None:
+        self.engine = engine
+        self.inner = inner
+
+    async def send(self, audio: bytes) -> None:
+        await self.inner.send(audio)
+
+    async def finalize(self) -> None:
+        await self.inner.finalize()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def events(self) -> AsyncIterator[STTEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[STTEvent]:
+        failure = self.engine.failure
+        async for event in self.inner.events():
+            if failure is not None and isinstance(event, InterimText):
+                yield STTFailure(failure, recoverable=True)
+                failure = None
+            if self.engine.hold_finals and isinstance(event, FinalText) and event.from_finalize:
+                self.engine.held += 1
+                await self.engine.released.wait()
+            yield event

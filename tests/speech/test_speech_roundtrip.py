@@ -11,16 +11,17 @@ once per session (about 20 s here).
 
 from __future__ import annotations
 
-import asyncio
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
+from tests.speech.speech_helpers import run_in_own_loop
 from voiceflow.frames import AudioRaw, Transcript
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors.audio import Resample, VADProcessor
 from voiceflow.processors.stt import STTProcessor
+from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 from voiceflow.sim.speech import (
     PHONE_RATE,
@@ -49,15 +50,18 @@ class Recognised:
     errors: list[str]
 
 
-def _phone_call(sentence: CallerSentence) -> bytes:
+Voice = Callable[[str, int], bytes]
+
+
+def _phone_call(sentence: CallerSentence, voice: Voice = synthesize) -> bytes:
     """The caller's words as the far end of a phone line delivers them: PCM16 at 8 kHz."""
-    speech = synthesize(sentence.spoken, 16000)
+    speech = voice(sentence.spoken, 16000)
     padded = bytes(16000) + speech + bytes(32000)  # 0.5 s before, 1 s after
     return from_phone_line(to_phone_line(padded, 16000))
 
 
-async def _recognise(engine: PocketsphinxEngine, sentence: CallerSentence) -> Recognised:
-    pcm8 = _phone_call(sentence)
+async def _recognise(engine: STTEngine, sentence: CallerSentence, voice: Voice = synthesize) -> Recognised:
+    pcm8 = _phone_call(sentence, voice)
     sink = Collector(name="sink")
     graph = Graph("phone", inputs=[AudioRaw]).chain(
         Resample(16000), VADProcessor(), STTProcessor(engine, forward_audio=False), sink
@@ -70,20 +74,17 @@ async def _recognise(engine: PocketsphinxEngine, sentence: CallerSentence) -> Re
     return Recognised(sentence, " ".join(finals), [e.message for e in run.errors])
 
 
-def recognise_all(engine: PocketsphinxEngine) -> list[Recognised]:
-    """The held-out caller set through the phone-line round trip with ``engine``."""
+def recognise_all(
+    engine: STTEngine, sentences: list[CallerSentence] | None = None, voice: Voice = synthesize
+) -> list[Recognised]:
+    """The held-out caller set (or ``sentences``) spoken by ``voice`` (Piper by default) through
+    the phone-line round trip with ``engine``."""
 
     async def main() -> list[Recognised]:
-        return [await _recognise(engine, s) for s in caller_sentences()]
+        return [await _recognise(engine, s, voice) for s in sentences or caller_sentences()]
 
-    out: list[list[Recognised]] = []
     # its own thread and loop: a session fixture must not depend on a test's event loop
-    worker = threading.Thread(target=lambda: out.append(asyncio.run(main())))
-    worker.start()
-    worker.join()
-    if not out:
-        raise RuntimeError("round trip failed (see the thread's traceback above)")
-    return out[0]
+    return run_in_own_loop(main)
 
 
 @pytest.fixture(scope="session")

@@ -130,12 +130,13 @@ def agent_factory(ctx: CallContext, input: Processor, output: Processor) -> Grap
     """A real offline mini-agent: Silero VAD → pocketsphinx → endpointer → reply → Piper."""
     from voiceflow.processors.audio import Endpointer, VADProcessor
     from voiceflow.processors.stt import STTProcessor
+    from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
     from voiceflow.services.tts.piper import PiperEngine
 
     return Graph(f"agent-{ctx.call_id}").chain(
         input,
         VADProcessor(name="vad"),
-        STTProcessor(name="stt"),
+        STTProcessor(PocketsphinxEngine(), name="stt"),
         Endpointer(name="endpointer"),
         Replier(),
         TTSProcessor(PiperEngine(), name="tts"),

@@ -72,6 +72,37 @@ def synthesize(text: str, sample_rate: int = 16000, *, model_path: str | None = 
     return pcm
 
 
+#: the second voice: espeak-ng's formant synthesis, unlike Piper's neural voice (a held-out
+#: speaker for recognizer measurements; nothing is tuned on it)
+ESPEAK_VOICE = "en-us"
+
+
+def synthesize_espeak(text: str, sample_rate: int = 16000, *, voice: str = ESPEAK_VOICE) -> bytes:
+    """``text`` spoken by espeak-ng (Debian package ``espeak-ng``) as PCM16 mono (cached on disk)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    key = hashlib.sha256(f"espeak-ng|{voice}|{sample_rate}|{text}".encode()).hexdigest()[:24]
+    path = cache_dir() / f"espeak-{key}.wav"
+    if path.exists():
+        pcm, rate = read_wav(path)
+        if rate == sample_rate:
+            return pcm
+    binary = shutil.which("espeak-ng")
+    if binary is None:
+        raise RuntimeError("espeak-ng is not installed (scripts/setup.sh installs it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "espeak.wav"
+        subprocess.run(
+            [binary, "-v", voice, "-w", str(out), "--", text], check=True, capture_output=True, timeout=60
+        )
+        native, rate = read_wav(out)
+    pcm = StreamResampler(rate, sample_rate).process(native, last=True)
+    write_wav(path, pcm, sample_rate)
+    return pcm
+
+
 # -- the phone line ------------------------------------------------------------------------------
 def to_phone_line(pcm16: bytes, sample_rate: int = 16000) -> bytes:
     """PCM16 at ``sample_rate`` → μ-law bytes at 8 kHz, as a telephone network carries it."""
@@ -98,13 +129,22 @@ class CallerSentence:
     keywords: tuple[str, ...]
 
 
-def caller_sentences() -> list[CallerSentence]:
-    """The shipped set of caller-style sentences (orders, appointments, digits, dates)."""
-    raw = resources.files("voiceflow.sim").joinpath("data/caller_sentences.json").read_text("utf-8")
+def _sentences(name: str) -> list[CallerSentence]:
+    raw = resources.files("voiceflow.sim").joinpath(f"data/{name}").read_text("utf-8")
     return [
         CallerSentence(text=s["text"], spoken=s["spoken"], keywords=tuple(s["keywords"]))
         for s in json.loads(raw)["sentences"]
     ]
+
+
+def caller_sentences() -> list[CallerSentence]:
+    """The shipped held-out set of caller-style sentences (orders, appointments, digits, dates)."""
+    return _sentences("caller_sentences.json")
+
+
+def tuning_sentences() -> list[CallerSentence]:
+    """Sentences for choosing recognizer settings, written apart from the held-out caller set."""
+    return _sentences("tuning_sentences.json")
 
 
 # -- scoring -------------------------------------------------------------------------------------
@@ -119,7 +159,13 @@ _SUFFIXES = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"
 
 
 def normalize_words(text: str) -> list[str]:
-    """Lower case, punctuation dropped, common contractions expanded ("that's" → "that is")."""
+    """Lower case, punctuation dropped, common contractions expanded ("that's" → "that is"),
+    written numbers said as words ("order 1002" → "order one zero zero two", "5th" → "fifth",
+    "3 pm" → "three p m"), so a recognizer that writes digits (Whisper) is scored on its words."""
+    if any(c.isdigit() for c in text):
+        from voiceflow.services.stt.domain_lm import spoken_form
+
+        text = spoken_form(text)
     words: list[str] = []
     for raw in re.findall(r"[a-z0-9']+", text.lower()):
         word = raw.strip("'")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voiceflow.processors.dialogue.state import DialogueState, Turn
+from voiceflow.processors.nlu.spoken import normalise_for_numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +149,12 @@ def read_slot(slot: str, turn: Turn, state: DialogueState, *, awaited: bool) -> 
         if slot == "rating":
             return int(keyed) if keyed.isdigit() else None
         return keyed
-    if slot == "order_id" and (m := re.search(r"\b\d{3,6}\b", text)):
+    # digits as a recognizer writes them ("1002", "9-3-16") or says them ("one zero zero two")
+    numeric = normalise_for_numbers(text)
+    if slot == "order_id" and (m := re.search(r"\b\d{3,6}\b", numeric)):
         return m.group(0)
-    if slot == "confirmation_number" and len(_digits(text)) == 6:
-        return "APT-" + _digits(text)
+    if slot == "confirmation_number" and len(_digits(numeric)) == 6:
+        return "APT-" + _digits(numeric)
     if slot == "rating":
         if m := re.search(r"\b(\d{1,2})\b", text):
             return int(m.group(1))

@@ -156,13 +156,35 @@ def join_spelled_letters(text: str) -> str:
 
 
 def join_spaced_digits(text: str) -> str:
-    """``"4 8 2 9 1 3"`` -> ``"482913"``: single digits said one by one (four or more)."""
-    return re.sub(r"\b\d(?: \d){3,}\b", lambda m: m.group(0).replace(" ", ""), text)
+    """``"4 8 2 9 1 3"`` -> ``"482913"``: single digits said one by one (four or more), also as
+    a recognizer writes them with commas (``"0, 0, 5, 5"``)."""
+    return re.sub(r"\b\d(?:,? \d){3,}\b", lambda m: re.sub(r",? ", "", m.group(0)), text)
+
+
+_DIGIT_GROUPS = re.compile(r"\b\d{1,4}(?:-\d{1,4})+\b")
+
+
+def join_digit_groups(text: str) -> str:
+    """``"9-3-16"`` -> ``"9316"``: digits read out one by one, written by a recognizer (Whisper)
+    in hyphenated groups. Shapes that mean something else keep their hyphens: a 3-3-4 phone
+    number (the phone reader knows it), an ISO date (2025-12-24), two short groups (a range
+    or a day, "3-4", "12-24")."""
+
+    def join(m: re.Match[str]) -> str:
+        groups = m.group(0).split("-")
+        sizes = [len(g) for g in groups]
+        phone = sizes == [3, 3, 4]
+        iso_date = len(sizes) == 3 and sizes[0] == 4 and max(sizes[1:]) <= 2
+        short_pair = len(sizes) == 2 and max(sizes) <= 2
+        return m.group(0) if phone or iso_date or short_pair else "".join(groups)
+
+    return _DIGIT_GROUPS.sub(join, text)
 
 
 def normalise_for_numbers(text: str) -> str:
-    """Lowercase text with spoken digits, spelled letters and spaced digits folded."""
+    """Lowercase text with spoken digits, spelled letters, spaced digits and digit groups folded."""
     s = " ".join(text.lower().split())
     s = fold_spoken_digits(s)
     s = join_spelled_letters(s)
+    s = join_digit_groups(s)
     return join_spaced_digits(s)

@@ -1,11 +1,26 @@
-"""STTProcessor: caller audio in, interim and final transcripts out.
+"""STTProcessor: caller audio in, interim and final transcripts out, through any ``STTEngine``.
 
-Audio is decoded as it arrives, off the event loop. A short pre-roll of audio
-heard before ``VoiceStarted`` is decoded first so word onsets that the VAD
-needed to confirm speech are not clipped. ``VoiceStopped`` (a pause heard by the
-VAD upstream) closes the utterance: the final ``Transcript`` is pushed before the
-``VoiceStopped`` it belongs to, on the same ordered lane, and the endpointer
-downstream joins a turn's per-pause finals.
+Where it sits: after the VAD, before the endpointer. The VAD upstream marks voice
+activity with ``VoiceStarted`` / ``VoiceStopped`` (a ``VoiceStopped`` is a *pause*, not
+necessarily the end of the turn); the endpointer downstream decides turns
+(``UserStartedSpeaking`` / ``UserStoppedSpeaking``) and joins the per-pause finals
+this processor produces.
+
+Audio is sent to the engine's stream only while the caller is voiced, preceded by a
+short pre-roll of what was heard before ``VoiceStarted`` so word onsets the VAD needed
+to confirm speech are not clipped. The stream's events are read by a task the run
+owns and become ``Transcript`` frames (interims as they come, finals at each pause).
+
+Ordering: on ``VoiceStopped`` the processor calls ``finalize()`` and waits for the
+stream's answer, pushes that final ``Transcript``, and only then forwards the
+``VoiceStopped``, on the same ordered lane, so a final never arrives after the pause
+it closes. If the engine does not answer within ``final_timeout`` (run clock), the
+latest interim stands in as the final and the late answer is dropped.
+
+Engine failures (``STTFailure``) and audio the engine refuses go upstream as ``Error``
+frames; the call goes on. With ``voice_from_engine`` the engine's own ``SpeechStarted``
+is forwarded as ``VoiceStarted`` (a cloud recognizer that hears speech before our
+VAD does can drive barge-in this way).
 """
 
 from __future__ import annotations
@@ -14,56 +29,75 @@ import asyncio
 from collections import deque
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import (
-    AudioRaw,
-    End,
-    Transcript,
-    VoiceStarted,
-    VoiceStopped,
+from voiceflow.frames import AudioRaw, End, Transcript, VoiceStarted, VoiceStopped
+from voiceflow.services.stt.engine import (
+    FinalText,
+    InterimText,
+    SpeechStarted,
+    STTEngine,
+    STTFailure,
+    STTInputError,
+    STTStream,
 )
-from voiceflow.services.stt.engine import STTEngine, STTSession
 
 
 class STTProcessor(Processor):
-    produces = (Transcript,)
+    #: ``VoiceStarted`` only with ``voice_from_engine``
+    produces = (Transcript, VoiceStarted)
 
     def __init__(
         self,
-        engine: STTEngine | None = None,
+        engine: STTEngine,
         *,
         name: str | None = None,
+        sample_rate: int = 16000,
         preroll_ms: int = 300,
         forward_audio: bool = True,
         language: str = "en",
+        hints: tuple[str, ...] = (),
+        final_timeout: float = 3.0,
+        voice_from_engine: bool = False,
     ) -> None:
         super().__init__(name=name)
-        if engine is None:
-            from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
-
-            engine = PocketsphinxEngine()
         self.engine = engine
+        self.sample_rate = sample_rate
         self.forward_audio = forward_audio
         self.language = language
+        self.hints = hints
+        self.final_timeout = final_timeout
+        self.voice_from_engine = voice_from_engine
+        #: finals that did not come in time (an interim stood in for them)
+        self.finals_timed_out = 0
+        #: their real finals, dropped when they came
+        self.late_finals_dropped = 0
         self._preroll: deque[bytes] = deque()
         self._preroll_samples = 0
-        self._preroll_max = engine.sample_rate * preroll_ms // 1000
-        self._session: STTSession | None = None
+        self._preroll_max = sample_rate * preroll_ms // 1000
+        self._stream: STTStream | None = None
         self._speaking = False
+        self._unfinalized = False  # audio sent since the last finalize
+        self._interim = ""  # the latest interim since the last final
+        self._answer: asyncio.Future[None] | None = None
+        self._late_answers = 0  # finalize answers that timed out; dropped when they come
         self._last_error: tuple[str, float] | None = None
 
     async def setup(self) -> None:
-        self._session = await asyncio.to_thread(self.engine.open_session)
+        await self.engine.start(self.run.clock)
+        self._stream = await self.engine.open_stream(
+            sample_rate=self.sample_rate, encoding="linear16", language=self.language, hints=self.hints
+        )
+        self.create_task(self._read(self._stream), turn=False)
 
     async def cleanup(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await asyncio.to_thread(session.close)
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.aclose()
 
     @property
-    def session(self) -> STTSession:
-        if self._session is None:
-            raise RuntimeError(f"{self.name}: no STT session (not set up)")
-        return self._session
+    def stream(self) -> STTStream:
+        if self._stream is None:
+            raise RuntimeError(f"{self.name}: no STT stream (not set up)")
+        return self._stream
 
     # -- audio ------------------------------------------------------------------------
     @on(AudioRaw)
@@ -73,14 +107,14 @@ class STTProcessor(Processor):
             await self._reject(problem)
             return
         if self._speaking:
-            await self._feed(frame.audio)
+            await self._send(frame.audio)
         else:
             self._remember(frame.audio)
         if self.forward_audio:
             await self.push(frame)
 
     def _problem(self, frame: AudioRaw) -> str | None:
-        want = self.engine.sample_rate
+        want = self.sample_rate
         if frame.sample_rate != want:
             return f"STT needs {want} Hz audio, got {frame.sample_rate} Hz (resample before STT)"
         if frame.channels != 1:
@@ -106,12 +140,15 @@ class STTProcessor(Processor):
         while self._preroll and self._preroll_samples - len(self._preroll[0]) // 2 >= self._preroll_max:
             self._preroll_samples -= len(self._preroll.popleft()) // 2
 
-    async def _feed(self, audio: bytes) -> None:
-        interim = await asyncio.to_thread(self.session.feed, audio)
-        if interim:
-            await self.push(Transcript(text=interim, final=False, language=self.language))
+    async def _send(self, audio: bytes) -> None:
+        try:
+            await self.stream.send(audio)
+        except STTInputError as exc:
+            await self._reject(f"{self.engine.name}: {exc}")
+            return
+        self._unfinalized = True
 
-    # -- turn boundaries --------------------------------------------------------------------
+    # -- pauses ------------------------------------------------------------------------------
     @on(VoiceStarted)
     async def started(self, frame: VoiceStarted) -> None:
         if not self._speaking:
@@ -120,7 +157,7 @@ class STTProcessor(Processor):
                 audio = b"".join(self._preroll)
                 self._preroll.clear()
                 self._preroll_samples = 0
-                await self._feed(audio)
+                await self._send(audio)
         await self.push(frame)
 
     @on(VoiceStopped)
@@ -132,11 +169,56 @@ class STTProcessor(Processor):
         await self._finalize()
 
     async def _finalize(self) -> None:
+        """Close the utterance and wait until its final has been pushed (or stood in for)."""
         self._speaking = False
-        if self._session is None or not self.session.in_utterance:
+        if not self._unfinalized or self._stream is None:
             return
-        final = await asyncio.to_thread(self.session.finish)
-        if final.text:
-            await self.push(
-                Transcript(text=final.text, final=True, confidence=final.confidence, language=self.language)
+        self._unfinalized = False
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answer = answer
+        try:
+            await self._stream.finalize()
+            await self.run.clock.wait_for(asyncio.shield(answer), self.final_timeout)
+        except TimeoutError:
+            self._late_answers += 1
+            self.finals_timed_out += 1
+            await self.report_error(
+                f"{self.engine.name}: no final {self.final_timeout:g}s after finalize; "
+                "the latest interim stands in"
             )
+            if self._interim:
+                await self.push(Transcript(text=self._interim, final=True, language=self.language))
+                self._interim = ""
+        except Exception as exc:  # the stream is gone: say so; the pause still goes downstream
+            await self.report_error(f"{self.engine.name}: {exc}", exception=exc)
+        finally:
+            self._answer = None
+
+    # -- the engine's events (a task of the run) ----------------------------------------------
+    async def _read(self, stream: STTStream) -> None:
+        async for event in stream.events():
+            if isinstance(event, InterimText):
+                if event.text:
+                    self._interim = event.text
+                    await self.push(Transcript(text=event.text, final=False, language=self.language))
+            elif isinstance(event, FinalText):
+                await self._final(event)
+            elif isinstance(event, SpeechStarted):
+                if self.voice_from_engine:
+                    await self.push(VoiceStarted())
+            elif isinstance(event, STTFailure):
+                await self.report_error(f"{self.engine.name}: {event.message}")
+
+    async def _final(self, event: FinalText) -> None:
+        if event.from_finalize and self._late_answers:
+            self._late_answers -= 1  # an interim already stood in for it
+            self.late_finals_dropped += 1
+            return
+        self._interim = ""
+        if event.text:
+            await self.push(
+                Transcript(text=event.text, final=True, confidence=event.confidence, language=self.language)
+            )
+        answer = self._answer
+        if event.from_finalize and answer is not None and not answer.done():
+            answer.set_result(None)

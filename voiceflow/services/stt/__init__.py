@@ -1,8 +1,34 @@
-"""Speech-to-text engines: the contract and the offline pocketsphinx adapter.
+"""Speech-to-text engines: the streaming contract (``engine.py``) and one file per recognizer.
 
 Vendor modules are not imported here, so importing the contract stays cheap.
 """
 
-from voiceflow.services.stt.engine import FinalTranscript, STTEngine, STTInputError, STTSession
+from voiceflow.services.stt.engine import (
+    Encoding,
+    FinalText,
+    InterimText,
+    SpeechStarted,
+    STTClosedError,
+    STTEngine,
+    STTEvent,
+    STTFailure,
+    STTInputError,
+    STTStream,
+    UtteranceEnd,
+    Word,
+)
 
-__all__ = ["FinalTranscript", "STTEngine", "STTInputError", "STTSession"]
+__all__ = [
+    "Encoding",
+    "FinalText",
+    "InterimText",
+    "STTClosedError",
+    "STTEngine",
+    "STTEvent",
+    "STTFailure",
+    "STTInputError",
+    "STTStream",
+    "SpeechStarted",
+    "UtteranceEnd",
+    "Word",
+]

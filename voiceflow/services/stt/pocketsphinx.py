@@ -1,28 +1,33 @@
 """Offline streaming STT on pocketsphinx 5 with its bundled US-English model.
 
-Audio is decoded as it arrives (``process_raw`` per chunk); the interim text is
-the decoder's running hypothesis; ``finish`` closes the utterance with the
+It implements the streaming contract (``engine.py``): each stream owns one thread
+(``SerialWorker``) where its decoder runs, so the event loop never blocks and the
+caller sees only ``send`` / ``finalize`` / ``events``. Audio is decoded as it is sent
+(``process_raw`` per chunk; ``send`` returns once the chunk is decoded, which paces a
+caller that outruns the decoder); the interim text is the decoder's running
+hypothesis; ``finalize`` closes the utterance with the
 lattice best path, no second pass over the audio (``fwdflat`` is off by default:
 it re-searches every frame of the utterance; on the caller set it cost ~90 ms per
 final against ~9 ms, for a WER gain under one point).
 
 Decoders are costly to create (~0.5 s: acoustic model, dictionary and LM) and
 cannot be shared by two streams, so idle ones wait in a process-wide pool keyed
-by their configuration and a new session takes one from there.
+by their configuration and a new stream takes one from there.
 
 Channel adaptation: live cepstral-mean normalisation (CMN) must learn the line's
 spectral mean before recognition is good; from the model's default a fresh
 decoder's first utterances are poor (WER ~0.8 on the phone-line set against
 ~0.3 once adapted). Calls of one deployment share a channel type, so the engine
-keeps the mean reached by its latest finished utterance and every new session
+keeps the mean reached by its latest finished utterance and every new stream
 starts from it (``adapt_channel``; ``channel="phone"`` or ``initial_cmn`` set it up
-front: use ``channel="phone"`` behind a telephone transport). A session's
+front: use ``channel="phone"`` behind a telephone transport). A stream's
 results depend only on its engine's history, never on which pooled decoder it got.
 
 Phrase hints: after the utterance, the N-best list is rescored with a bonus per
-hinted word (domain words and digits) — it can only choose among hypotheses the
-decoder already found, so it never invents words. On the shipped caller set over
-the phone-line round trip it lowers WER from 0.362 to 0.330 and raises keyword
+hinted word (domain words and digits, plus the words of the stream's own ``hints``) —
+it can only choose among hypotheses the decoder already found, so it never invents
+words. On the shipped caller set over the phone-line round trip it lowers WER from
+0.362 to 0.330 and raises keyword
 recall from 0.635 to 0.678 (tests/speech/test_speech_roundtrip.py, benchmarks/speech.py).
 
 Domain language model: ``domain_lm=True`` swaps the generic LM for a trigram model of
@@ -34,13 +39,30 @@ same phone round trip it lowers WER from 0.330 to 0.252 and raises digit recall 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from voiceflow.services.stt.engine import FinalTranscript, STTInputError
+from voiceflow.core.clock import Clock
+from voiceflow.services.stt.engine import (
+    Encoding,
+    FinalText,
+    InterimText,
+    SpeechStarted,
+    STTClosedError,
+    STTEvent,
+    STTFailure,
+    UtteranceEnd,
+    Word,
+    check_format,
+    check_pcm16,
+)
+from voiceflow.services.stt.feed import EventFeed
+from voiceflow.services.stt.worker import SerialWorker
 
 #: domain words callers say to a support line, and the digits they read out
 DEFAULT_HINTS: tuple[str, ...] = (
@@ -118,87 +140,179 @@ def _give_back(options: Mapping[str, Any], pooled: tuple[Any, str], max_idle: in
             idle.append(pooled)
 
 
-class PocketsphinxSession:
-    """A stream's decoder. Not thread-safe: one caller at a time (the STT processor)."""
+class PocketsphinxStream:
+    """One call's decoder behind the streaming contract; every decoder call runs in the stream's thread."""
 
-    def __init__(self, engine: PocketsphinxEngine, pooled: tuple[Any, str]) -> None:
+    def __init__(
+        self, engine: PocketsphinxEngine, pooled: tuple[Any, str], worker: SerialWorker, hints: frozenset[str]
+    ) -> None:
         self._engine = engine
         self._pooled = pooled
         self._decoder: Any = pooled[0]
         if engine.channel_cmn is not None:
             self._decoder.set_cmn(engine.channel_cmn)
+        self._worker = worker
+        self._feed = EventFeed()
+        self.hints = hints
+        self._closed = False
+        # decoder-thread state
         self._in_utt = False
-        self._fed = 0
+        self._stream_samples = 0  # every sample of the stream so far (for event times)
+        self._utt_start = 0  # stream sample where the current utterance began
+        self._sent = 0
         self._decoded = 0
         self._since_interim = 0
         self._last_interim = ""
-        # close() may come from teardown while a feed still runs in a worker thread
-        self._lock = threading.Lock()
+        self._heard = False  # SpeechStarted sent for this utterance
 
+    # -- inspection (tests, benchmarks) ------------------------------------------------------
     @property
-    def samples_fed(self) -> int:
-        return self._fed
+    def samples_sent(self) -> int:
+        """Samples sent in the current (or latest) utterance."""
+        return self._sent
 
     @property
     def samples_decoded(self) -> int:
-        """Samples that went through ``process_raw`` in the current utterance."""
+        """Samples that went through ``process_raw`` in the current (or latest) utterance."""
         return self._decoded
 
     @property
     def in_utterance(self) -> bool:
         return self._in_utt
 
+    # -- the contract ------------------------------------------------------------------------------
+    async def send(self, audio: bytes) -> None:
+        self._check_open()
+        check_pcm16(audio)
+        try:
+            events = await self._worker.call(self._decode, audio)
+        except STTClosedError:
+            raise
+        except Exception as exc:  # the decoder itself failed: report it, the stream goes on
+            self._feed.put(STTFailure(f"pocketsphinx: {type(exc).__name__}: {exc}", recoverable=True))
+            return
+        for event in events:
+            self._feed.put(event)
+
+    async def finalize(self) -> None:
+        self._check_open()
+        try:
+            final = await self._worker.call(self._finish)
+        except STTClosedError:
+            raise
+        except Exception as exc:
+            self._feed.put(STTFailure(f"pocketsphinx: {type(exc).__name__}: {exc}", recoverable=True))
+            final = FinalText("", 0.0, speech_final=True, from_finalize=True)
+        self._feed.put(final)
+        if final.words:
+            self._feed.put(UtteranceEnd(last_word_end=final.words[-1].end))
+
+    def events(self) -> AsyncIterator[STTEvent]:
+        return self._feed
+
+    def pending_events(self) -> list[STTEvent]:
+        """The events buffered so far, taken without waiting (instead of ``events()``: for an
+        adapter that runs this stream inside its own, e.g. for live interims)."""
+        return self._feed.drain()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._feed.close()
+        await self._worker.close(self._release)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise STTClosedError("pocketsphinx stream is closed")
+
+    # -- decoder thread ----------------------------------------------------------------------------
     def _require_decoder(self) -> Any:
         if self._decoder is None:
-            raise RuntimeError("session is closed")
+            raise STTClosedError("pocketsphinx stream is closed")
         return self._decoder
 
-    def feed(self, pcm16: bytes) -> str | None:
-        self._engine.check_audio(pcm16)
-        with self._lock:
-            return self._feed(pcm16)
-
-    def _feed(self, pcm16: bytes) -> str | None:
+    def _decode(self, pcm16: bytes) -> list[STTEvent]:
         decoder = self._require_decoder()
         if not self._in_utt:
             decoder.start_utt()
             self._in_utt = True
-            self._fed = self._decoded = self._since_interim = 0
+            self._utt_start = self._stream_samples
+            self._sent = self._decoded = self._since_interim = 0
             self._last_interim = ""
+            self._heard = False
         samples = len(pcm16) // 2
-        self._fed += samples
+        self._sent += samples
+        self._stream_samples += samples
         decoder.process_raw(pcm16, False, False)
         self._decoded += samples
         self._since_interim += samples
         if self._since_interim < self._engine.interim_every_samples:
-            return None
+            return []
         self._since_interim = 0
         hyp = decoder.hyp()
         text = hyp.hypstr if hyp is not None else ""
         if not text or text == self._last_interim:
-            return None
+            return []
         self._last_interim = text
-        return text
+        events: list[STTEvent] = []
+        if not self._heard:
+            self._heard = True
+            events.append(SpeechStarted(at=self._seconds(self._utt_start + self._first_word_frame(decoder))))
+        events.append(InterimText(text))
+        return events
 
-    def finish(self) -> FinalTranscript:
-        with self._lock:
-            return self._finish()
+    def _first_word_frame(self, decoder: Any) -> int:
+        """Samples from the utterance start to the first real word of the running hypothesis."""
+        for seg in decoder.seg():
+            if seg.word not in _FILLERS:
+                return int(seg.start_frame * self._engine.sample_rate // self._engine.frame_rate)
+        return 0
 
-    def _finish(self) -> FinalTranscript:
+    def _finish(self) -> FinalText:
         decoder = self._require_decoder()
+        start = self._seconds(self._utt_start)
         if not self._in_utt:
-            return FinalTranscript(text="", confidence=0.0, samples=0)
+            at = self._seconds(self._stream_samples)
+            return FinalText("", 0.0, speech_final=True, start=at, end=at, from_finalize=True)
         self._in_utt = False
         decoder.end_utt()
+        end = self._seconds(self._stream_samples)
         if self._engine.adapt_channel:
             self._engine.channel_cmn = decoder.get_cmn(True)
         hyp = decoder.hyp()
         if hyp is None or not hyp.hypstr:
-            return FinalTranscript(text="", confidence=0.0, samples=self._decoded)
-        text = hyp.hypstr
-        if self._engine.hints:
-            text = self._rescore(decoder, text)
-        return FinalTranscript(text=text, confidence=self._confidence(decoder), samples=self._decoded)
+            return FinalText("", 0.0, speech_final=True, start=start, end=end, from_finalize=True)
+        best = hyp.hypstr
+        text = self._rescore(decoder, best) if self.hints else best
+        # word times come from the best path; a hint-rescored text has none to offer
+        words = self._words(decoder) if text == best else ()
+        return FinalText(
+            text,
+            self._confidence(decoder),
+            speech_final=True,
+            words=words,
+            start=start,
+            end=end,
+            from_finalize=True,
+        )
+
+    def _seconds(self, samples: int) -> float:
+        return samples / self._engine.sample_rate
+
+    def _words(self, decoder: Any) -> tuple[Word, ...]:
+        frames = self._engine.frame_rate
+        base = self._seconds(self._utt_start)
+        return tuple(
+            Word(
+                seg.word.split("(")[0],
+                start=base + seg.start_frame / frames,
+                end=base + (seg.end_frame + 1) / frames,
+                confidence=float(seg.prob),
+            )
+            for seg in decoder.seg()
+            if seg.word.split("(")[0] not in _FILLERS
+        )
 
     def _rescore(self, decoder: Any, best: str) -> str:
         """Pick the N-best entry with the highest score once each hinted word earns a bonus.
@@ -218,12 +332,15 @@ class PocketsphinxSession:
             return best
         base = max((s for t, s in entries if t == best), default=max(s for _, s in entries))
         chosen = best
-        chosen_score = base + engine.hint_bonus * engine.hint_count(best.split())
+        chosen_score = base + engine.hint_bonus * self._hint_count(best)
         for text, score in entries:
-            total = score + engine.hint_bonus * engine.hint_count(text.split())
+            total = score + engine.hint_bonus * self._hint_count(text)
             if total > chosen_score:
                 chosen, chosen_score = text, total
         return chosen
+
+    def _hint_count(self, text: str) -> int:
+        return sum(1 for w in text.split() if w in self.hints)
 
     @staticmethod
     def _confidence(decoder: Any) -> float:
@@ -231,11 +348,8 @@ class PocketsphinxSession:
         probs = [seg.prob for seg in decoder.seg() if seg.word.split("(")[0] not in _FILLERS]
         return float(sum(probs) / len(probs)) if probs else 0.0
 
-    def close(self) -> None:
-        with self._lock:
-            self._close()
-
-    def _close(self) -> None:
+    def _release(self) -> None:
+        """Give the decoder back to the pool (in the stream's thread, after every queued job)."""
         decoder, self._decoder = self._decoder, None
         if decoder is None:
             return
@@ -246,10 +360,13 @@ class PocketsphinxSession:
 
 
 class PocketsphinxEngine:
-    """Engine factory: configuration shared by its sessions, decoders from the process pool."""
+    """Configuration shared by its streams; decoders come from the process-wide pool."""
 
     name = "pocketsphinx"
+    encodings: tuple[Encoding, ...] = ("linear16",)
     sample_rate = 16_000
+    #: decoder frames per second (pocketsphinx's default ``frate``)
+    frame_rate = 100
 
     def __init__(
         self,
@@ -272,7 +389,7 @@ class PocketsphinxEngine:
         self.nbest = nbest
         self.max_idle = max_idle
         self.adapt_channel = adapt_channel
-        #: the channel's cepstral mean that new sessions start from (None: the model's default)
+        #: the channel's cepstral mean that new streams start from (None: the model's default)
         if channel is not None and channel not in CHANNEL_CMN:
             raise ValueError(f"unknown channel {channel!r}; known: {sorted(CHANNEL_CMN)}")
         self.channel_cmn: str | None = initial_cmn or (CHANNEL_CMN[channel] if channel else None)
@@ -295,18 +412,49 @@ class PocketsphinxEngine:
             "bestpath": True,
             **decoder_options,
         }
+        self._started = False
 
-    def hint_count(self, words: Iterable[str]) -> int:
-        return sum(1 for w in words if w in self.hints)
+    async def start(self, clock: Clock) -> None:
+        """Build one idle decoder now, so the first call does not pay for it (idempotent)."""
+        if not self._started:
+            await asyncio.to_thread(self.prewarm, 1)
+            self._started = True
 
-    def check_audio(self, pcm16: bytes) -> None:
-        if not pcm16:
-            raise STTInputError("empty audio")
-        if len(pcm16) % 2:
-            raise STTInputError(f"odd-length PCM16 ({len(pcm16)} bytes): a sample is cut in half")
+    async def aclose(self) -> None:
+        """Nothing to release: idle decoders stay in the process-wide pool for the next engine."""
+        self._started = False
 
-    def open_session(self) -> PocketsphinxSession:
-        return PocketsphinxSession(self, _take_decoder(self.options))
+    async def open_stream(
+        self,
+        *,
+        sample_rate: int = 16000,
+        encoding: Encoding = "linear16",
+        language: str = "en",
+        hints: tuple[str, ...] = (),
+    ) -> PocketsphinxStream:
+        check_format(
+            self.name,
+            encoding=encoding,
+            sample_rate=sample_rate,
+            encodings=self.encodings,
+            sample_rates=(self.sample_rate,),
+        )
+        if not language.lower().startswith("en"):
+            raise ValueError(f"pocketsphinx carries a US-English model only, not {language!r}")
+        worker = SerialWorker("pocketsphinx")
+        job = worker.submit(_take_decoder, self.options)
+        try:
+            pooled = await asyncio.wrap_future(job)
+        except BaseException:
+            job.add_done_callback(self._give_back_taken)  # cancelled while building: keep the decoder
+            await worker.close()
+            raise
+        extra = frozenset(w.lower() for hint in hints for w in hint.split())
+        return PocketsphinxStream(self, pooled, worker, self.hints | extra)
+
+    def _give_back_taken(self, job: Future[tuple[Any, str]]) -> None:
+        if not job.cancelled() and job.exception() is None:
+            _give_back(self.options, job.result(), self.max_idle)
 
     def prewarm(self, count: int = 1) -> None:
         """Build ``count`` idle decoders now (blocking) so the first calls do not pay for it."""

