@@ -36,9 +36,12 @@ __all__ = [
     "NLUSettings",
     "PathSettings",
     "RuntimeSettings",
+    "STTSettings",
     "ServerSettings",
     "Setting",
+    "TTSSettings",
     "section_from_env",
+    "setting",
     "settings",
     "unknown_names",
 ]
@@ -145,6 +148,16 @@ class NLUSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class STTSettings:
+    """Speech-to-text: the engine choice and its provider's URL and key land here (none yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TTSSettings:
+    """Text-to-speech: the engine choice and its provider's URL and key land here (none yet)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LLMSettings:
     """An OpenAI-compatible chat server; without ``base_url`` the agent stays offline."""
 
@@ -174,8 +187,10 @@ class Config:
 
     server: ServerSettings = field(default_factory=ServerSettings)
     paths: PathSettings = field(default_factory=PathSettings)
+    stt: STTSettings = field(default_factory=STTSettings)
     nlu: NLUSettings = field(default_factory=NLUSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    tts: TTSSettings = field(default_factory=TTSSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from voiceflow.config import (
     NLUSettings,
     PathSettings,
     section_from_env,
+    setting,
     settings,
     unknown_names,
 )
@@ -111,6 +113,27 @@ def test_every_bad_value_is_reported_at_once() -> None:
 def test_a_section_reads_only_its_own_variables() -> None:
     env = {"VOICEFLOW_PORT": "not read here", "VOICEFLOW_CACHE_DIR": "/tmp/c"}
     assert section_from_env(PathSettings, env).cache_dir == Path("/tmp/c")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSettings:
+    """What a later issue's section looks like: settings, plus a knob set in code only."""
+
+    url: str | None = setting("VOICEFLOW_DEMO_URL", None, "a provider URL")
+    retries: int = setting(
+        "VOICEFLOW_DEMO_RETRIES", 3, "retries", check=lambda n: None if n < 10 else "is too many"
+    )
+    label: str = "set in code"
+
+
+def test_a_new_section_is_just_fields() -> None:
+    assert section_from_env(DemoSettings, {}) == DemoSettings(None, 3, "set in code")
+    env = {"VOICEFLOW_DEMO_URL": "https://x", "VOICEFLOW_DEMO_RETRIES": "5"}
+    assert section_from_env(DemoSettings, env) == DemoSettings("https://x", 5)
+    with pytest.raises(
+        ConfigError, match=r"^invalid configuration: VOICEFLOW_DEMO_RETRIES='12' is too many$"
+    ):
+        section_from_env(DemoSettings, {"VOICEFLOW_DEMO_RETRIES": "12"})
 
 
 def test_unknown_names_are_flagged_with_the_closest_setting() -> None:

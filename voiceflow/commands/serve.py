@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from voiceflow.config import Config, ConfigError, ServerSettings, unknown_names
@@ -58,12 +59,17 @@ class PipelineNotFound(LookupError):
 
 
 def available_pipelines() -> list[str]:
-    """The names ``load_pipeline`` finds in ``pipelines/``."""
+    """The modules of ``pipelines/`` that define ``pipeline(config)`` (read, not imported: no models load)."""
     try:
         import pipelines
     except ImportError:
         return []
-    return sorted(m.name for m in pkgutil.iter_modules(pipelines.__path__) if not m.name.startswith("_"))
+    found = []
+    for m in pkgutil.iter_modules(pipelines.__path__):
+        path = Path(pipelines.__path__[0]) / f"{m.name}.py"
+        if not m.name.startswith("_") and path.is_file() and "\ndef pipeline(" in path.read_text():
+            found.append(m.name)
+    return sorted(found)
 
 
 def load_pipeline(name: str, config: Config) -> Pipeline:
