@@ -52,17 +52,18 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def _measure(quick: bool, max_calls: int) -> dict[str, Any]:
-    import pipelines.offline as offline
+    from pipelines.offline import OfflinePipeline
     from voiceflow.commands.serve import serve_in_background
+    from voiceflow.config import Config
     from voiceflow.server.app import create_app
     from voiceflow.sim.scripted_call import CallResult, CallWatchers, run_scripted_call
     from voiceflow.sim.speech import synthesize
 
-    await offline.prepare()
+    pipeline = OfflinePipeline(Config.from_env())
     script = SCRIPT[:2] + SCRIPT[-1:] if quick else SCRIPT
     lines = [(t, synthesize(t, 16000), 16000) for t in script]
     barge = [(t, synthesize(t, 16000), 16000) for t in BARGE_SCRIPT]
-    app = create_app(offline.build)
+    app = create_app(pipeline)  # the server's lifespan prepares the pipeline and shuts it down
     watchers = CallWatchers(app.state.voiceflow.calls)
     fig: dict[str, Any] = {}
 
@@ -71,7 +72,7 @@ async def _measure(quick: bool, max_calls: int) -> dict[str, Any]:
         client = [t.client_v2v_ms for r in results for t in r.turns if t.client_v2v_ms is not None]
         return server, client
 
-    async with serve_in_background(app) as srv:
+    async with serve_in_background(app, startup_timeout_s=600) as srv:
         url = srv.ws_url("/twilio/media")
 
         async def calls(n: int, script_lines: list[tuple[str, bytes, int]], **kw: Any) -> list[CallResult]:
@@ -140,7 +141,6 @@ async def _measure(quick: bool, max_calls: int) -> dict[str, Any]:
             n += 1 if n < 4 else 2
         fig["concurrency"] = levels
         fig["max_concurrent_calls"] = sustained
-    await offline.shutdown()
     return fig
 
 

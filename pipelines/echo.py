@@ -8,7 +8,8 @@ turn back as ``TTSAudio`` at a TTS-like rate (22050 Hz, 40 ms chunks, one
 utterance id per reply), and answers a keypad press with that key's DTMF tone.
 The hang-up digit (``#``) ends the call from inside the pipeline.
 
-Serve it with ``voiceflow serve --pipeline echo``.
+Serve it with ``voiceflow serve --pipeline echo``: calls share nothing, so the
+pipeline is just ``build`` wrapped in ``Stateless``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections import deque
 import numpy as np
 
 from voiceflow.calls import CallContext
+from voiceflow.config import Config
 from voiceflow.frames import (
     DTMF,
     AudioRaw,
@@ -32,11 +34,12 @@ from voiceflow.frames import (
     VoiceStopped,
 )
 from voiceflow.graphs import Graph
+from voiceflow.pipeline import Stateless
 from voiceflow.processors import Processor, on
 from voiceflow.processors.audio.bargein import BargeIn
 from voiceflow.processors.audio.resample import StreamResampler
 
-__all__ = ["DTMF_TONES", "EchoAgent", "EnergyTurnDetector", "build", "dtmf_tone", "level_dbfs"]
+__all__ = ["DTMF_TONES", "EchoAgent", "EnergyTurnDetector", "build", "dtmf_tone", "level_dbfs", "pipeline"]
 
 #: (low, high) Hz of each keypad key
 DTMF_TONES = {
@@ -196,3 +199,8 @@ def build(
         EchoAgent(name="echo"),
         output,
     )
+
+
+def pipeline(config: Config) -> Stateless:
+    """What ``voiceflow serve --pipeline echo`` loads: no settings, no shared resources."""
+    return Stateless(build)

@@ -4,7 +4,8 @@ A transport owns the wire (Twilio WebSocket, WebRTC peer, browser socket). For
 each call it makes an input processor (decodes the wire into 16 kHz PCM16
 ``AudioRaw``, ``DTMF``; source of the graph) and an output processor (takes
 ``TTSAudio`` at any rate, resamples, paces and sends it; reports playout
-upstream; sink of the graph). A ``PipelineFactory`` puts the agent between them.
+upstream; sink of the graph). A ``PipelineFactory`` puts the agent between them
+(a ``voiceflow.pipeline.Pipeline``'s ``build``).
 """
 
 from __future__ import annotations

@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 from pipelines.offline import stt_engine
+from voiceflow.config import Config, ConfigError
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 from voiceflow.services.stt.whisper import WhisperEngine
 
 
-def test_pocketsphinx_by_default_whisper_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VOICEFLOW_STT", raising=False)
-    default = stt_engine("phone")
+def test_pocketsphinx_by_default_whisper_on_request() -> None:
+    default = stt_engine(Config.from_env({}).stt, "phone")
     assert isinstance(default, PocketsphinxEngine) and default.channel_cmn is not None
-    monkeypatch.setenv("VOICEFLOW_STT", "Whisper")
-    chosen = stt_engine("phone")
+    chosen = stt_engine(Config.from_env({"VOICEFLOW_STT": "whisper"}).stt, "phone")
     assert isinstance(chosen, WhisperEngine) and isinstance(chosen.interim, PocketsphinxEngine)
-    monkeypatch.setenv("VOICEFLOW_STT", "deepspeech")
-    with pytest.raises(ValueError, match="deepspeech"):
-        stt_engine(None)
+
+
+def test_an_unknown_recognizer_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"VOICEFLOW_STT"):
+        Config.from_env({"VOICEFLOW_STT": "deepspeech"})

@@ -1,4 +1,4 @@
-"""``voiceflow serve``: pipeline lookup, the CLI, and a real server process answering."""
+"""``voiceflow serve``: pipeline loading, settings from the environment, the CLI, a real server process."""
 
 from __future__ import annotations
 
@@ -14,24 +14,65 @@ import httpx
 import pytest
 
 from pipelines import echo as echo_pipeline
+from voiceflow.calls import CallContext
 from voiceflow.cli import build_parser
-from voiceflow.commands.serve import PipelineNotFound, resolve_pipeline
+from voiceflow.commands.serve import PipelineNotFound, load_pipeline, serve_in_background, server_settings
+from voiceflow.config import Config
+from voiceflow.graphs import Graph
+from voiceflow.pipeline import Pipeline, Stateless
+from voiceflow.processors import Processor
+from voiceflow.server.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_pipelines_are_found_by_name() -> None:
-    assert resolve_pipeline("echo") is echo_pipeline.build
-    assert resolve_pipeline("pipelines.echo:build") is echo_pipeline.build
-    with pytest.raises(PipelineNotFound, match=r"no pipeline 'nope'.*available: .*echo"):
-        resolve_pipeline("nope")
-    with pytest.raises(PipelineNotFound, match="has no callable"):
-        resolve_pipeline("pipelines.echo:missing")
+def test_pipelines_are_loaded_by_name() -> None:
+    config = Config()
+    echo = load_pipeline("echo", config)
+    assert echo == Stateless(echo_pipeline.build)
+    assert load_pipeline("pipelines.echo:pipeline", config) == echo
+    offline = load_pipeline("offline", config)  # constructing loads nothing: prepare() does
+    assert isinstance(offline, Pipeline) and type(offline).__name__ == "OfflinePipeline"
+    assert offline.config is config  # type: ignore[attr-defined]
+    with pytest.raises(PipelineNotFound, match=r"no pipeline 'nope'.*available: echo, offline$"):
+        load_pipeline("nope", config)
+    with pytest.raises(PipelineNotFound, match=r"pipelines.echo has no missing\(config\)"):
+        load_pipeline("pipelines.echo:missing", config)
+    with pytest.raises(PipelineNotFound, match=r"not_a_pipeline\(config\) returned str, which lacks"):
+        load_pipeline(f"{__name__}:not_a_pipeline", config)
 
 
-def test_serve_defaults() -> None:
-    args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.pipeline) == ("127.0.0.1", 8000, "offline")
+def not_a_pipeline(config: Config) -> str:
+    return "a graph, maybe"
+
+
+def test_serve_takes_its_settings_from_the_environment_and_flags_win() -> None:
+    parser = build_parser()
+    config = Config.from_env(
+        {"VOICEFLOW_HOST": "0.0.0.0", "VOICEFLOW_PORT": "9000", "TWILIO_AUTH_TOKEN": "t"}
+    )
+    args = parser.parse_args(["serve"])
+    assert args.pipeline == "offline"
+    settings = server_settings(args, config)
+    assert (settings.host, settings.port, settings.twilio_auth_token) == ("0.0.0.0", 9000, "t")
+    assert server_settings(args, Config()).port == 8000
+    args = parser.parse_args(["serve", "--port", "9100", "--public-host", "agent.example.com"])
+    settings = server_settings(args, config)
+    assert (settings.host, settings.port, settings.public_host) == ("0.0.0.0", 9100, "agent.example.com")
+
+
+def test_a_bad_setting_stops_serve_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEFLOW_PORT", "eighty")
+    monkeypatch.setenv("VOICEFLOW_LLM_BASE_URL", "localhost:8080")
+    args = build_parser().parse_args(["serve", "--pipeline", "echo"])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "voiceflow serve: VOICEFLOW_PORT='eighty' is not an integer",
+        "voiceflow serve: VOICEFLOW_LLM_BASE_URL='localhost:8080' is not an http(s):// URL",
+    ]
 
 
 def free_port() -> int:
@@ -72,20 +113,46 @@ def test_unknown_pipeline_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -
     assert "no pipeline 'nope'" in capsys.readouterr().out
 
 
-async def test_app_runs_the_pipeline_startup_and_shutdown_hooks() -> None:
-    from pipelines.echo import build
-    from voiceflow.commands.serve import serve_in_background
-    from voiceflow.server.app import create_app
+class Recording:
+    """A pipeline that records its phases (and can fail to prepare)."""
 
-    events: list[str] = []
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.events: list[str] = []
 
-    async def startup() -> None:
-        events.append("prepared")
+    async def prepare(self) -> None:
+        self.events.append("prepare")
+        if self.fail:
+            raise RuntimeError("no model")
 
-    async def shutdown() -> None:
-        events.append("shut down")
+    def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
+        self.events.append(f"build {ctx.call_id}")
+        return echo_pipeline.build(ctx, input, output)
 
-    app = create_app(build, startup=startup, shutdown=shutdown, routes=("voiceflow.server.health",))
-    async with serve_in_background(app):
-        assert events == ["prepared"]
-    assert events == ["prepared", "shut down"]
+    async def shutdown(self) -> None:
+        self.events.append("shutdown")
+
+
+async def test_the_app_lifespan_prepares_the_pipeline_and_shuts_it_down() -> None:
+    pipeline = Recording()
+    app = create_app(pipeline, routes=("voiceflow.server.health",))
+    assert app.state.voiceflow.pipeline is pipeline
+    async with serve_in_background(app) as server:
+        assert pipeline.events == ["prepare"]
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{server.http_url}/healthz")).json()["status"] == "ok"
+    assert pipeline.events == ["prepare", "shutdown"]
+
+
+async def test_a_failed_prepare_stops_startup_and_still_shuts_down() -> None:
+    pipeline = Recording(fail=True)
+    app = create_app(pipeline, routes=("voiceflow.server.health",))
+    with pytest.raises(RuntimeError, match="uvicorn stopped during startup"):
+        async with serve_in_background(app):
+            pass
+    assert pipeline.events == ["prepare", "shutdown"]
+
+
+def test_a_bare_build_function_is_a_pipeline_without_shared_resources() -> None:
+    app = create_app(echo_pipeline.build, routes=())
+    assert app.state.voiceflow.pipeline == Stateless(echo_pipeline.build)

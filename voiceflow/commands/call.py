@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: the first run trains the intent model and indexes kb/ before the server answers
+PREPARE_TIMEOUT_S = 600.0
+
 DEFAULT_LINES = [
     "Hi, where is my order one zero zero two?",
     "What time do you close on Saturday?",
@@ -61,19 +64,21 @@ def _lines(args: argparse.Namespace) -> list[tuple[str, bytes, int]]:
 
 
 async def _call(args: argparse.Namespace) -> int:
-    from voiceflow.commands.serve import resolve_pipeline, serve_in_background
+    from voiceflow.commands.serve import PipelineNotFound, load_config, load_pipeline, serve_in_background
     from voiceflow.server.app import create_app
     from voiceflow.sim.scripted_call import CallWatchers, TurnResult, run_scripted_call
 
     say = (lambda *a, **k: None) if args.json else print
-    factory = resolve_pipeline(args.pipeline)
-    module = sys.modules[factory.__module__]
-    prepare = getattr(module, "prepare", None)
-    if prepare is not None:
-        say("loading models (the first run also trains the intent model and indexes kb/)...", flush=True)
-        await prepare()
+    config = load_config("call")
+    if config is None:
+        return 2
+    try:
+        pipeline = load_pipeline(args.pipeline, config)
+    except PipelineNotFound as exc:
+        print(f"voiceflow call: {exc}", file=sys.stderr)
+        return 2
     lines = _lines(args)
-    app = create_app(factory)
+    app = create_app(pipeline, config.server)  # its lifespan prepares the pipeline and shuts it down
     watchers = CallWatchers(app.state.voiceflow.calls)
 
     def show(turn: TurnResult) -> None:
@@ -96,7 +101,8 @@ async def _call(args: argparse.Namespace) -> int:
         if turn.clear_ms is not None:
             print(f"  barge-in: clear {turn.clear_ms:.0f} ms after the caller started talking")
 
-    async with serve_in_background(app) as server:
+    say("loading models (the first run also trains the intent model and indexes kb/)...", flush=True)
+    async with serve_in_background(app, startup_timeout_s=PREPARE_TIMEOUT_S) as server:
         result = await run_scripted_call(
             server.ws_url("/twilio/media"),
             lines,
@@ -105,10 +111,6 @@ async def _call(args: argparse.Namespace) -> int:
             barge_in=args.barge_in,
             on_turn=show,
         )
-    shutdown = getattr(module, "shutdown", None)
-    if shutdown is not None:
-        await shutdown()
-
     if args.out is not None:
         from voiceflow.transports.local import write_wav
 

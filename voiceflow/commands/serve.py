@@ -1,58 +1,80 @@
 """``voiceflow serve``: the FastAPI app on uvicorn, one graph run per call; and an in-process server.
 
-The pipeline is looked up by name: ``echo`` is the model-free echo pipeline
-(``pipelines.echo``), any other NAME is ``pipelines.NAME``'s
-``build(ctx, input, output) -> Graph``, and ``module:function`` names any
-factory. ``serve_in_background`` runs the same app inside the current event
-loop on a free port (tests, ``voiceflow call``, benchmarks).
+The settings come from the environment once (``voiceflow.config``); a flag given on
+the command line wins over its variable. ``--pipeline NAME`` loads
+``pipelines/NAME.py``'s ``pipeline(config)`` (``load_pipeline``; the protocol is in
+``voiceflow.pipeline``), ``module:factory`` any other factory; the app's lifespan
+prepares it before the first call and shuts it down after the last.
+``serve_in_background`` runs the same app inside the current event loop on a free
+port (tests, ``voiceflow call``, benchmarks).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
-import os
 import pkgutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
-from voiceflow.calls import PipelineFactory
+from voiceflow.config import Config, ConfigError, ServerSettings, unknown_names
+from voiceflow.pipeline import Pipeline
 
 __all__ = [
-    "BUILTIN_PIPELINES",
+    "PipelineNotFound",
     "RunningServer",
     "available_pipelines",
-    "resolve_pipeline",
+    "load_config",
+    "load_pipeline",
     "serve_in_background",
+    "server_settings",
 ]
 
-#: pipelines that live outside ``pipelines/``
-BUILTIN_PIPELINES = {"echo": "pipelines.echo:build"}
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the voice agent server (Twilio, WebRTC, browser WebSocket)")
+    p.add_argument("--host", default=None, help="interface to listen on ($VOICEFLOW_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port ($VOICEFLOW_PORT, 8000)")
+    p.add_argument("--pipeline", default="offline", help="pipelines/NAME.py or module:factory (offline)")
+    p.add_argument("--public-host", default=None, help="host[:port] Twilio reaches ($VOICEFLOW_PUBLIC_HOST)")
+    p.add_argument("--twilio-auth-token", default=None, help="check X-Twilio-Signature ($TWILIO_AUTH_TOKEN)")
+    p.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=None,
+        help="largest WebSocket message ($VOICEFLOW_MAX_MESSAGE_BYTES)",
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
 
 
 class PipelineNotFound(LookupError):
-    """The named pipeline does not exist or has no ``build`` factory."""
+    """The named pipeline does not exist, or its module has no ``pipeline(config)`` factory."""
 
 
 def available_pipelines() -> list[str]:
-    names = set(BUILTIN_PIPELINES)
+    """The modules of ``pipelines/`` that define ``pipeline(config)`` (read, not imported: no models load)."""
     try:
         import pipelines
-
-        names.update(m.name for m in pkgutil.iter_modules(pipelines.__path__) if not m.name.startswith("_"))
     except ImportError:
-        pass
-    return sorted(names)
+        return []
+    found = []
+    for m in pkgutil.iter_modules(pipelines.__path__):
+        path = Path(pipelines.__path__[0]) / f"{m.name}.py"
+        if not m.name.startswith("_") and path.is_file() and "\ndef pipeline(" in path.read_text():
+            found.append(m.name)
+    return sorted(found)
 
 
-def resolve_pipeline(name: str) -> PipelineFactory:
-    """The factory for ``name`` (see module doc); ``PipelineNotFound`` says what exists."""
-    target = BUILTIN_PIPELINES.get(name, name if ":" in name else f"pipelines.{name}:build")
-    module_name, _, attr = target.partition(":")
+def load_pipeline(name: str, config: Config) -> Pipeline:
+    """``pipelines.NAME:pipeline(config)``, or ``module:factory(config)`` when ``name`` has a colon."""
+    module_name, _, attr = (name if ":" in name else f"pipelines.{name}:pipeline").partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -62,26 +84,41 @@ def resolve_pipeline(name: str) -> PipelineFactory:
                 f"{', '.join(available_pipelines())}"
             ) from None
         raise
-    factory = getattr(module, attr or "build", None)
+    factory: Callable[[Config], object] | None = getattr(module, attr or "pipeline", None)
     if not callable(factory):
-        raise PipelineNotFound(f"{module_name} has no callable {attr or 'build'}(ctx, input, output)")
-    return cast(PipelineFactory, factory)
+        raise PipelineNotFound(f"{module_name} has no {attr or 'pipeline'}(config) -> Pipeline factory")
+    made = factory(config)
+    if not isinstance(made, Pipeline):
+        raise PipelineNotFound(
+            f"{module_name}:{attr}(config) returned {type(made).__name__}, "
+            "which lacks async prepare(), build(ctx, input, output) and async shutdown()"
+        )
+    return made
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="run the voice agent server (Twilio, WebRTC, browser WebSocket)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--pipeline", default="offline", help="pipelines/NAME.py, 'echo', or module:function")
-    p.add_argument("--public-host", default=None, help="host[:port] Twilio reaches (default: request Host)")
-    p.add_argument(
-        "--twilio-auth-token",
-        default=os.environ.get("TWILIO_AUTH_TOKEN"),
-        help="validate X-Twilio-Signature on the webhook (default: $TWILIO_AUTH_TOKEN)",
-    )
-    p.add_argument("--max-message-bytes", type=int, default=64 * 1024, help="largest WebSocket message")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.set_defaults(func=run)
+def load_config(command: str) -> Config | None:
+    """The environment's config; on a bad value prints what is wrong (naming the variable) and gives None."""
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"voiceflow {command}: {problem}", file=sys.stderr)
+        return None
+    for warning in unknown_names():
+        print(f"voiceflow {command}: warning: {warning}", file=sys.stderr)
+    return config
+
+
+def server_settings(args: argparse.Namespace, config: Config) -> ServerSettings:
+    """The config's server section with the flags given on the command line applied over it."""
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "public_host": args.public_host,
+        "twilio_auth_token": args.twilio_auth_token,
+        "max_message_bytes": args.max_message_bytes,
+    }
+    return dataclasses.replace(config.server, **{k: v for k, v in flags.items() if v is not None})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,30 +126,23 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from voiceflow.server.app import ServerSettings, create_app
+    from voiceflow.server.app import create_app
 
+    config = load_config("serve")
+    if config is None:
+        return 2
     try:
-        factory = resolve_pipeline(args.pipeline)
+        pipeline = load_pipeline(args.pipeline, config)
     except PipelineNotFound as exc:
         print(f"voiceflow serve: {exc}")
         return 2
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = ServerSettings(
-        public_host=args.public_host,
-        max_message_bytes=args.max_message_bytes,
-        twilio_auth_token=args.twilio_auth_token or None,
-    )
-    module = sys.modules[factory.__module__]
-    app = create_app(
-        factory,
-        settings,
-        startup=getattr(module, "prepare", None),
-        shutdown=getattr(module, "shutdown", None),
-    )
-    print(f"voiceflow: pipeline {args.pipeline!r} on http://{args.host}:{args.port}")
-    uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=args.host, port=args.port,
+    settings = server_settings(args, config)
+    app = create_app(pipeline, settings)
+    print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
+    uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,
                 log_level=args.log_level)  # fmt: skip
     return 0
 
@@ -135,6 +165,15 @@ class RunningServer:
         return f"ws://{self.host}:{self.port}{path}"
 
 
+async def _serve(server: Any) -> None:
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn exits when the app's startup fails; a task must not raise SystemExit
+        raise RuntimeError(
+            "uvicorn stopped during startup: the app's lifespan (the pipeline's prepare) failed, see the log"
+        ) from None
+
+
 @asynccontextmanager
 async def serve_in_background(
     app: Any,
@@ -149,7 +188,7 @@ async def serve_in_background(
 
     options = _uvicorn_options(max_message_bytes) | {"timeout_graceful_shutdown": 2}
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **options))
-    task = asyncio.create_task(server.serve(), name="uvicorn")
+    task = asyncio.create_task(_serve(server), name="uvicorn")
     try:
         async with asyncio.timeout(startup_timeout_s):
             while not server.started:

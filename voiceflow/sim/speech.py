@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from voiceflow.config import PathSettings, section_from_env
 from voiceflow.processors.audio.codecs import ulaw_decode, ulaw_encode
 from voiceflow.processors.audio.resample import StreamResampler
 
@@ -26,8 +27,8 @@ PHONE_RATE = 8000
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("VOICEFLOW_CACHE_DIR", ".voiceflow/cache"))
-    return root / "speech"
+    """``$VOICEFLOW_CACHE_DIR/speech`` (``.voiceflow/cache/speech`` by default)."""
+    return section_from_env(PathSettings).cache_dir / "speech"
 
 
 # -- WAV ----------------------------------------------------------------------------------------

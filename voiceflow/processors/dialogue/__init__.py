@@ -7,6 +7,7 @@ Decisions live in ``DialoguePolicyLogic`` (pure, testable: ``decide(state, turn)
 ``templates``.
 """
 
+from voiceflow.processors.dialogue.hangup import HangUpAfterGoodbye
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, SlotRules
 from voiceflow.processors.dialogue.processor import DialoguePolicy, KnowledgeSource
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
@@ -19,6 +20,7 @@ __all__ = [
     "DialoguePolicy",
     "DialoguePolicyLogic",
     "DialogueState",
+    "HangUpAfterGoodbye",
     "KnowledgeSource",
     "Lookup",
     "Say",

@@ -2,6 +2,7 @@
 
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.memory.persistent import (
+    MEMORY_MIGRATION,
     CallerProfile,
     CallRecord,
     GreetingContext,
@@ -14,6 +15,7 @@ from voiceflow.processors.memory.summarizer import ExtractiveSummarizer, LLMSumm
 from voiceflow.processors.memory.turn import Turn
 
 __all__ = [
+    "MEMORY_MIGRATION",
     "CallRecord",
     "CallerProfile",
     "ConversationMemory",

@@ -5,6 +5,7 @@ tier starts or a model is trained.
 """
 
 from voiceflow.processors.nlu.cascade import IntentCascade
+from voiceflow.processors.nlu.completeness import intent_completeness
 from voiceflow.processors.nlu.emotion import EMOTIONS, EmotionResult, detect_emotion
 from voiceflow.processors.nlu.entities import business_today, extract_entities
 from voiceflow.processors.nlu.intents import (
@@ -20,6 +21,7 @@ from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.result import IntentResult, IntentTier, TierAnswer, TierAttempt, TierUnavailable
 from voiceflow.processors.nlu.router import IntentRouter, NLUConfig, default_tiers
 from voiceflow.processors.nlu.setfit_tier import SetFitTier
+from voiceflow.processors.nlu.setfit_training import ensure_trained
 
 __all__ = [
     "EMOTIONS",
@@ -43,7 +45,9 @@ __all__ = [
     "default_catalog",
     "default_tiers",
     "detect_emotion",
+    "ensure_trained",
     "extract_entities",
+    "intent_completeness",
     "load_catalog",
     "load_test_set",
 ]

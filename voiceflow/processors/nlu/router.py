@@ -5,19 +5,20 @@ LLM downstream see the caller's words before the decision about them. Interim
 transcripts pass through untouched. ``await router.classify(text)`` is the same
 decision without a graph (benchmarks, the dialogue policy).
 
-Configuration (``NLUConfig.from_env``): ``VOICEFLOW_RASA_URL`` enables tier 2,
-``VOICEFLOW_NLU_MODEL_DIR`` moves the SetFit cache, ``VOICEFLOW_BUSINESS_TZ``
-sets the timezone relative dates are resolved in; an LLM engine is passed in.
+Configuration: ``NLUConfig.from_settings(config.nlu)`` takes the ``nlu`` section of
+``voiceflow.config`` (``VOICEFLOW_RASA_URL`` enables tier 2, ``VOICEFLOW_NLU_MODEL_DIR``
+moves the SetFit cache, ``VOICEFLOW_BUSINESS_TZ`` sets the timezone relative dates are
+resolved in); an LLM engine is passed in.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from voiceflow.config import NLUSettings, section_from_env
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Intent, Transcript
 from voiceflow.processors.nlu.cascade import IntentCascade
@@ -28,7 +29,7 @@ from voiceflow.processors.nlu.rasa_tier import RasaTier
 from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.result import IntentResult, IntentTier
 from voiceflow.processors.nlu.setfit_tier import SetFitTier
-from voiceflow.processors.nlu.setfit_training import cache_root, cached_model_dir
+from voiceflow.processors.nlu.setfit_training import cached_model_dir
 from voiceflow.services.breaker import TimeSource
 from voiceflow.services.llm.engine import LLMEngine
 
@@ -47,12 +48,13 @@ class NLUConfig:
     train_if_missing: bool = False
 
     @classmethod
-    def from_env(cls) -> NLUConfig:
-        return cls(
-            rasa_url=os.environ.get("VOICEFLOW_RASA_URL") or None,
-            model_root=cache_root(),
-            timezone=os.environ.get("VOICEFLOW_BUSINESS_TZ") or DEFAULT_TIMEZONE,
-        )
+    def from_settings(cls, nlu: NLUSettings) -> NLUConfig:
+        """The router's configuration from the config's ``nlu`` section (thresholds stay default)."""
+        return cls(rasa_url=nlu.rasa_url, model_root=nlu.model_dir, timezone=nlu.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NLUConfig:
+        return cls.from_settings(section_from_env(NLUSettings, environ))
 
 
 def default_tiers(

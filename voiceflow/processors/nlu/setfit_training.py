@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from voiceflow.config import NLUSettings, section_from_env
 from voiceflow.processors.nlu.intents import IntentCatalog, default_catalog
 
 log = logging.getLogger("voiceflow.nlu.setfit")
 
-DEFAULT_CACHE_ROOT = Path(".voiceflow/models/setfit-intents")
+DEFAULT_CACHE_ROOT = NLUSettings().model_dir
 META_FILE = "voiceflow-meta.json"
 
 
@@ -44,7 +45,7 @@ class TrainingParams:
 
 def cache_root() -> Path:
     """``$VOICEFLOW_NLU_MODEL_DIR`` or ``.voiceflow/models/setfit-intents`` (relative to the cwd)."""
-    return Path(os.environ.get("VOICEFLOW_NLU_MODEL_DIR") or DEFAULT_CACHE_ROOT)
+    return section_from_env(NLUSettings).model_dir
 
 
 def base_model_path() -> Path:

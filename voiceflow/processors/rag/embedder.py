@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voiceflow.config import RuntimeSettings, section_from_env
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -63,11 +65,7 @@ def _limit_torch_threads() -> None:
     """
     import torch
 
-    wanted = os.environ.get("VOICEFLOW_TORCH_THREADS", "1")
-    try:
-        threads = max(1, int(wanted))
-    except ValueError:
-        threads = 1
+    threads = section_from_env(RuntimeSettings).torch_threads
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from voiceflow.config import PathSettings, section_from_env
 from voiceflow.processors.rag.chunking import DEFAULT_CHUNK_CHARS, Chunk, chunk_sections, split_sentences
 from voiceflow.processors.rag.documents import kb_files, load_kb
 from voiceflow.processors.rag.embedder import Embedder, shared_embedder
@@ -33,21 +33,21 @@ log = logging.getLogger("voiceflow.rag")
 #: the 43 caller questions of tests/rag/questions.json score 0.30-0.80 on their best
 #: chunk; 20 off-topic utterances score 0.07-0.30 (most under 0.2).
 DEFAULT_MIN_SCORE = 0.28
-DEFAULT_INDEX_DIR = Path(".voiceflow/index/kb")
+DEFAULT_INDEX_DIR = PathSettings().index_dir
 
 
 def default_kb_dir() -> Path:
     """``$VOICEFLOW_KB_DIR``, else the repository's ``kb/``, else ``./kb``."""
-    env = os.environ.get("VOICEFLOW_KB_DIR")
-    if env:
-        return Path(env)
+    configured = section_from_env(PathSettings).kb_dir
+    if configured is not None:
+        return configured
     repo_kb = Path(__file__).resolve().parents[3] / "kb"
     return repo_kb if repo_kb.is_dir() else Path("kb")
 
 
 def default_index_dir() -> Path:
-    env = os.environ.get("VOICEFLOW_INDEX_DIR")
-    return Path(env) if env else DEFAULT_INDEX_DIR
+    """``$VOICEFLOW_INDEX_DIR`` or ``.voiceflow/index/kb``."""
+    return section_from_env(PathSettings).index_dir
 
 
 class Progress(Protocol):
