@@ -18,7 +18,9 @@ one call's graph, ``await shutdown()`` closes the engines and the database.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from voiceflow.calls import CallContext
 from voiceflow.config import Config, LLMSettings, STTSettings
@@ -77,6 +79,8 @@ class OfflinePipeline:
     def __init__(self, config: Config, *, endpoint_silence_secs: float = 0.8) -> None:
         self.config = config
         self.endpoint_silence_secs = endpoint_silence_secs
+        #: the tools' wall clock (business hours, "tomorrow"); None is the real time. Tests pin it.
+        self.now: Callable[[], datetime] | None = None
         self.shared: Shared | None = None
 
     async def prepare(self) -> None:
@@ -85,7 +89,7 @@ class OfflinePipeline:
         db = await open_seeded(paths.data_dir / "voiceflow.db", extra=[MEMORY_MIGRATION])
         self.shared = shared = Shared(
             db,
-            build_registry(db),
+            build_registry(db, now=self.now),
             PersistentUserMemory(db),
             KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
             NLUConfig.from_settings(self.config.nlu),

@@ -13,6 +13,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ async def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     monkeypatch.setenv("VOICEFLOW_DATA_DIR", str(tmp_path))  # a fresh database per test
     example: dict[str, Any] = {}
     exec(readme_example(), example)
+    # a Tuesday noon in the business's time zone: the service desk is open whatever day the test runs
+    example["pipeline"].now = lambda: datetime(2026, 11, 24, 12, 0)
     app = example["app"]
     assert app.state.voiceflow.settings == example["config"].server
     watchers = CallWatchers(app.state.voiceflow.calls)
