@@ -160,6 +160,7 @@ class FakeDeepgramServer:
         self._rejects: deque[int] = deque()
         self._live: dict[int, tuple[ServerConnection, Session]] = {}
         self._server: Server | None = None
+        self._changed = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> FakeDeepgramServer:
@@ -197,6 +198,16 @@ class FakeDeepgramServer:
         for ws, _ in list(self._live.values()):
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(text)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds; it is checked whenever a session records something."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    def _note(self) -> None:
+        self._changed.set()
 
     @property
     def finals(self) -> list[FinalTiming]:
@@ -246,6 +257,7 @@ class FakeDeepgramServer:
             await stream.aclose()
             session.closed = True
             session.close_code = ws.close_code
+            self._note()
 
 
 class _Listener:
@@ -293,6 +305,7 @@ class _Listener:
                     return
                 continue
             self.session.controls.append(message)
+            self.fake._note()
             kind = _control_type(message)
             if kind == "Finalize":
                 await self._finalize("finalize")
@@ -459,6 +472,7 @@ class _Listener:
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(json.dumps(body))
             self.session.sent.append(body)
+            self.fake._note()
             if body.get("type") == "Results" and body["is_final"] and self.session.finals:
                 self.session.finals[-1].sent_at = time.perf_counter()
 
