@@ -59,6 +59,9 @@ class LLMBackend(Protocol):
     async def closed_by_client(self) -> bool:
         """Once the last request has ended: whether the client closed it before it was complete."""
 
+    def sent_system(self) -> str | None:
+        """The system prompt the last request carried (all of its system text, joined)."""
+
 
 @dataclass
 class LLMHarness:
@@ -104,6 +107,10 @@ class OpenAIBackend:
 
     def sent_forbids_tools(self) -> bool:
         return self.fake.bodies[-1].get("tool_choice") == "none"
+
+    def sent_system(self) -> str | None:
+        texts = [m["content"] for m in self.fake.bodies[-1]["messages"] if m["role"] == "system"]
+        return "\n\n".join(texts) if texts else None
 
     async def closed_by_client(self) -> bool:
         return (await self.fake.wait_finished()).closed_by_client
@@ -160,6 +167,13 @@ class SharedFakeBackend:
 
     async def closed_by_client(self) -> bool:
         return (await self.fake.wait_finished()).closed_by_client
+
+    def sent_system(self) -> str | None:
+        body = self.fake.bodies[-1]
+        if isinstance(self.fake, FakeAnthropicServer):
+            return body.get("system")
+        parts = (body.get("systemInstruction") or {}).get("parts") or []
+        return "".join(p.get("text", "") for p in parts) or None
 
 
 @asynccontextmanager

@@ -227,6 +227,7 @@ class AnthropicEngine:
         done_calls: list[ToolCallRequest] = []
         stop_reason = "end_turn"
         usage: dict[str, int] = {}
+        stopped = False
         try:
             response = await self._client.messages.create(**params)
             # the SDK's own event generator, iterated and closed here: abandoned to the garbage
@@ -253,6 +254,8 @@ class AnthropicEngine:
                         call = open_calls.pop(event.index, None)
                         if call is not None:
                             done_calls.append(parse_arguments(call.id, call.name, "".join(call.pieces)))
+                    elif kind == "message_stop":
+                        stopped = True
                     elif kind == "message_delta":
                         stop_reason = event.delta.stop_reason or stop_reason
                         usage["output_tokens"] = int(event.usage.output_tokens or 0)
@@ -261,6 +264,10 @@ class AnthropicEngine:
                 await response.close()
         except anthropic.AnthropicError as exc:
             raise translate_error(exc) from exc
+        if not stopped:
+            raise LLMConnectionError(
+                "the stream ended before message_stop", provider=PROVIDER, retryable=True
+            )
         self.last_ttft_ms = first.ms
         for request in done_calls:
             yield request

@@ -121,7 +121,7 @@ def translate_error(exc: BaseException) -> LLMError:
         message = exc.message or str(exc)
         headers = getattr(exc.response, "headers", None) or {}
         wait = retry_after(headers)
-        if status in (401, 403):
+        if status in (401, 403) or (status == 400 and "API_KEY_INVALID" in str(exc.details)):
             return LLMAuthError(message, status=status, provider=PROVIDER, code=code)
         if status == 429:
             return LLMRateLimitError(
@@ -219,7 +219,7 @@ class GeminiEngine:
         config = self.config(tools, tool_choice, system)
         first = FirstToken(PROVIDER, self.clock)
         calls: list[ToolCallRequest] = []
-        finish = "STOP"
+        finish: str | None = None
         usage: dict[str, int] = {}
         try:
             chunks = await client.aio.models.generate_content_stream(
@@ -259,6 +259,10 @@ class GeminiEngine:
             raise
         except (genai_errors.APIError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise translate_error(exc) from exc
+        if finish is None:  # the last chunk carries finishReason: without it the stream was cut
+            raise LLMConnectionError(
+                "the stream ended before its finishReason", provider=PROVIDER, retryable=True
+            )
         self.last_ttft_ms = first.ms
         for call in calls:
             yield call

@@ -143,7 +143,7 @@ class FakeGeminiServer(FakeLLMServer):
             OfferedTool(
                 d["name"],
                 d.get("description", ""),
-                d.get("parametersJsonSchema") or d.get("parameters") or {},
+                declared_parameters(d),
             )
             for t in body.get("tools") or []
             for d in t.get("functionDeclarations") or []
