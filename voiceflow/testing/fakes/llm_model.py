@@ -8,7 +8,8 @@ the request actually offers (a request without tools always gets text):
 - otherwise the caller's last words pick a tool (a human → ``transfer_to_human``, an order
   number → ``check_order_status``, hours → ``get_business_hours``, a rating →
   ``collect_feedback``, goodbye → ``end_call``; else a tool whose name words all occur);
-  required arguments are filled from the words (digits, enum values, the utterance);
+  required arguments are filled from the words (digits, enum values, the utterance), and a
+  required number it did not hear is asked for instead;
 - otherwise it answers with a short sentence that repeats what it heard.
 
 Providers' fakes turn its ``Say`` / ``CallTool`` into their own wire events.
@@ -86,12 +87,15 @@ def decide(conversation: Conversation) -> Decision:
     heard = words(conversation.last_user)
     if conversation.tools and not conversation.tools_forbidden:
         offered = {t.name: t for t in conversation.tools}
-        for cues, name in _RULES:
-            if name in offered and any(c in heard for c in cues):
-                return CallTool(name, _arguments(offered[name], conversation.last_user))
-        for tool in conversation.tools:
-            if all(part in heard for part in tool.name.split("_")):
-                return CallTool(tool.name, _arguments(tool, conversation.last_user))
+        chosen = [offered[name] for cues, name in _RULES if name in offered and any(c in heard for c in cues)]
+        chosen += [t for t in conversation.tools if all(part in heard for part in t.name.split("_"))]
+        if chosen:
+            tool = chosen[0]
+            arguments = _arguments(tool, conversation.last_user)
+            missing = [p for p in tool.parameters.get("required") or [] if p not in arguments]
+            if missing:  # a model asks for what it cannot fill rather than guess it
+                return Say(f"Sure. What {missing[0].replace('_', ' ')} should I use?")
+            return CallTool(tool.name, arguments)
     if not heard:
         return Say("Sorry, I didn't catch that. Could you say it again?")
     return Say(f"You said: {' '.join(heard)}. How can I help with that?")
@@ -111,8 +115,8 @@ def _arguments(tool: OfferedTool, said: str) -> dict[str, Any]:
             if matches or name in required:
                 out[name] = matches[0] if matches else enum[0]
         elif kind == "integer":
-            if number or name in required:
-                value = int(number[-1]) if number else 1
+            if number:
+                value = int(number[-1])
                 out[name] = max(schema.get("minimum", value), min(schema.get("maximum", value), value))
         elif name in required or name in ("reason", "comment"):
             out[name] = number if number and ("id" in name or "number" in name) else said.strip()
@@ -130,6 +134,8 @@ def _answer_from(results: list[str]) -> str:
             continue
         if isinstance(value, dict):
             inner = value.get("result", value)
+            if isinstance(inner, dict) and isinstance(inner.get("error"), dict):
+                inner = inner["error"]
             if isinstance(inner, dict):
                 message = inner.get("message") or inner.get("error")
                 if isinstance(message, str):
@@ -144,3 +150,21 @@ def _answer_from(results: list[str]) -> str:
 
 def _plain(value: object) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def openai_conversation(body: dict[str, Any]) -> Conversation:
+    """What the model reads from a chat-completions request body."""
+    tools = [
+        OfferedTool(
+            t["function"]["name"], t["function"].get("description", ""), t["function"].get("parameters", {})
+        )
+        for t in body.get("tools") or []
+    ]
+    messages = body.get("messages") or []
+    results: list[str] = []
+    for msg in reversed(messages):
+        if msg.get("role") != "tool":
+            break
+        results.insert(0, str(msg.get("content") or ""))
+    said = [str(m.get("content") or "") for m in messages if m.get("role") == "user" and m.get("content")]
+    return Conversation(tools, said[-1] if said else "", results, body.get("tool_choice") == "none")
