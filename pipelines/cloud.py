@@ -4,7 +4,8 @@
 
 Silero VAD marks speech and ``bargein`` interrupts the agent when the caller talks over it
 (the LLM request is closed, stale tokens are dropped); Deepgram streams the caller's words
-(``VOICEFLOW_STT``, ``DEEPGRAM_API_KEY``); the turn ends by our endpointer or, with
+(``VOICEFLOW_STT``, ``DEEPGRAM_API_KEY``), a phone call's mu-law 8 kHz straight from the
+Twilio wire (``TwilioInput.wire_taps``); the turn ends by our endpointer or, with
 ``VOICEFLOW_ENDPOINTING=deepgram``, by Deepgram's own ``speech_final`` / ``UtteranceEnd``;
 the intent router reads the turn; ``memory`` records it in SQLite; the LLM agent
 (``VOICEFLOW_LLM``) answers with function calling over the nine SQLite tools, the
@@ -19,7 +20,10 @@ start-up (``Config.from_env``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 from pipelines.offline import SYSTEM_PROMPT, stt_engine
 from voiceflow.calls import CallContext
@@ -39,7 +43,7 @@ from voiceflow.processors.memory import (
 )
 from voiceflow.processors.nlu import IntentRouter, NLUConfig, ensure_trained, intent_completeness
 from voiceflow.processors.rag import KnowledgeBase
-from voiceflow.processors.stt import STTProcessor
+from voiceflow.processors.stt import EngineEndpointer, STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
 from voiceflow.processors.tts import TTSProcessor
 from voiceflow.services.llm.engine import LLMEngine
@@ -47,6 +51,7 @@ from voiceflow.services.providers import llm_engine
 from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.tts.engine import TTSEngine
 from voiceflow.services.tts.piper import PiperEngine
+from voiceflow.transports.twilio import TwilioInput
 
 
 def pipeline(config: Config) -> CloudPipeline:
@@ -83,7 +88,36 @@ class CloudPipeline:
         self.tts = tts
         self.endpoint_silence_secs = endpoint_silence_secs
         self.llm_retries = llm_retries
+        #: the tools' wall clock (business hours, "tomorrow"); None is the real time. Tests pin it.
+        self.now: Callable[[], datetime] | None = None
         self.shared: Shared | None = None
+
+    def _hearing(self, engine: STTEngine, input: Processor) -> list[Processor]:
+        """The recognizer's processor and the endpointer: who feeds it, who ends the turn."""
+        by_engine = self.config.stt.endpointing == "deepgram" and engine.name == "deepgram"
+        if isinstance(input, TwilioInput) and "mulaw" in engine.encodings:
+            stt = STTProcessor(
+                engine,
+                name="stt",
+                audio="external",  # the wire's mu-law, as Twilio sent it
+                encoding="mulaw",
+                stream_rate=8000,
+                finalize_on_pause=not by_engine,
+                voice_from_engine=by_engine,
+            )
+            input.wire_taps.append(stt.send_external)
+        else:
+            # the engine's own endpointing needs the silence too
+            audio: Literal["all", "voiced"] = "all" if by_engine else "voiced"
+            stt = STTProcessor(
+                engine, name="stt", audio=audio, finalize_on_pause=not by_engine, voice_from_engine=by_engine
+            )
+        if by_engine:
+            return [stt, EngineEndpointer(name="endpointer")]
+        turns = Endpointer(
+            name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+        )
+        return [stt, turns]
 
     async def prepare(self) -> None:
         llm = llm_engine(self.config.llm)
@@ -94,7 +128,7 @@ class CloudPipeline:
         db = await open_seeded(paths.data_dir / "voiceflow.db", extra=[MEMORY_MIGRATION])
         self.shared = shared = Shared(
             db,
-            build_registry(db),
+            build_registry(db, now=self.now),
             PersistentUserMemory(db),
             KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
             NLUConfig.from_settings(self.config.nlu),
@@ -128,10 +162,7 @@ class CloudPipeline:
             input,
             VADProcessor(name="vad"),
             BargeIn(name="bargein"),
-            STTProcessor(shared.stt, name="stt"),
-            Endpointer(
-                name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
-            ),
+            *self._hearing(shared.stt, input),
             IntentRouter(name="nlu", config=shared.nlu, llm=shared.llm),
             MemoryRecorder(name="memory", persistent=shared.memory),
             LLMAgent(

@@ -81,7 +81,9 @@ def _env(provider: str, fake: Any, deepgram: FakeDeepgramServer, data: Path) -> 
 
 
 @asynccontextmanager
-async def cloud_agent(provider: str, data: Path, **pipeline_options: Any) -> AsyncIterator[CloudAgent]:
+async def cloud_agent(
+    provider: str, data: Path, env: dict[str, str] | None = None, **pipeline_options: Any
+) -> AsyncIterator[CloudAgent]:
     async with AsyncExitStack() as stack:
         deepgram = await stack.enter_async_context(
             # the phone line's channel and the domain language model, as the offline pipeline hears calls
@@ -91,7 +93,7 @@ async def cloud_agent(provider: str, data: Path, **pipeline_options: Any) -> Asy
         )
         llm = _llm_fake(provider)
         await stack.enter_async_context(llm)  # type: ignore[arg-type]
-        config = Config.from_env(_env(provider, llm, deepgram, data))
+        config = Config.from_env(_env(provider, llm, deepgram, data) | (env or {}))
         tts = RecordingTTS()
         pipeline = CloudPipeline(config, tts=tts, **pipeline_options)
         app = create_app(pipeline, config.server)

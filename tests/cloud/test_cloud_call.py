@@ -27,7 +27,7 @@ async def test_speech_in_tool_effect_in_sqlite_spoken_answer_out(provider: str, 
     async with cloud_agent(provider, tmp_path) as agent:
         async with TwilioMediaClient(agent.url, caller="+15550100009") as call, PhoneLine(call) as line:
             watcher = await agent.watchers.get(call.call_sid)
-            spoken = await line.say(synthesize("I want to give you a rating of five.", 16000), 16000)
+            spoken = await line.say(synthesize("My rating is five.", 16000), 16000)
             reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=60)
             turn = watcher.take()
         bodies = agent.llm_bodies()
@@ -40,8 +40,11 @@ async def test_speech_in_tool_effect_in_sqlite_spoken_answer_out(provider: str, 
     assert reply.frames > 25  # a spoken answer came back over the phone line
     assert any(t.startswith("Done:") for t in spoke), spoke  # the model's answer, read from the tool result
     # Deepgram got the call's audio as the adapter documents; the LLM got the tools, then the tool result
-    assert session.param("model") == "nova-2" and session.param("encoding") == "linear16"
+    assert session.param("model") == "nova-2"
+    assert (session.param("encoding"), session.param("sample_rate")) == ("mulaw", "8000")  # as Twilio sent it
     assert session.audio_seconds > 1.0
+    # one byte a sample: mu-law (the fake's resampler for its recognizer holds back a little)
+    assert 0 <= session.audio_bytes / 8000 - session.audio_seconds < 0.25
     assert len(bodies) >= 2 and "collect_feedback" in str(bodies[0]) and "rating" in str(bodies[-1])
 
 
@@ -75,3 +78,22 @@ async def test_barge_in_closes_the_llm_request_and_stale_tokens_never_reach_the_
     assert record.closed_by_client  # the barge-in closed the streaming request
     assert "STALEWORD" not in spoke and first.split(",")[0] in spoke
     assert any(t.startswith("transfer_to_human(") for t in turn.tools), turn.tools  # and the call went on
+
+
+async def test_deepgram_can_end_the_turn_itself(tmp_path: Path) -> None:
+    """``VOICEFLOW_ENDPOINTING=deepgram``: no Finalize is sent; Deepgram's speech_final ends the turn."""
+    async with cloud_agent("anthropic", tmp_path, env={"VOICEFLOW_ENDPOINTING": "deepgram"}) as agent:
+        async with TwilioMediaClient(agent.url, caller="+15550100011") as call, PhoneLine(call) as line:
+            watcher = await agent.watchers.get(call.call_sid)
+            spoken = await line.say(synthesize("My rating is five.", 16000), 16000)
+            await call.wait_for_reply(after=spoken.voiced_end_at, timeout=60)
+            turn = watcher.take()
+            session = agent.deepgram.sessions[0]
+            controls = list(session.controls)
+            sent = list(session.sent)
+    assert not any("Finalize" in c for c in controls)  # our endpointer did not close the utterance
+    assert any(m.get("type") == "Results" and m.get("speech_final") for m in sent)
+    assert {"rating", "five"} <= set(normalize_words(" ".join(turn.heard))), turn.heard
+    assert len(turn.heard) == 1  # one turn, one final
+    with sqlite3.connect(tmp_path / "voiceflow.db") as db:
+        assert db.execute("SELECT rating FROM feedback").fetchall() == [(5,)]
