@@ -134,6 +134,9 @@ class FakeAnthropicServer(FakeLLMServer):
         forbidden = (body.get("tool_choice") or {}).get("type") == "none"
         return Conversation(tools, said[-1] if said else "", results, forbidden)
 
+    def _is_token(self, event: WireEvent) -> bool:
+        return event[0] == "content_block_delta"
+
     def _events(self, reply: Say | CallTool | Fail, body: dict[str, Any]) -> Iterator[WireEvent]:
         model = str(body.get("model"))
         message_id = f"msg_fake{next(self._ids):04d}"

@@ -39,7 +39,7 @@ __all__ = ["CallTool", "Fail", "FakeLLMServer", "Hang", "RecordedRequest", "Repl
 class Faults:
     #: seconds before the response starts (time to first byte)
     delay_s: float = 0.0
-    #: seconds between streamed events (time between tokens)
+    #: seconds between streamed tokens (events that carry model output)
     token_delay_s: float = 0.0
     #: cut the connection after this many events
     drop_after: int | None = None
@@ -175,6 +175,10 @@ class FakeLLMServer:
     def _error_response(self, status: int, message: str, retry_after: float | None) -> web.Response:
         raise NotImplementedError
 
+    def _is_token(self, event: WireEvent) -> bool:
+        """Whether ``event`` carries model output (``token_delay_s`` paces only these)."""
+        return True
+
     def _sse(self, event: WireEvent) -> bytes:
         name, data = event
         head = f"event: {name}\n" if name else ""
@@ -225,6 +229,7 @@ class FakeLLMServer:
             status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
+        tokens = 0
         for sent, event in enumerate(self._events(reply, body)):
             if reply.drop_after is not None and sent >= reply.drop_after:
                 record.dropped_by_server = True
@@ -233,8 +238,10 @@ class FakeLLMServer:
                 return response
             if sent and sent == reply.hold_after:
                 await _first(self._closing, *([reply.release] if reply.release is not None else []))
-            if sent and reply.token_delay_s:
-                await asyncio.sleep(reply.token_delay_s)
+            if reply.token_delay_s and self._is_token(event):
+                if tokens:  # between tokens: the first token's latency is ``delay_s``
+                    await asyncio.sleep(reply.token_delay_s)
+                tokens += 1
             await response.write(self._sse(event))
         await response.write_eof()
         return response
