@@ -67,7 +67,7 @@ STT_SENTENCES = (
 STT_INJECTED_S = 0.020
 
 
-async def _deepgram_utterance(stream: Any, ulaw: bytes, fake: Any, *, realtime: bool) -> float:
+async def _deepgram_utterance(stream: Any, ulaw: bytes, session: Any, *, realtime: bool) -> float:
     """Send one utterance, finalize, and return ms from the fake's decision to our reader."""
     from voiceflow.services.stt.engine import FinalText
 
@@ -76,14 +76,14 @@ async def _deepgram_utterance(stream: Any, ulaw: bytes, fake: Any, *, realtime: 
         if realtime and (wait := t0 + i * 0.02 - time.perf_counter()) > 0:
             await asyncio.sleep(wait)
         await stream.send(ulaw[off : off + 160])
-    decided_before = len(fake.finals)
+    decided_before = len(session.finals)
     await stream.finalize()
     async for event in stream.events():
         if isinstance(event, FinalText) and event.from_finalize:
             delivered = time.perf_counter()
             break
-    timing = next(f for f in reversed(fake.finals) if len(fake.finals) > decided_before)
-    return (delivered - timing.decided_at) * 1000.0
+    assert len(session.finals) > decided_before, "the fake sent no final for this finalize"
+    return (delivered - session.finals[-1].decided_at) * 1000.0
 
 
 async def bench_deepgram(requests: int, streams: list[int]) -> list[Row]:
@@ -107,9 +107,10 @@ async def bench_deepgram(requests: int, streams: list[int]) -> list[Row]:
         engine = DeepgramEngine(api_key="dg-test", url=fake.url)
         await engine.start(MonotonicClock())
         stream = await engine.open_stream(encoding="mulaw", sample_rate=8000)
+        session = fake.sessions[-1]
         added = []
         for i in range(requests):
-            ms = await _deepgram_utterance(stream, audio[i % len(audio)], fake, realtime=False)
+            ms = await _deepgram_utterance(stream, audio[i % len(audio)], session, realtime=False)
             added.append(ms - STT_INJECTED_S * 1000)
         await stream.aclose()
         rows.append(
@@ -122,15 +123,19 @@ async def bench_deepgram(requests: int, streams: list[int]) -> list[Row]:
             )
         )
         for count in streams:  # concurrent calls, audio paced at real time as a phone line sends it
-            opened = [await engine.open_stream(encoding="mulaw", sample_rate=8000) for _ in range(count)]
+            opened = []
+            for _ in range(count):  # each stream with its own session (the fake records them in order)
+                opened.append(
+                    (await engine.open_stream(encoding="mulaw", sample_rate=8000), fake.sessions[-1])
+                )
             t0 = time.perf_counter()
             runs = [
-                _deepgram_utterance(s, audio[j % len(audio)], fake, realtime=True)
-                for j, s in enumerate(opened)
+                _deepgram_utterance(s, audio[j % len(audio)], rec, realtime=True)
+                for j, (s, rec) in enumerate(opened)
             ]
             results = await asyncio.gather(*runs)
             wall = time.perf_counter() - t0
-            for s in opened:
+            for s, _ in opened:
                 await s.aclose()
             late = [ms - STT_INJECTED_S * 1000 for ms in results]
             rows.append(
