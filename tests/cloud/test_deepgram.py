@@ -228,3 +228,22 @@ async def test_malformed_unknown_and_error_messages_are_reported_and_the_stream_
     final = events[-1]
     assert isinstance(final, FinalText) and {"reschedule", "appointment"} <= set(normalize_words(final.text))
     assert len(fake.sessions) == 1  # no reconnect was needed
+
+
+async def test_a_cut_socket_leaves_the_other_calls_stream_untouched(fake: FakeDeepgramServer) -> None:
+    engine = await _engine_for(fake, backoff_s=0.05)
+    cut, other = await engine.open_stream(), await engine.open_stream()
+    fake.drop_after_audio_s = 1.0  # the first stream to reach one second of audio is cut
+    await _send(cut, _speech(RESCHEDULE))  # this one gets there first
+    await _send(other, _speech("please cancel my order"))
+    await cut.finalize()
+    await other.finalize()
+    cut_events = await _until(cut, FinalText, from_finalize=True)
+    other_events = await _until(other, FinalText, from_finalize=True)
+    await engine.aclose()
+    assert any(isinstance(e, STTFailure) for e in cut_events) and cut.reconnects == 1
+    assert not any(isinstance(e, STTFailure) for e in other_events) and other.reconnects == 0
+    final = other_events[-1]
+    assert isinstance(final, FinalText) and {"cancel", "order"} <= set(normalize_words(final.text))
+    final = cut_events[-1]
+    assert isinstance(final, FinalText) and {"reschedule", "appointment"} <= set(normalize_words(final.text))

@@ -18,7 +18,9 @@ it closes. If the engine does not answer within ``final_timeout`` (run clock), t
 latest interim stands in as the final and the late answer is dropped.
 
 Engine failures (``STTFailure``) and audio the engine refuses go upstream as ``Error``
-frames; the call goes on. With ``voice_from_engine`` the engine's own ``SpeechStarted``
+frames; the call goes on. Each finalize's answer time (and each failure) also leaves as
+``provider_metrics`` (``provider/stt/<engine>``) for the provider latency and error counters.
+With ``voice_from_engine`` the engine's own ``SpeechStarted``
 is forwarded as ``VoiceStarted`` (a cloud recognizer that hears speech before our
 VAD does can drive barge-in this way).
 
@@ -37,7 +39,8 @@ from collections import deque
 from typing import Literal
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import AudioRaw, End, Transcript, VoiceStarted, VoiceStopped
+from voiceflow.frames import AudioRaw, End, Metrics, Transcript, VoiceStarted, VoiceStopped
+from voiceflow.services.provider_metrics import provider_metrics
 from voiceflow.services.stt.engine import (
     Encoding,
     FinalText,
@@ -52,7 +55,7 @@ from voiceflow.services.stt.engine import (
 
 class STTProcessor(Processor):
     #: ``VoiceStarted`` only with ``voice_from_engine``
-    produces = (Transcript, VoiceStarted)
+    produces = (Transcript, VoiceStarted, Metrics)
 
     def __init__(
         self,
@@ -210,9 +213,13 @@ class STTProcessor(Processor):
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._answer = answer
         try:
+            asked = self.run.clock.now()
             await self._stream.finalize()
             await self.run.clock.wait_for(asyncio.shield(answer), self.final_timeout)
+            latency_ms = (self.run.clock.now() - asked) * 1000.0  # finalize → its final, for the metrics
+            await self.push(provider_metrics("stt", self.engine.name, latency_ms=latency_ms))
         except TimeoutError:
+            await self.push(provider_metrics("stt", self.engine.name, error="timeout"))
             self._late_answers += 1
             self.finals_timed_out += 1
             await self.report_error(
@@ -241,6 +248,7 @@ class STTProcessor(Processor):
                     await self.push(VoiceStarted())
             elif isinstance(event, STTFailure):
                 await self.report_error(f"{self.engine.name}: {event.message}")
+                await self.push(provider_metrics("stt", self.engine.name, error="STTFailure"))
 
     async def _final(self, event: FinalText) -> None:
         if event.from_finalize and self._late_answers:
