@@ -247,3 +247,20 @@ async def test_a_cut_socket_leaves_the_other_calls_stream_untouched(fake: FakeDe
     assert isinstance(final, FinalText) and {"cancel", "order"} <= set(normalize_words(final.text))
     final = cut_events[-1]
     assert isinstance(final, FinalText) and {"reschedule", "appointment"} <= set(normalize_words(final.text))
+
+
+async def test_a_handshake_that_does_not_answer_in_time_is_retried_on_the_next_audio(
+    fake: FakeDeepgramServer,
+) -> None:
+    engine = await _engine_for(fake, connect_timeout_s=0.3)
+    fake.handshake_delay_s = 2.0
+    stream = await engine.open_stream()
+    failure = (await _until(stream, STTFailure))[-1]
+    assert isinstance(failure, STTFailure) and failure.recoverable and "cannot connect" in failure.message
+    audio = _speech("please cancel my order")
+    await _send(stream, audio)  # the first send connects again and the audio is not lost
+    await stream.finalize()
+    final = (await _until(stream, FinalText, from_finalize=True))[-1]
+    await engine.aclose()
+    assert isinstance(final, FinalText) and {"cancel", "order"} <= set(normalize_words(final.text))
+    assert fake.sessions[-1].audio_bytes == len(audio)

@@ -252,6 +252,7 @@ class DeepgramStream:
         self._reader: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._reconnecting = False
+        self._retry_at = 0.0  # the clock time before which send() does not try to connect again
         self._last_audio_at = engine.clock.now()
         self._dead = False  # the key was refused: no more attempts
         self._closed = False
@@ -350,8 +351,11 @@ class DeepgramStream:
         self._last_audio_at = self.engine.clock.now()
         socket = self._socket
         if socket is None:
-            if not self._dead and not self._reconnecting:
-                await self.connect()  # the first connection failed: try again with this audio
+            now = self.engine.clock.now()
+            if not self._dead and not self._reconnecting and now >= self._retry_at:
+                # the connection failed: try again with this audio, at most once per backoff
+                self._retry_at = now + self.engine.backoff_s
+                await self.connect()
             return
         with contextlib.suppress(ConnectionClosed):  # the reader reconnects and replays
             await socket.send_media(audio)

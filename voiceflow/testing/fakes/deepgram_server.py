@@ -21,8 +21,9 @@ linear16) closes 1008 ``DATA-0000``; no audio nor ``KeepAlive`` for ``idle_timeo
 1011 ``NET-0001``.
 
 Faults: ``result_delay_s`` before each result (the provider's latency), ``reject_next(status)``
-(the next handshake fails), ``drop_after_audio_s`` (the next session's socket is cut, no close
-frame, once that much audio has arrived), ``send_raw(text)`` (a malformed or unknown message
+(the next handshake fails), ``handshake_delay_s`` (the next handshake is answered that late),
+``drop_after_audio_s`` (the next session's socket is cut, no close frame, once that much audio
+has arrived), ``send_raw(text)`` (a malformed or unknown message
 to every live session). ``sessions`` records each connection; ``finals`` the time each final
 was decided and sent (``time.perf_counter``), for the benchmark.
 """
@@ -154,6 +155,8 @@ class FakeDeepgramServer:
         self.result_delay_s = result_delay_s
         self.idle_timeout_s = idle_timeout_s
         self.drop_after_audio_s: float | None = None
+        #: seconds the next handshake waits before it is answered (a slow or stuck provider)
+        self.handshake_delay_s = 0.0
         self.sessions: list[Session] = []
         self._make_recognizer = recognizer or _pocketsphinx
         self._recognizers: dict[int, STTEngine] = {}
@@ -221,7 +224,10 @@ class FakeDeepgramServer:
         return engine
 
     # -- handshake ---------------------------------------------------------------------------
-    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.handshake_delay_s:
+            delay, self.handshake_delay_s = self.handshake_delay_s, 0.0
+            await asyncio.sleep(delay)
         parts = urlsplit(request.path)
         if parts.path != "/v1/listen":
             return _refuse(connection, HTTPStatus.NOT_FOUND, "NOT_FOUND", f"no route {parts.path}")
