@@ -92,7 +92,7 @@ async def cloud_agent(
             )
         )
         llm = _llm_fake(provider)
-        await stack.enter_async_context(llm)  # type: ignore[arg-type]
+        await stack.enter_async_context(llm)
         config = Config.from_env(_env(provider, llm, deepgram, data) | (env or {}))
         tts = RecordingTTS()
         pipeline = CloudPipeline(config, tts=tts, **pipeline_options)

@@ -46,14 +46,14 @@ async def test_a_retryable_failure_is_retried_without_running_the_tool_again() -
         await engine.aclose()
         bodies = fake.bodies
     assert tools.calls == [("check_order_status", {"order_id": "1001"})]  # ran once
-    assert len(sink.of(ToolCall)) == 1  # type: ignore[attr-defined]
+    assert len(sink.of(ToolCall)) == 1
     assert len(bodies) == 4 and bodies[1] == bodies[2] == bodies[3]  # the same round, sent again
     assert tokens(sink.frames) == "Order 1001 has shipped."
     messages = [e.message for e in run.errors]
     assert len(messages) == 2
     assert "HTTP 529" in messages[0] and "retrying in 0.20 s" in messages[0]
     assert "HTTP 429" in messages[1] and "retrying in 0.50 s" in messages[1]  # the provider's Retry-After
-    provider = [f for f in sink.of(Metrics) if parse(f) == ("llm", "anthropic")]  # type: ignore[attr-defined]
+    provider = [f for f in sink.of(Metrics) if parse(f) == ("llm", "anthropic")]
     errors = [k for f in provider for k in f.values if k.startswith("provider_error/")]
     assert errors == ["provider_error/LLMProviderError", "provider_error/LLMRateLimitError"]
     assert sum("provider_latency_ms" in f.values for f in provider) == 2  # the tool round and the answer

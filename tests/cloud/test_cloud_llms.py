@@ -145,7 +145,7 @@ async def test_the_fakes_model_calls_the_right_tool_then_answers_from_its_result
     async with fake:
         engine = await (
             _anthropic(fake, "k") if isinstance(fake, FakeAnthropicServer) else _gemini(fake, "k")
-        )  # type: ignore[arg-type]
+        )
         ask = [ChatMessage(role="user", content="can I talk to a person about my billing")]
         events = await _collect(engine, ask, tools=[ORDER, HUMAN], tool_choice="auto")
         (call,) = [e for e in events if isinstance(e, ToolCallRequest)]
@@ -198,7 +198,7 @@ async def test_a_socket_cut_mid_stream_is_a_retryable_connection_error(provider:
     async with fake:
         engine = await (
             _anthropic(fake, "k") if isinstance(fake, FakeAnthropicServer) else _gemini(fake, "k")
-        )  # type: ignore[arg-type]
+        )
         fake.script(Say(chunks=["one", " two", " three", " four"], drop_after=2))
         got: list[LLMEvent] = []
         with pytest.raises(LLMConnectionError) as info:

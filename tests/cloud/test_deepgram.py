@@ -101,7 +101,7 @@ async def test_the_query_auth_and_audio_are_what_deepgram_documents(fake: FakeDe
     assert "Finalize" in session.controls[0]
     assert "CloseStream" in session.controls[-1] and session.close_code == 1000
     assert session.sent[-1]["type"] == "Metadata"
-    assert {"reschedule", "appointment"} <= set(normalize_words(final.text))
+    assert isinstance(final, FinalText) and {"reschedule", "appointment"} <= set(normalize_words(final.text))
 
 
 async def test_nova3_boosts_with_keyterm(fake: FakeDeepgramServer) -> None:
@@ -124,7 +124,7 @@ async def test_phone_audio_goes_as_mulaw_8k_straight_from_the_wire(fake: FakeDee
     session = fake.sessions[0]
     assert session.param("encoding") == "mulaw" and session.param("sample_rate") == "8000"
     assert session.audio_bytes == len(wire)  # one byte per sample: nothing decoded or resampled
-    assert {"cancel", "order"} <= set(normalize_words(final.text))
+    assert isinstance(final, FinalText) and {"cancel", "order"} <= set(normalize_words(final.text))
 
 
 async def test_deepgram_endpointing_gives_one_final_then_utterance_end(fake: FakeDeepgramServer) -> None:

@@ -280,12 +280,22 @@ class DeepgramStream:
                 STTFailure(f"deepgram: cannot connect: {exc or type(exc).__name__}", recoverable=True)
             )
             return False
-        self._socket, self._stack = socket, stack
         self.offset = self.unconfirmed[0][0] if self.unconfirmed else self.sent_s
-        for _, chunk in self.unconfirmed:
-            await socket.send_media(chunk)
-        for _ in range(self.finalizes_waiting):
-            await socket.send_finalize()
+        try:  # what the last socket did not confirm, and the finalizes it did not answer
+            sent_until = -1.0  # audio sent by send() during the replay is replayed too, in order
+            while pending := [(t, c) for t, c in self.unconfirmed if t > sent_until]:
+                for start, chunk in pending:
+                    await socket.send_media(chunk)
+                    sent_until = start
+            for _ in range(self.finalizes_waiting):
+                await socket.send_finalize()
+        except ConnectionClosed as exc:
+            await stack.aclose()
+            self.feed.put(
+                STTFailure(f"deepgram: the connection closed during the replay ({exc})", recoverable=True)
+            )
+            return False
+        self._socket, self._stack = socket, stack
         self._reader = self._task(self._read(socket), "deepgram-reader")
         if self._keepalive is None and self.engine.keepalive_s > 0:
             self._keepalive = self._task(self._keep_alive(), "deepgram-keepalive")

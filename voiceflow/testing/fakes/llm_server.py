@@ -24,7 +24,7 @@ import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -103,7 +103,7 @@ class FakeLLMServer:
         self._ended = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> FakeLLMServer:
+    async def start(self) -> Self:
         app = web.Application()
         self._routes(app)
         self._closing = asyncio.Event()
@@ -125,7 +125,7 @@ class FakeLLMServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeLLMServer:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
