@@ -165,14 +165,19 @@ class OfflinePipeline:
 
 
 def stt_engine(stt: STTSettings, channel: str | None) -> STTEngine:
-    """The recognizer ``VOICEFLOW_STT`` names: ``pocketsphinx`` (default) or ``whisper``.
+    """The recognizer ``VOICEFLOW_STT`` names: ``pocketsphinx`` (default, alias ``offline``),
+    ``whisper`` or ``deepgram`` (cloud; ``pipelines/cloud.py`` is built around it).
 
     pocketsphinx keeps its channel adaptation per line type and the domain language model
     (phone-line WER 0.33 → 0.25 on held-out calls); Whisper tiny.en is far more accurate
     (phone-line WER ~0.05 on Piper speech) at ~0.7 s of CPU per utterance, with pocketsphinx
     giving it live interims.
     """
-    if stt.engine == "whisper":
+    if stt.recognizer == "deepgram":
+        from voiceflow.services.providers import deepgram_engine
+
+        return deepgram_engine(stt)
+    if stt.recognizer == "whisper":
         from voiceflow.services.stt.whisper import WhisperEngine
 
         return WhisperEngine(interim=PocketsphinxEngine(channel=channel, hints=None))
@@ -180,9 +185,8 @@ def stt_engine(stt: STTSettings, channel: str | None) -> STTEngine:
 
 
 def llm_engine(llm: LLMSettings) -> LLMEngine | None:
-    """An OpenAI-compatible engine when ``VOICEFLOW_LLM_BASE_URL`` is set, else None (offline)."""
-    if llm.base_url is None:
-        return None
-    from voiceflow.services.llm.openai import OpenAICompatEngine
+    """The engine ``VOICEFLOW_LLM`` chooses (an OpenAI-compatible one when only
+    ``VOICEFLOW_LLM_BASE_URL`` is set), else None (offline)."""
+    from voiceflow.services.providers import llm_engine as chosen_engine
 
-    return OpenAICompatEngine(llm.model, base_url=llm.base_url, api_key=llm.api_key)
+    return chosen_engine(llm)

@@ -74,6 +74,22 @@ def _http_url(value: str) -> str | None:
     return None if parts.scheme in ("http", "https") and parts.netloc else "is not an http(s):// URL"
 
 
+def _ws_or_http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    ok = parts.scheme in ("ws", "wss", "http", "https") and parts.netloc
+    return None if ok else "is not a ws(s):// or http(s):// URL"
+
+
+def _keywords(value: str) -> str | None:
+    for item in value.split(","):
+        _, _, intensity = item.strip().partition(":")
+        try:
+            float(intensity or 1)
+        except ValueError:
+            return f"has an intensity that is not a number ({item.strip()!r}); write word:2"
+    return None
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: str) -> str | None:
         return None if value in choices else "is not one of " + ", ".join(repr(c) for c in choices)
@@ -156,14 +172,57 @@ class NLUSettings:
 
 @dataclass(frozen=True, slots=True)
 class STTSettings:
-    """Speech-to-text: which recognizer the offline agent uses (cloud providers' URLs and keys too)."""
+    """Speech-to-text: which recognizer the agent uses (cloud providers' URLs and keys too)."""
 
     engine: str = setting(
         "VOICEFLOW_STT",
         "pocketsphinx",
-        "offline recognizer: `pocketsphinx` (domain language model) or `whisper` (Whisper tiny.en)",
-        check=_one_of("pocketsphinx", "whisper"),
+        "recognizer: `pocketsphinx` (domain language model; `offline` is an alias), `whisper` "
+        "(Whisper tiny.en) or `deepgram` (cloud, streaming)",
+        check=_one_of("pocketsphinx", "offline", "whisper", "deepgram"),
     )
+    deepgram_api_key: str | None = setting(
+        "DEEPGRAM_API_KEY", None, "Deepgram API key (required with `VOICEFLOW_STT=deepgram`)", secret=True
+    )
+    deepgram_url: str | None = setting(
+        "VOICEFLOW_DEEPGRAM_URL",
+        None,
+        "Deepgram's WebSocket base URL (default `wss://api.deepgram.com`)",
+        check=_ws_or_http_url,
+    )
+    deepgram_model: str = setting(
+        "VOICEFLOW_DEEPGRAM_MODEL", "nova-2", "Deepgram model (`nova-2`, `nova-3`, …)"
+    )
+    deepgram_endpointing_ms: int = setting(
+        "VOICEFLOW_DEEPGRAM_ENDPOINTING_MS",
+        800,
+        "ms of silence after which Deepgram closes an utterance (`speech_final`)",
+        check=_positive,
+    )
+    deepgram_utterance_end_ms: int = setting(
+        "VOICEFLOW_DEEPGRAM_UTTERANCE_END_MS",
+        1000,
+        "ms without words after which Deepgram sends `UtteranceEnd`",
+        check=_positive,
+    )
+    deepgram_keywords: str | None = setting(
+        "VOICEFLOW_DEEPGRAM_KEYWORDS",
+        None,
+        "words Deepgram boosts, comma-separated, each with an optional intensity (`refund:2,order`)",
+        check=_keywords,
+    )
+    endpointing: str = setting(
+        "VOICEFLOW_ENDPOINTING",
+        "voiceflow",
+        "who ends the caller's turn in the cloud pipeline: `voiceflow` (our VAD and endpointer) or "
+        "`deepgram` (its `speech_final` / `UtteranceEnd`)",
+        check=_one_of("voiceflow", "deepgram"),
+    )
+
+    @property
+    def recognizer(self) -> str:
+        """The engine's canonical name (``offline`` is pocketsphinx)."""
+        return "pocketsphinx" if self.engine == "offline" else self.engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,16 +230,81 @@ class TTSSettings:
     """Text-to-speech: the engine choice and its provider's URL and key land here (none yet)."""
 
 
+#: the model each provider gets when ``VOICEFLOW_LLM_MODEL`` is unset
+DEFAULT_LLM_MODELS = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+    "gemini": "gemini-2.0-flash",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LLMSettings:
-    """An OpenAI-compatible chat server; without ``base_url`` the agent stays offline."""
+    """The LLM agent's provider (OpenAI or any compatible server, Anthropic, Gemini), or none."""
 
     base_url: str | None = setting(
         "VOICEFLOW_LLM_BASE_URL", None, "OpenAI-compatible API base URL: the LLM agent replaces the policy",
         check=_http_url,
     )  # fmt: skip
-    model: str = setting("VOICEFLOW_LLM_MODEL", "gpt-4o-mini", "model name sent to that server")
+    model: str | None = setting(
+        "VOICEFLOW_LLM_MODEL",
+        None,
+        "model name (default: `gpt-4o-mini`, `claude-3-5-haiku-latest` or `gemini-2.0-flash` by provider)",
+    )
     api_key: str = setting("VOICEFLOW_LLM_API_KEY", "not-needed", "API key sent to that server", secret=True)
+    provider: str | None = setting(
+        "VOICEFLOW_LLM",
+        None,
+        "LLM provider: `openai`, `anthropic`, `gemini` or `none` (default: `openai` when "
+        "`VOICEFLOW_LLM_BASE_URL` is set, else none)",
+        check=_one_of("openai", "anthropic", "gemini", "none"),
+    )
+    openai_api_key: str | None = setting(
+        "OPENAI_API_KEY", None, "OpenAI API key (LLM agent and OpenAI Realtime)", secret=True
+    )
+    openai_url: str | None = setting(
+        "VOICEFLOW_OPENAI_URL",
+        None,
+        "OpenAI API base URL (default `https://api.openai.com/v1`)",
+        check=_http_url,
+    )
+    anthropic_api_key: str | None = setting(
+        "ANTHROPIC_API_KEY", None, "Anthropic API key (required with `VOICEFLOW_LLM=anthropic`)", secret=True
+    )
+    anthropic_url: str | None = setting(
+        "VOICEFLOW_ANTHROPIC_URL", None, "Anthropic API base URL (default `https://api.anthropic.com`)",
+        check=_http_url,
+    )  # fmt: skip
+    gemini_api_key: str | None = setting(
+        "GEMINI_API_KEY", None, "Gemini API key (required with `VOICEFLOW_LLM=gemini`)", secret=True
+    )
+    gemini_url: str | None = setting(
+        "VOICEFLOW_GEMINI_URL", None, "Gemini API base URL (default `https://generativelanguage.googleapis.com`)",
+        check=_http_url,
+    )  # fmt: skip
+
+    @property
+    def chosen(self) -> str:
+        """The provider in use: ``VOICEFLOW_LLM``, else ``openai`` with a base URL, else ``none``."""
+        if self.provider is not None:
+            return self.provider
+        return "openai" if self.base_url is not None else "none"
+
+    @property
+    def model_name(self) -> str:
+        return self.model or DEFAULT_LLM_MODELS.get(self.chosen, "gpt-4o-mini")
+
+    @property
+    def openai_base_url(self) -> str | None:
+        """``VOICEFLOW_OPENAI_URL``, else ``VOICEFLOW_LLM_BASE_URL`` (None: api.openai.com)."""
+        return self.openai_url or self.base_url
+
+    @property
+    def openai_key(self) -> str | None:
+        """``OPENAI_API_KEY``, else a ``VOICEFLOW_LLM_API_KEY`` that was set, else None."""
+        if self.openai_api_key:
+            return self.openai_api_key
+        return self.api_key if self.api_key != "not-needed" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +344,11 @@ class Config:
                 problems.extend(exc.problems)
         if problems:
             raise ConfigError(problems)
-        return cls(**sections)
+        config = cls(**sections)
+        missing = _missing_keys(config)
+        if missing:
+            raise ConfigError(missing)
+        return config
 
     def describe(self) -> Iterator[tuple[Setting, object]]:
         """Each setting with its value here (secrets masked), in table order."""
@@ -297,6 +425,22 @@ def section_from_env(cls: type[S], environ: Mapping[str, str] | None = None) -> 
 
 
 # -- internals -------------------------------------------------------------------------------------
+def _missing_keys(config: Config) -> list[str]:
+    """The key each chosen cloud provider needs: missing, the process must not start."""
+    problems = []
+    if config.stt.recognizer == "deepgram" and not config.stt.deepgram_api_key:
+        problems.append("VOICEFLOW_STT=deepgram needs DEEPGRAM_API_KEY")
+    llm = config.llm
+    if llm.chosen == "anthropic" and not llm.anthropic_api_key:
+        problems.append("VOICEFLOW_LLM=anthropic needs ANTHROPIC_API_KEY")
+    if llm.chosen == "gemini" and not llm.gemini_api_key:
+        problems.append("VOICEFLOW_LLM=gemini needs GEMINI_API_KEY")
+    if llm.chosen == "openai" and llm.openai_base_url is None and llm.openai_key is None:
+        # a compatible server at VOICEFLOW_LLM_BASE_URL / VOICEFLOW_OPENAI_URL may need no key
+        problems.append("VOICEFLOW_LLM=openai needs OPENAI_API_KEY (or a VOICEFLOW_OPENAI_URL server)")
+    return problems
+
+
 _ARTICLE: dict[type, str] = {int: "an integer", float: "a number", str: "a string", Path: "a path"}
 
 

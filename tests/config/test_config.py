@@ -155,7 +155,7 @@ def test_secrets_are_masked_when_described() -> None:
     config = Config.from_env({"VOICEFLOW_LLM_API_KEY": "sk-live", "TWILIO_AUTH_TOKEN": "tok"})
     shown = {s.env: value for s, value in config.describe()}
     assert shown["VOICEFLOW_LLM_API_KEY"] == "***" and shown["TWILIO_AUTH_TOKEN"] == "***"
-    assert shown["VOICEFLOW_LLM_MODEL"] == "gpt-4o-mini"
+    assert shown["VOICEFLOW_LLM_MODEL"] is None  # each provider has its own default model
     assert list(shown) == [s.env for s in settings()]
 
 

@@ -2,10 +2,9 @@
 
 An entry opens an ``LLMHarness``: the engine (not started: starting is part of the
 contract) pointed at its provider's local fake, and an ``LLMBackend`` that scripts
-that fake and reads what it received in provider-neutral terms. Adding Anthropic or
-Gemini is one backend class over its fake plus one entry::
-
-    LLM_ADAPTERS.append(LLMAdapter("anthropic", open_anthropic))
+that fake and reads what it received in provider-neutral terms. The Anthropic and
+Gemini fakes share one scripting vocabulary (``llm_server``), so their backends differ
+only in how the request declares its tools.
 """
 
 from __future__ import annotations
@@ -16,8 +15,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from voiceflow.services.llm.anthropic import AnthropicEngine
 from voiceflow.services.llm.engine import LLMEngine
+from voiceflow.services.llm.gemini import GeminiEngine
 from voiceflow.services.llm.openai import OpenAICompatEngine
+from voiceflow.testing.fakes.anthropic_server import FakeAnthropicServer
+from voiceflow.testing.fakes.gemini_server import FakeGeminiServer, declared_parameters
+from voiceflow.testing.fakes.llm_server import CallTool, Fail, FakeLLMServer, Hang, Say
 from voiceflow.testing.fakes.openai_server import (
     ErrorReply,
     FakeOpenAIServer,
@@ -54,6 +58,9 @@ class LLMBackend(Protocol):
 
     async def closed_by_client(self) -> bool:
         """Once the last request has ended: whether the client closed it before it was complete."""
+
+    def sent_system(self) -> str | None:
+        """The system prompt the last request carried (all of its system text, joined)."""
 
 
 @dataclass
@@ -101,6 +108,10 @@ class OpenAIBackend:
     def sent_forbids_tools(self) -> bool:
         return self.fake.bodies[-1].get("tool_choice") == "none"
 
+    def sent_system(self) -> str | None:
+        texts = [m["content"] for m in self.fake.bodies[-1]["messages"] if m["role"] == "system"]
+        return "\n\n".join(texts) if texts else None
+
     async def closed_by_client(self) -> bool:
         return (await self.fake.wait_finished()).closed_by_client
 
@@ -115,6 +126,80 @@ async def open_openai(*, timeout: float = 5.0) -> AsyncIterator[LLMHarness]:
             await engine.aclose()
 
 
+class SharedFakeBackend:
+    """``LLMBackend`` over a ``FakeLLMServer`` (Anthropic, Gemini): neutral replies, wire reads."""
+
+    def __init__(self, fake: FakeLLMServer) -> None:
+        self.fake = fake
+
+    def reply_text(self, chunks: Sequence[str]) -> None:
+        self.fake.script(Say(chunks=list(chunks)))
+
+    def reply_tool_call(self, name: str, arguments: dict[str, Any]) -> None:
+        self.fake.script(CallTool(name=name, arguments=arguments, fragments=4))
+
+    def reply_error(self, status: int, *, retry_after: float | None = None) -> None:
+        self.fake.script(Fail(status=status, message=f"scripted {status}", retry_after=retry_after))
+
+    def reply_hang(self) -> None:
+        self.fake.script(Hang())
+
+    def reply_held(self, chunks: Sequence[str], *, hold_after: int) -> None:
+        # the events before the first text piece: Anthropic's message_start, ping, block start
+        lead = 3 if isinstance(self.fake, FakeAnthropicServer) else 0
+        self.fake.script(Say(chunks=list(chunks), hold_after=hold_after + lead, release=asyncio.Event()))
+
+    def sent_tools(self) -> list[tuple[str, str, dict[str, Any]]]:
+        body = self.fake.bodies[-1]
+        if isinstance(self.fake, FakeAnthropicServer):
+            return [(t["name"], t["description"], t["input_schema"]) for t in body.get("tools") or []]
+        return [
+            (d["name"], d["description"], declared_parameters(d))
+            for t in body.get("tools") or []
+            for d in t["functionDeclarations"]
+        ]
+
+    def sent_forbids_tools(self) -> bool:
+        body = self.fake.bodies[-1]
+        if isinstance(self.fake, FakeAnthropicServer):
+            return (body.get("tool_choice") or {}).get("type") == "none"
+        return ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode") == "NONE"
+
+    async def closed_by_client(self) -> bool:
+        return (await self.fake.wait_finished()).closed_by_client
+
+    def sent_system(self) -> str | None:
+        body = self.fake.bodies[-1]
+        if isinstance(self.fake, FakeAnthropicServer):
+            return body.get("system")
+        parts = (body.get("systemInstruction") or {}).get("parts") or []
+        return "".join(p.get("text", "") for p in parts) or None
+
+
+@asynccontextmanager
+async def open_anthropic(*, timeout: float = 5.0) -> AsyncIterator[LLMHarness]:
+    async with FakeAnthropicServer(api_key="sk-ant-test") as fake:
+        engine = AnthropicEngine(
+            "claude-fake", api_key="sk-ant-test", base_url=fake.base_url, timeout=timeout
+        )
+        try:
+            yield LLMHarness(engine, SharedFakeBackend(fake))
+        finally:
+            await engine.aclose()
+
+
+@asynccontextmanager
+async def open_gemini(*, timeout: float = 5.0) -> AsyncIterator[LLMHarness]:
+    async with FakeGeminiServer(api_key="gm-test") as fake:
+        engine = GeminiEngine("gemini-fake", api_key="gm-test", base_url=fake.base_url, timeout=timeout)
+        try:
+            yield LLMHarness(engine, SharedFakeBackend(fake))
+        finally:
+            await engine.aclose()
+
+
 LLM_ADAPTERS: list[LLMAdapter] = [
     LLMAdapter("openai", open_openai),
+    LLMAdapter("anthropic", open_anthropic),
+    LLMAdapter("gemini", open_gemini),
 ]

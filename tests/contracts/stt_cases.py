@@ -52,7 +52,28 @@ async def _whisper() -> AsyncIterator[STTEngine]:
         await engine.aclose()
 
 
+@asynccontextmanager
+async def _deepgram() -> AsyncIterator[STTEngine]:
+    """Deepgram's SDK against the local fake, which hears the audio with pocketsphinx."""
+    from voiceflow.services.stt.deepgram import DeepgramEngine
+    from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+    from voiceflow.testing.fakes.deepgram_server import FakeDeepgramServer
+
+    cmn = wideband_cmn()
+    async with FakeDeepgramServer(
+        api_key="dg-test", recognizer=lambda rate: PocketsphinxEngine(initial_cmn=cmn)
+    ) as fake:
+        engine = DeepgramEngine(api_key="dg-test", url=fake.url)
+        await engine.start(MonotonicClock())
+        try:
+            yield engine
+        finally:
+            await engine.aclose()
+
+
 STT_CASES: list[STTCase] = [
     STTCase("pocketsphinx", _pocketsphinx, interims=True, max_wer=0.35),
     STTCase("whisper", _whisper, interims=True, max_wer=0.15),
+    # the fake recognizes with pocketsphinx: the same bound as pocketsphinx itself
+    STTCase("deepgram", _deepgram, interims=True, max_wer=0.35),
 ]

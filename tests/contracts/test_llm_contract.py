@@ -4,6 +4,7 @@ Each adapter runs through its official SDK against its provider's local fake:
 
 - text arrives as ``TextDelta`` events in order, then exactly one ``Done``;
 - a ``ToolSpec`` reaches the provider as declared, and a call comes back with parsed arguments;
+- ``system_override`` replaces the standing system prompt for that round (later notes kept);
 - ``tool_choice="none"`` tells the provider not to call the tools offered;
 - errors map to the ``LLMError`` family: 401/403 auth, 429 rate limit with ``retry_after``,
   5xx provider error, no answer in time a timeout;
@@ -83,6 +84,22 @@ async def test_tool_choice_none_forbids_the_offered_tools(llm: LLMHarness) -> No
     assert llm.backend.sent_forbids_tools()
     assert not any(isinstance(e, ToolCallRequest) for e in events)
     assert isinstance(events[-1], Done)
+
+
+async def test_system_override_replaces_the_standing_prompt(llm: LLMHarness) -> None:
+    llm.backend.reply_text(["Fine", "."])
+    await _events(llm.engine)
+    assert llm.backend.sent_system() == "You are a call-center agent."
+    llm.backend.reply_text(["Grounded", "."])
+    note = ChatMessage(role="system", content="Earlier: the caller asked about order 1001.")
+    messages = [*USER[:1], note, *USER[1:]]
+    async with contextlib.aclosing(
+        llm.engine.stream(messages, system_override="Answer from the passages.")
+    ) as s:
+        assert isinstance([e async for e in s][-1], Done)
+    sent = llm.backend.sent_system() or ""
+    assert sent.startswith("Answer from the passages.") and "call-center" not in sent
+    assert "order 1001" in sent
 
 
 @pytest.mark.parametrize(

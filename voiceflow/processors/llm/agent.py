@@ -11,7 +11,12 @@ Barge-in: the core cancels this processor's in-flight handler on Interrupt. The
 handler then marks its open calls cancelled in the tracker and answers them in
 the context with a ``cancelled`` tool message, so the history never holds an
 assistant tool call without its response. Engine failures become a spoken
-fallback plus an ``Error`` upstream; the call goes on.
+fallback plus an ``Error`` upstream; the call goes on. With ``max_retries`` a retryable
+failure (rate limit, 5xx, timeout, dropped stream) that came before any token of the round
+is retried after a backoff (the provider's ``retry_after`` when it gave one): nothing was
+said and no tool of that round ran, so the retry repeats nothing the caller heard or the
+tools did. Each round's time to first token is logged and pushed as ``Metrics``
+(``llm_ttft_ms``, and ``provider_metrics`` for the provider counters and latency).
 
 A ``turn_prompt`` (``grounding.TurnPrompt``, e.g. ``KnowledgeGrounding``) may give a turn
 its own system prompt, sent as the engine's ``system_override`` on every round of that
@@ -24,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,7 +52,11 @@ from voiceflow.processors.tools.executor import result_frame
 from voiceflow.processors.tools.outcome import ToolOutcome
 from voiceflow.processors.tools.registry import ToolRegistry
 from voiceflow.services.llm.engine import Done, LLMEngine, TextDelta, ToolCallRequest
+from voiceflow.services.llm.errors import LLMError
 from voiceflow.services.llm.tools import ToolSpec
+from voiceflow.services.provider_metrics import provider_metrics
+
+log = logging.getLogger("voiceflow.llm")
 
 DEFAULT_FALLBACK = "Sorry, I'm having trouble answering right now. Could you say that again in a moment?"
 TIMEOUT_MESSAGE = "Sorry, that is taking too long. Please try again in a moment."
@@ -79,6 +89,9 @@ class LLMAgent(Processor):
         fallback_text: str = DEFAULT_FALLBACK,
         respond_to: Literal["transcript", "intent"] = "transcript",
         turn_prompt: TurnPrompt | None = None,
+        max_retries: int = 0,
+        retry_backoff_s: float = 0.25,
+        max_retry_wait_s: float = 2.0,
         name: str | None = None,
     ) -> None:
         """``respond_to="intent"`` answers Intent frames (so the NLU's reading is in the prompt)
@@ -97,6 +110,9 @@ class LLMAgent(Processor):
         self.fallback_text = fallback_text
         self.respond_to = respond_to
         self.turn_prompt = turn_prompt
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.max_retry_wait_s = max_retry_wait_s
         self.responses = 0
         self._call_serial = itertools.count(1)
         self.last_ttft_ms: float | None = None
@@ -158,9 +174,12 @@ class LLMAgent(Processor):
             system = await self._system_for_turn()
             for rounds in range(self.max_tool_rounds + 1):
                 tools_on = bool(declarations) and rounds < self.max_tool_rounds
-                result = await self._stream_round(declarations if tools_on else None, said, system)
+                result = await self._round_with_retries(declarations if tools_on else None, said, system)
                 if result.done is not None and rounds == 0:
                     self.last_ttft_ms = result.done.ttft_ms
+                    log.info(
+                        "%s: %s time to first token %s ms", self.name, self.engine.name, result.done.ttft_ms
+                    )
                     await self._metrics({"llm_ttft_ms": result.done.ttft_ms})
                 if not (tools_on and result.calls):
                     if not result.text.strip():  # nothing to say (or calls after the cap): never silent
@@ -185,6 +204,29 @@ class LLMAgent(Processor):
             self.responses += 1
         if self.memory.needs_summary:
             self.create_task(self.memory.summarize_if_needed(), turn=False)
+
+    async def _round_with_retries(
+        self, tools: Sequence[ToolSpec] | None, said: list[str], system: str | None
+    ) -> _Round:
+        """One round; a retryable failure before its first token is tried again after a backoff."""
+        provider = getattr(self.engine, "name", "llm")
+        for attempt in itertools.count():
+            before = len(said)
+            try:
+                result = await self._stream_round(tools, said, system)
+            except LLMError as exc:
+                await self.push(provider_metrics("llm", provider, error=type(exc).__name__))
+                if not exc.retryable or len(said) > before or attempt >= self.max_retries:
+                    raise
+                backoff = self.retry_backoff_s * 2**attempt
+                wait = min(self.max_retry_wait_s, exc.retry_after if exc.retry_after is not None else backoff)
+                await self.report_error(f"LLM failed: {exc}; retrying in {wait:.2f} s", exception=exc)
+                await self.run.clock.sleep(wait)
+                continue
+            ttft = result.done.ttft_ms if result.done is not None else None
+            await self.push(provider_metrics("llm", provider, latency_ms=ttft))
+            return result
+        raise AssertionError("unreachable")
 
     async def _stream_round(
         self, tools: Sequence[ToolSpec] | None, said: list[str], system: str | None

@@ -18,19 +18,31 @@ it closes. If the engine does not answer within ``final_timeout`` (run clock), t
 latest interim stands in as the final and the late answer is dropped.
 
 Engine failures (``STTFailure``) and audio the engine refuses go upstream as ``Error``
-frames; the call goes on. With ``voice_from_engine`` the engine's own ``SpeechStarted``
+frames; the call goes on. Each finalize's answer time (and each failure) also leaves as
+``provider_metrics`` (``provider/stt/<engine>``) for the provider latency and error counters.
+With ``voice_from_engine`` the engine's own ``SpeechStarted``
 is forwarded as ``VoiceStarted`` (a cloud recognizer that hears speech before our
 VAD does can drive barge-in this way).
+
+A cloud recognizer that ends turns itself (Deepgram's ``speech_final``) needs the silence
+too: ``audio="all"`` sends every frame, and ``finalize_on_pause=False`` leaves the pauses to
+it (its finals come on their own; ``EngineEndpointer`` turns them into turns).
+``audio="external"`` takes the audio from ``send_external`` instead of the graph's frames,
+in the stream's own ``encoding`` and ``stream_rate``: a Twilio call's mu-law straight from
+the wire (``TwilioInput.wire_taps``), with no decode and resample round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Literal
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import AudioRaw, End, Transcript, VoiceStarted, VoiceStopped
+from voiceflow.frames import AudioRaw, End, Metrics, Transcript, VoiceStarted, VoiceStopped
+from voiceflow.services.provider_metrics import provider_metrics
 from voiceflow.services.stt.engine import (
+    Encoding,
     FinalText,
     InterimText,
     SpeechStarted,
@@ -43,7 +55,7 @@ from voiceflow.services.stt.engine import (
 
 class STTProcessor(Processor):
     #: ``VoiceStarted`` only with ``voice_from_engine``
-    produces = (Transcript, VoiceStarted)
+    produces = (Transcript, VoiceStarted, Metrics)
 
     def __init__(
         self,
@@ -57,8 +69,18 @@ class STTProcessor(Processor):
         hints: tuple[str, ...] = (),
         final_timeout: float = 3.0,
         voice_from_engine: bool = False,
+        audio: Literal["voiced", "all", "external"] = "voiced",
+        finalize_on_pause: bool = True,
+        encoding: Encoding = "linear16",
+        stream_rate: int | None = None,
     ) -> None:
+        """``sample_rate`` is the graph's audio; ``encoding`` and ``stream_rate`` (default: the same
+        rate) the stream's, which differ only with ``audio="external"``."""
         super().__init__(name=name)
+        self.audio_mode = audio
+        self.finalize_on_pause = finalize_on_pause
+        self.encoding: Encoding = encoding
+        self.stream_rate = stream_rate or sample_rate
         self.engine = engine
         self.sample_rate = sample_rate
         self.forward_audio = forward_audio
@@ -84,7 +106,7 @@ class STTProcessor(Processor):
     async def setup(self) -> None:
         await self.engine.start(self.run.clock)
         self._stream = await self.engine.open_stream(
-            sample_rate=self.sample_rate, encoding="linear16", language=self.language, hints=self.hints
+            sample_rate=self.stream_rate, encoding=self.encoding, language=self.language, hints=self.hints
         )
         self.create_task(self._read(self._stream), turn=False)
 
@@ -102,11 +124,15 @@ class STTProcessor(Processor):
     # -- audio ------------------------------------------------------------------------
     @on(AudioRaw)
     async def audio(self, frame: AudioRaw) -> None:
+        if self.audio_mode == "external":  # the stream is fed from the wire (send_external)
+            if self.forward_audio:
+                await self.push(frame)
+            return
         problem = self._problem(frame)
         if problem is not None:
             await self._reject(problem)
             return
-        if self._speaking:
+        if self._speaking or self.audio_mode == "all":
             await self._send(frame.audio)
         else:
             self._remember(frame.audio)
@@ -140,6 +166,13 @@ class STTProcessor(Processor):
         while self._preroll and self._preroll_samples - len(self._preroll[0]) // 2 >= self._preroll_max:
             self._preroll_samples -= len(self._preroll.popleft()) // 2
 
+    async def send_external(self, audio: bytes) -> None:
+        """Audio from outside the graph (``audio="external"``): a transport's wire tap calls this.
+        Before set-up or after clean-up it is dropped; refused audio is reported, never raised."""
+        if self._stream is None:
+            return
+        await self._send(audio)
+
     async def _send(self, audio: bytes) -> None:
         try:
             await self.stream.send(audio)
@@ -153,7 +186,7 @@ class STTProcessor(Processor):
     async def started(self, frame: VoiceStarted) -> None:
         if not self._speaking:
             self._speaking = True
-            if self._preroll:
+            if self._preroll and self.audio_mode == "voiced":
                 audio = b"".join(self._preroll)
                 self._preroll.clear()
                 self._preroll_samples = 0
@@ -162,7 +195,10 @@ class STTProcessor(Processor):
 
     @on(VoiceStopped)
     async def stopped(self, frame: VoiceStopped) -> None:
-        await self._finalize()
+        if self.finalize_on_pause:
+            await self._finalize()
+        else:
+            self._speaking = False
         await self.push(frame)
 
     async def on_end(self, frame: End) -> None:
@@ -177,9 +213,13 @@ class STTProcessor(Processor):
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._answer = answer
         try:
+            asked = self.run.clock.now()
             await self._stream.finalize()
             await self.run.clock.wait_for(asyncio.shield(answer), self.final_timeout)
+            latency_ms = (self.run.clock.now() - asked) * 1000.0  # finalize → its final, for the metrics
+            await self.push(provider_metrics("stt", self.engine.name, latency_ms=latency_ms))
         except TimeoutError:
+            await self.push(provider_metrics("stt", self.engine.name, error="timeout"))
             self._late_answers += 1
             self.finals_timed_out += 1
             await self.report_error(
@@ -208,6 +248,7 @@ class STTProcessor(Processor):
                     await self.push(VoiceStarted())
             elif isinstance(event, STTFailure):
                 await self.report_error(f"{self.engine.name}: {event.message}")
+                await self.push(provider_metrics("stt", self.engine.name, error="STTFailure"))
 
     async def _final(self, event: FinalText) -> None:
         if event.from_finalize and self._late_answers:

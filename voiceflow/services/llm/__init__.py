@@ -2,7 +2,10 @@
 
 - ``engine``: ChatMessage, ToolCallRequest, TextDelta, Done, LLMEngine
 - ``errors``: LLMError and its subclasses, what every adapter raises
-- ``openai``: OpenAICompatEngine (chat completions of OpenAI or any compatible server)
+- ``adapter_kit``: what every adapter shares (argument parsing, Retry-After, system prompt, TTFT)
+- ``openai``: OpenAICompatEngine / OpenAIEngine (chat completions of OpenAI or any compatible server)
+- ``anthropic``: AnthropicEngine (Messages API streaming)
+- ``gemini``: GeminiEngine (google-genai ``streamGenerateContent``)
 
 Nothing is imported here so that importing the package stays cheap.
 """

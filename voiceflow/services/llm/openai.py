@@ -9,10 +9,8 @@ and one ``Done`` carrying the finish reason, usage and time to first token.
 
 from __future__ import annotations
 
-import email.utils
-import json
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +18,7 @@ import openai
 from openai import AsyncOpenAI
 
 from voiceflow.core.clock import Clock
+from voiceflow.services.llm.adapter_kit import FirstToken, arguments_text, parse_arguments, retry_after
 from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest, ToolChoice
 from voiceflow.services.llm.errors import (
     LLMAuthError,
@@ -32,7 +31,9 @@ from voiceflow.services.llm.errors import (
 )
 from voiceflow.services.llm.tools import ToolSpec, openai_tool
 
-PROVIDER = "openai-compat"
+PROVIDER = "openai"
+
+__all__ = ["OpenAICompatEngine", "OpenAIEngine", "build_messages", "parse_arguments", "retry_after"]
 
 
 def message_to_openai(msg: ChatMessage) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def message_to_openai(msg: ChatMessage) -> dict[str, Any]:
             {
                 "id": call.id,
                 "type": "function",
-                "function": {"name": call.name, "arguments": _arguments_text(call)},
+                "function": {"name": call.name, "arguments": arguments_text(call)},
             }
             for call in msg.tool_calls
         ]
@@ -55,13 +56,6 @@ def message_to_openai(msg: ChatMessage) -> dict[str, Any]:
     if msg.name and msg.role in ("user", "system"):
         out["name"] = msg.name
     return out
-
-
-def _arguments_text(call: ToolCallRequest) -> str:
-    """What the model sent (kept verbatim when it was malformed), else the parsed arguments."""
-    if call.parse_error is not None or (call.raw_arguments and not call.arguments):
-        return call.raw_arguments
-    return json.dumps(call.arguments, separators=(",", ":"))
 
 
 def build_messages(messages: Sequence[ChatMessage], system_override: str | None) -> list[dict[str, Any]]:
@@ -75,27 +69,6 @@ def build_messages(messages: Sequence[ChatMessage], system_override: str | None)
     if wire and wire[0]["role"] == "system":
         wire = wire[1:]
     return [{"role": "system", "content": system_override}, *wire]
-
-
-def parse_arguments(call_id: str, name: str, raw: str) -> ToolCallRequest:
-    """A complete tool call; malformed JSON is reported in ``parse_error``, never raised."""
-    if not raw.strip():
-        return ToolCallRequest(id=call_id, name=name, arguments={}, raw_arguments=raw)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return ToolCallRequest(
-            id=call_id, name=name, arguments={}, raw_arguments=raw, parse_error=f"invalid JSON: {exc}"
-        )
-    if not isinstance(value, dict):
-        return ToolCallRequest(
-            id=call_id,
-            name=name,
-            arguments={},
-            raw_arguments=raw,
-            parse_error=f"arguments must be a JSON object, got {type(value).__name__}",
-        )
-    return ToolCallRequest(id=call_id, name=name, arguments=value, raw_arguments=raw)
 
 
 @dataclass(slots=True)
@@ -163,28 +136,6 @@ def translate_error(exc: openai.OpenAIError) -> LLMError:
         code = exc.code if isinstance(exc.code, str) else None
         return LLMError(f"stream error: {exc.message}", provider=PROVIDER, code=code)
     return LLMError(str(exc), provider=PROVIDER)
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(0.0, float(raw_ms) / 1000.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _status_message(exc: openai.APIStatusError) -> str:
@@ -306,8 +257,7 @@ class OpenAICompatEngine:
         if self._closed:
             raise LLMError("the engine is closed (start it again to use it)", provider=PROVIDER)
         params = self.request_params(messages, tools, tool_choice, system_override)
-        started = self.clock()
-        ttft_ms: float | None = None
+        first = FirstToken(PROVIDER, self.clock)
         finish_reason = "stop"
         usage: dict[str, int] = {}
         calls = ToolCallAssembler()
@@ -322,8 +272,7 @@ class OpenAICompatEngine:
                             continue
                         delta = choice.delta
                         if delta.content or delta.tool_calls:
-                            if ttft_ms is None:
-                                ttft_ms = (self.clock() - started) * 1000.0
+                            first.seen()
                         for tc in delta.tool_calls or ():
                             fn = tc.function
                             calls.add(tc.index, tc.id, fn.name if fn else None, fn.arguments if fn else None)
@@ -333,12 +282,16 @@ class OpenAICompatEngine:
                             finish_reason = choice.finish_reason
         except openai.OpenAIError as exc:
             raise translate_error(exc) from exc
-        self.last_ttft_ms = ttft_ms
+        self.last_ttft_ms = first.ms
         for call in calls.finish():
             yield call
-        yield Done(finish_reason=finish_reason, ttft_ms=ttft_ms, usage=usage)
+        yield Done(finish_reason=finish_reason, ttft_ms=first.ms, usage=usage)
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:
     fields = ("prompt_tokens", "completion_tokens", "total_tokens")
     return {name: int(getattr(usage, name)) for name in fields if getattr(usage, name, None) is not None}
+
+
+#: the name the provider choice ``VOICEFLOW_LLM=openai`` uses
+OpenAIEngine = OpenAICompatEngine

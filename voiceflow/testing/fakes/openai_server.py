@@ -61,7 +61,7 @@ from aiohttp import web
 class _Timing:
     #: seconds before the response starts (status line and headers)
     delay_s: float = 0.0
-    #: seconds between streamed chunks
+    #: seconds between streamed content chunks (the leading role-only chunk goes with the first)
     chunk_delay_s: float = 0.0
     #: close the connection abruptly after this many chunks (streaming only)
     drop_after: int | None = None
@@ -346,7 +346,7 @@ class FakeOpenAIServer:
                 return response
             if sent and sent == reply.hold_after:
                 await self._hold(reply.release)
-            if sent and reply.chunk_delay_s:
+            if sent > 1 and reply.chunk_delay_s:  # between content chunks: the role chunk leads at once
                 await asyncio.sleep(reply.chunk_delay_s)
             await response.write(f"data: {json.dumps(event)}\n\n".encode())
             sent += 1

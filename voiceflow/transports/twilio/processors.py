@@ -10,6 +10,8 @@ mark echoes drive bot-speaking state and playout reports.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from voiceflow.processors.audio.codecs import pcm16_to_ulaw_b64, ulaw_b64_to_pcm16
@@ -64,10 +66,18 @@ class TwilioInput(PcmInput):
 
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name or "twilio_in", in_rate=TWILIO_RATE)
+        #: called with each payload's mu-law bytes as they arrive (a cloud recognizer that takes
+        #: the wire's audio as it is, e.g. ``STTProcessor(audio="external").send_external``)
+        self.wire_taps: list[Callable[[bytes], Awaitable[None]]] = []
 
     async def feed_media(self, payload_b64: str) -> None:
         """One ``media.payload``; raises ``AudioFormatError`` for bad base64 (nothing is pushed)."""
-        await self.feed_pcm(ulaw_b64_to_pcm16(payload_b64))
+        pcm = ulaw_b64_to_pcm16(payload_b64)
+        if self.wire_taps and self.accepting:
+            ulaw = base64.b64decode(payload_b64)  # valid: it decoded above
+            for tap in self.wire_taps:
+                await tap(ulaw)
+        await self.feed_pcm(pcm)
 
 
 class TwilioOutput(PacedAudioOutput):

@@ -1,0 +1,181 @@
+"""The cloud voice agent: Deepgram hears, an LLM (Anthropic, Gemini or OpenAI) answers with tools.
+
+    input → vad → bargein → stt (Deepgram) → endpointer → nlu → memory → agent → tts → hangup → output
+
+Silero VAD marks speech and ``bargein`` interrupts the agent when the caller talks over it
+(the LLM request is closed, stale tokens are dropped); Deepgram streams the caller's words
+(``VOICEFLOW_STT``, ``DEEPGRAM_API_KEY``), a phone call's mu-law 8 kHz straight from the
+Twilio wire (``TwilioInput.wire_taps``); the turn ends by our endpointer or, with
+``VOICEFLOW_ENDPOINTING=deepgram``, by Deepgram's own ``speech_final`` / ``UtteranceEnd``;
+the intent router reads the turn; ``memory`` records it in SQLite; the LLM agent
+(``VOICEFLOW_LLM``) answers with function calling over the nine SQLite tools, the
+conversation memory and knowledge-base passages (RAG) for knowledge questions; Piper speaks.
+
+Config → shared resources → graph, like ``pipelines/offline.py``: ``prepare`` opens the
+database, the tools, the knowledge base and the engines once per process, ``build`` makes one
+call's graph, ``shutdown`` closes them. A chosen provider without its key has already stopped
+start-up (``Config.from_env``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pipelines.offline import SYSTEM_PROMPT, stt_engine
+from voiceflow.calls import CallContext
+from voiceflow.config import Config
+from voiceflow.db import Database, open_seeded
+from voiceflow.graphs import Graph, MonotonicClock
+from voiceflow.processors import Processor
+from voiceflow.processors.audio import BargeIn, Endpointer, SileroVAD, VADProcessor
+from voiceflow.processors.dialogue import HangUpAfterGoodbye
+from voiceflow.processors.llm.agent import LLMAgent
+from voiceflow.processors.llm.grounding import KnowledgeGrounding
+from voiceflow.processors.memory import (
+    MEMORY_MIGRATION,
+    ConversationMemory,
+    MemoryRecorder,
+    PersistentUserMemory,
+)
+from voiceflow.processors.nlu import IntentRouter, NLUConfig, ensure_trained, intent_completeness
+from voiceflow.processors.rag import KnowledgeBase
+from voiceflow.processors.stt import EngineEndpointer, STTProcessor
+from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
+from voiceflow.processors.tts import TTSProcessor
+from voiceflow.services.llm.engine import LLMEngine
+from voiceflow.services.providers import llm_engine
+from voiceflow.services.stt.engine import STTEngine
+from voiceflow.services.tts.engine import TTSEngine
+from voiceflow.services.tts.piper import PiperEngine
+from voiceflow.transports.twilio import TwilioInput
+
+
+def pipeline(config: Config) -> CloudPipeline:
+    """What ``voiceflow serve --pipeline cloud`` and ``voiceflow call --pipeline cloud`` load."""
+    return CloudPipeline(config)
+
+
+@dataclass
+class Shared:
+    """What every call shares: the database, tools, caller memory, knowledge base, and one
+    engine of each kind (a call opens its own stream / request on them)."""
+
+    db: Database
+    registry: ToolRegistry
+    memory: PersistentUserMemory
+    kb: KnowledgeBase
+    nlu: NLUConfig
+    stt: STTEngine
+    llm: LLMEngine
+    tts: TTSEngine
+
+
+class CloudPipeline:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        tts: TTSEngine | None = None,
+        endpoint_silence_secs: float = 0.8,
+        llm_retries: int = 1,
+    ) -> None:
+        """``tts`` replaces Piper (the TTS router plugs in here)."""
+        self.config = config
+        self.tts = tts
+        self.endpoint_silence_secs = endpoint_silence_secs
+        self.llm_retries = llm_retries
+        #: the tools' wall clock (business hours, "tomorrow"); None is the real time. Tests pin it.
+        self.now: Callable[[], datetime] | None = None
+        self.shared: Shared | None = None
+
+    def _hearing(self, engine: STTEngine, input: Processor) -> list[Processor]:
+        """The recognizer's processor and the endpointer: who feeds it, who ends the turn."""
+        by_engine = self.config.stt.endpointing == "deepgram" and engine.name == "deepgram"
+        if isinstance(input, TwilioInput) and "mulaw" in engine.encodings:
+            stt = STTProcessor(
+                engine,
+                name="stt",
+                audio="external",  # the wire's mu-law, as Twilio sent it
+                encoding="mulaw",
+                stream_rate=8000,
+                finalize_on_pause=not by_engine,
+                voice_from_engine=by_engine,
+            )
+            input.wire_taps.append(stt.send_external)
+        else:
+            # the engine's own endpointing needs the silence too
+            audio: Literal["all", "voiced"] = "all" if by_engine else "voiced"
+            stt = STTProcessor(
+                engine, name="stt", audio=audio, finalize_on_pause=not by_engine, voice_from_engine=by_engine
+            )
+        if by_engine:
+            return [stt, EngineEndpointer(name="endpointer")]
+        turns = Endpointer(
+            name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+        )
+        return [stt, turns]
+
+    async def prepare(self) -> None:
+        llm = llm_engine(self.config.llm)
+        if llm is None:
+            raise RuntimeError("the cloud pipeline needs an LLM: set VOICEFLOW_LLM (and its API key)")
+        paths = self.config.paths
+        await asyncio.to_thread(paths.data_dir.mkdir, parents=True, exist_ok=True)
+        db = await open_seeded(paths.data_dir / "voiceflow.db", extra=[MEMORY_MIGRATION])
+        self.shared = shared = Shared(
+            db,
+            build_registry(db, now=self.now),
+            PersistentUserMemory(db),
+            KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
+            NLUConfig.from_settings(self.config.nlu),
+            stt=stt_engine(self.config.stt, "phone"),
+            llm=llm,
+            tts=self.tts or PiperEngine(),
+        )
+        await asyncio.gather(
+            asyncio.to_thread(SileroVAD.shared),
+            shared.tts.start(MonotonicClock()),
+            shared.stt.start(MonotonicClock()),
+            shared.llm.start(MonotonicClock()),
+            shared.kb.prepare(),
+            asyncio.to_thread(ensure_trained, root=shared.nlu.model_root),
+        )
+
+    async def shutdown(self) -> None:
+        if (shared := self.shared) is None:
+            return
+        self.shared = None
+        await shared.llm.aclose()
+        await shared.stt.aclose()
+        await shared.tts.aclose()
+        await shared.db.close()
+
+    def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
+        """The call's graph between the transport's two ends."""
+        if (shared := self.shared) is None:
+            raise RuntimeError("CloudPipeline.prepare() must run before the first call")
+        return Graph(f"cloud:{ctx.call_id}").chain(
+            input,
+            VADProcessor(name="vad"),
+            BargeIn(name="bargein"),
+            *self._hearing(shared.stt, input),
+            IntentRouter(name="nlu", config=shared.nlu, llm=shared.llm),
+            MemoryRecorder(name="memory", persistent=shared.memory),
+            LLMAgent(
+                shared.llm,
+                memory=ConversationMemory(SYSTEM_PROMPT),
+                registry=shared.registry,
+                tracker=ToolCallTracker(shared.registry),
+                respond_to="intent",
+                turn_prompt=KnowledgeGrounding(shared.kb),  # knowledge questions answered from kb/ (RAG)
+                max_retries=self.llm_retries,
+                name="dialogue",
+            ),
+            TTSProcessor(shared.tts, name="tts"),
+            HangUpAfterGoodbye(name="hangup"),
+            output,
+        )

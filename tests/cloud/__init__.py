@@ -1,0 +1,1 @@
+"""Cloud providers (Deepgram, Anthropic, Gemini, OpenAI) through their SDKs against local fakes."""
