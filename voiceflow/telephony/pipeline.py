@@ -1,0 +1,62 @@
+"""``TelephonyPipeline``: any pipeline, with our outbound calls, AMD and transfers on its Twilio calls.
+
+It wraps the agent's pipeline: ``prepare`` also opens ``Telephony`` (REST client,
+call records), and each Twilio call's graph gets ``LineControl`` before the
+output; a call we placed (its SID is live in ``Telephony``) also gets
+``AnswerGate`` after the input. Other transports get the inner graph as is.
+The HTTP routes find the service as ``pipeline.telephony``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voiceflow.calls import CallContext
+from voiceflow.core.clock import Clock
+from voiceflow.graphs import Graph
+from voiceflow.pipeline import Pipeline
+from voiceflow.processors import Processor
+from voiceflow.telephony.amd import LocalAmd
+from voiceflow.telephony.line import AnswerGate, LineControl, LineState
+from voiceflow.telephony.service import Telephony, TelephonyOptions
+
+__all__ = ["TelephonyPipeline"]
+
+
+class TelephonyPipeline:
+    def __init__(
+        self, inner: Pipeline, options: TelephonyOptions, db_path: Path, *, clock: Clock | None = None
+    ) -> None:
+        self.inner = inner
+        self.options = options
+        self.db_path = db_path
+        self.clock = clock
+        self.telephony: Telephony | None = None
+        #: the line state of each call built (tests and the campaign read outcomes from it)
+        self.lines: dict[str, LineState] = {}
+
+    async def prepare(self) -> None:
+        await self.inner.prepare()
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.telephony = await Telephony.open(self.options, str(self.db_path), clock=self.clock)
+
+    async def shutdown(self) -> None:
+        telephony, self.telephony = self.telephony, None
+        try:
+            if telephony is not None:
+                await telephony.aclose()
+        finally:
+            await self.inner.shutdown()
+
+    def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
+        telephony = self.telephony
+        if telephony is None or ctx.transport != "twilio":
+            return self.inner.build(ctx, input, output)
+        live = telephony.live.get(ctx.call_id)
+        line = LineState(telephony, ctx.call_id, ctx.caller or (live.to if live else None), live)
+        self.lines[ctx.call_id] = line
+        tail = LineControl(line, name="line")
+        if live is not None and live.script is not None:
+            gate = AnswerGate(line, local_amd=LocalAmd() if telephony.local_amd else None, name="answer_gate")
+            return Graph(f"outbound:{ctx.call_id}").chain(input, self.inner.build(ctx, gate, tail), output)
+        return Graph(f"line:{ctx.call_id}").chain(self.inner.build(ctx, input, tail), output)
