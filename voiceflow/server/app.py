@@ -27,6 +27,7 @@ ROUTE_MODULES = (
     "voiceflow.server.webrtc_routes",
     "voiceflow.server.page_routes",
     "voiceflow.server.telephony_routes",
+    "voiceflow.server.campaign_routes",
 )
 
 

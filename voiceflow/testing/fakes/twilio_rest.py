@@ -65,7 +65,8 @@ class FakeTwilio:
         self.clock: Clock = clock or MonotonicClock()
         self.host = host
         self.port = 0
-        self.callees: dict[str, Callee] = {}
+        #: who answers each number: one ``Callee``, or a list (one per call to it; the last repeats)
+        self.callees: dict[str, Callee | list[Callee]] = {}
         #: transfer destinations that do not pick up (the rest answer)
         self.unanswered_numbers: set[str] = set()
         self.calls: dict[str, FakeCall] = {}
@@ -160,7 +161,7 @@ class FakeTwilio:
         if not params.get("Twiml") and not params.get("Url"):
             return _error(400, 21205, "Url or Twiml parameter is required")
         sid = f"CA{next(self._ids):032x}"
-        call = FakeCall(sid, to, from_, params, self.callees.get(to, Callee()), created_at=self.clock.now())
+        call = FakeCall(sid, to, from_, params, self._callee(to), created_at=self.clock.now())
         self.calls[sid] = call
         self.active += 1
         self.max_active = max(self.max_active, self.active)
@@ -168,6 +169,16 @@ class FakeTwilio:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.json_response(self.resource(call), status=201)
+
+    def _callee(self, to: str) -> Callee:
+        who = self.callees.get(to, Callee())
+        if isinstance(who, Callee):
+            return who
+        earlier = sum(1 for c in self.calls.values() if c.to == to)
+        return who[min(earlier, len(who) - 1)]
+
+    def calls_to(self, number: str) -> list[FakeCall]:
+        return [c for c in self.calls.values() if c.to == number]
 
     async def _fetch(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
