@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from voiceflow.calls import CallRegistry
 from voiceflow.commands.serve import RunningServer, serve_in_background
 from voiceflow.config import Config
 from voiceflow.core.clock import Clock
@@ -33,6 +34,7 @@ class LineEnv:
     pipeline: TelephonyPipeline
     watchers: CallWatchers
     tmp: Path
+    calls: CallRegistry
 
     @property
     def telephony(self) -> Telephony:
@@ -57,19 +59,28 @@ def options(**changes: object) -> TelephonyOptions:
 
 @asynccontextmanager
 async def line_env(
-    tmp: Path, inner: Pipeline, *, clock: Clock | None = None, **option_changes: object
+    tmp: Path,
+    inner: Pipeline,
+    *,
+    clock: Clock | None = None,
+    admin_token: str | None = None,
+    **option_changes: object,
 ) -> AsyncIterator[LineEnv]:
     async with FakeTwilio(ACCOUNT, TOKEN, clock=clock) as twilio:
         pipeline = TelephonyPipeline(
-            inner, options(api_url=twilio.url, **option_changes), tmp / "campaigns.db", clock=clock
+            inner,
+            options(api_url=twilio.url, **option_changes),
+            tmp / "campaigns.db",
+            clock=clock,
+            admin_token=admin_token,
         )
-        config = Config.from_env({"VOICEFLOW_DATA_DIR": str(tmp)})
+        config = Config.from_env({"VOICEFLOW_DATA_DIR": str(tmp), "TWILIO_AUTH_TOKEN": TOKEN})
         app = create_app(pipeline, config.server)
         watchers = CallWatchers(app.state.voiceflow.calls)
         async with serve_in_background(app, startup_timeout_s=600) as server:
             assert pipeline.telephony is not None
             pipeline.telephony.rebase(f"http://127.0.0.1:{server.port}")
-            yield LineEnv(twilio, server, pipeline, watchers, tmp)
+            yield LineEnv(twilio, server, pipeline, watchers, tmp, app.state.voiceflow.calls)
             await twilio.wait_idle(timeout=60)
 
 

@@ -22,8 +22,8 @@ def to_e164(raw: str, region: str = "US") -> str:
         raise InvalidNumber("empty phone number")
     try:
         parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"{text!r:.40} is not a phone number ({exc})") from None
+    except phonenumbers.NumberParseException:
+        raise InvalidNumber(f"{text!r:.40} is not a phone number") from None
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidNumber(f"{text!r:.40} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

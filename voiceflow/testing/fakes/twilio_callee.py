@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
+from voiceflow.sim.phone_line import PhoneLine
 from voiceflow.sim.twilio_client import TwilioMediaClient
 
 __all__ = ["ANSWERING", "Callee", "CalleeKind", "fax_tone", "play_callee", "tone"]
@@ -53,6 +55,8 @@ class Callee:
     beep_s: float = 0.5
     rate: int = RATE
     ring_s: float = 0.05
+    #: a human who lets the agent speak first (an inbound caller hearing the greeting)
+    listens_first: bool = False
     #: seconds a human waits for the agent's reply before going on anyway
     reply_timeout_s: float = 12.0
     #: after its script, how long a human stays on the line for the agent to hang up
@@ -87,65 +91,60 @@ class Played:
 
 
 async def play_callee(callee: Callee, client: TwilioMediaClient, played: Played) -> None:
-    """Behave as ``callee`` on an open stream until the line closes (or the callee hangs up)."""
+    """Behave as ``callee`` on an open stream until the line closes (or the callee hangs up).
+
+    The line carries audio all the time, silence between utterances, as a real one does
+    (``PhoneLine``): that silence is what lets the agent's VAD see the end of a turn."""
     try:
-        if callee.kind == "human":
-            await _human(callee, client, played)
-        elif callee.kind == "voicemail":
-            await _voicemail(callee, client, played)
-        else:
-            await _fax(callee, client)
-    except (ConnectionError, OSError):
+        async with PhoneLine(client) as line:
+            if callee.kind == "human":
+                await _human(callee, client, line, played)
+            elif callee.kind == "voicemail":
+                await _voicemail(callee, client, line, played)
+            else:
+                await _fax(callee, client, line)
+    except (ConnectionError, OSError, ConnectionClosed):
         pass  # the server closed the line
     finally:
         played.heard = client.received_audio()
+    if played.hung_up and not client.closed:
+        with contextlib.suppress(Exception):
+            await client.stop()
 
 
-async def _say(client: TwilioMediaClient, step: bytes | str, rate: int) -> float:
-    if isinstance(step, str):
-        for key in step:
-            await client.send_dtmf(key)
-        return client.clock.now()
-    return await client.send_audio(step, sample_rate=rate)
-
-
-async def _human(callee: Callee, client: TwilioMediaClient, played: Played) -> None:
+async def _human(callee: Callee, client: TwilioMediaClient, line: PhoneLine, played: Played) -> None:
     last = client.clock.now()
     for i, step in enumerate(callee.script):
-        if i > 0:
+        if i > 0 or callee.listens_first:
             with contextlib.suppress(TimeoutError):
                 await client.wait_for_reply(after=last, timeout=callee.reply_timeout_s)
         if client.closed:
             return
-        last = await _say(client, step, callee.rate)
+        if isinstance(step, str):
+            for key in step:
+                await client.send_dtmf(key)
+            last = client.clock.now()
+        else:
+            last = (await line.say(step, callee.rate)).voiced_end_at
         played.steps_done += 1
-    with contextlib.suppress(TimeoutError, ConnectionError):
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(client.wait_closed(), callee.linger_s)
-    if not client.closed:
-        played.hung_up = True
-        with contextlib.suppress(Exception):
-            await client.stop()
+    played.hung_up = not client.closed
 
 
-async def _voicemail(callee: Callee, client: TwilioMediaClient, played: Played) -> None:
-    await client.send_audio(callee.greeting, sample_rate=callee.rate)
-    beep_end = await client.send_audio(
-        tone(callee.beep_hz, callee.beep_s, rate=callee.rate), sample_rate=callee.rate
-    )
-    deadline = beep_end + callee.record_s
+async def _voicemail(callee: Callee, client: TwilioMediaClient, line: PhoneLine, played: Played) -> None:
+    await line.say(callee.greeting, callee.rate)
+    beep_end = (await line.say(tone(callee.beep_hz, callee.beep_s, rate=callee.rate), callee.rate)).ended_at
     try:
-        while not client.closed and client.clock.now() < deadline:
-            await client.send_silence(0.2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(client.wait_closed(), callee.record_s)
     finally:
         played.recording = client.received_audio(since=beep_end)
-    if not client.closed:
-        played.hung_up = True
-        with contextlib.suppress(Exception):
-            await client.stop()
+    played.hung_up = not client.closed
 
 
-async def _fax(callee: Callee, client: TwilioMediaClient) -> None:
+async def _fax(callee: Callee, client: TwilioMediaClient, line: PhoneLine) -> None:
     start = client.clock.now()
     burst = fax_tone(1.0, rate=callee.rate)
     while not client.closed and client.clock.now() - start < callee.max_s:
-        await client.send_audio(burst, sample_rate=callee.rate)
+        await line.say(burst, callee.rate)

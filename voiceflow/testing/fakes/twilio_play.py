@@ -18,7 +18,7 @@ from voiceflow.testing.fakes.twilio_call import Carrier as FakeTwilio
 from voiceflow.testing.fakes.twilio_call import DialRecord, FakeCall
 from voiceflow.testing.fakes.twilio_callee import play_callee
 
-__all__ = ["play_call"]
+__all__ = ["play_call", "play_inbound"]
 
 TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 NEVER_ANSWERED = {"busy": "busy", "no_answer": "no-answer", "failed": "failed"}
@@ -66,6 +66,26 @@ async def play_call(fake: FakeTwilio, call: FakeCall) -> None:
             await _status(fake, call, "completed", call.status)
         finally:
             call.done.set()
+
+
+async def play_inbound(fake: FakeTwilio, call: FakeCall, voice_url: str) -> None:
+    """A call to our number: the voice webhook is asked for TwiML (signed), which is then played
+    with ``call.callee`` as the caller."""
+    try:
+        call.status = "in-progress"
+        call.started = time.monotonic()
+        reply = await fake.post(call, "url", voice_url, fake.call_params(call) | {"Direction": "inbound"})
+        if reply.status == 200:
+            with contextlib.suppress(_Hangup):
+                await _run_twiml(fake, call, reply.body)
+            call.hung_up_by = call.hung_up_by or "twiml"
+        call.status = "completed" if reply.status == 200 else "failed"
+    finally:
+        call.ended = time.monotonic()
+        if call.status not in TERMINAL:
+            call.status = "completed"
+        fake.finished(call)
+        call.done.set()
 
 
 def _cancelled(call: FakeCall) -> bool:

@@ -31,6 +31,7 @@ import binascii
 import hmac
 import itertools
 import time
+from collections.abc import Coroutine
 from email.utils import formatdate
 from typing import Any
 
@@ -41,7 +42,7 @@ from twilio.request_validator import RequestValidator
 from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.testing.fakes.twilio_call import DialRecord, FakeCall, PostedCallback
 from voiceflow.testing.fakes.twilio_callee import Callee
-from voiceflow.testing.fakes.twilio_play import play_call
+from voiceflow.testing.fakes.twilio_play import play_call, play_inbound
 
 __all__ = ["DialRecord", "FakeCall", "FakeTwilio", "PostedCallback"]
 
@@ -67,6 +68,8 @@ class FakeTwilio:
         self.port = 0
         #: who answers each number: one ``Callee``, or a list (one per call to it; the last repeats)
         self.callees: dict[str, Callee | list[Callee]] = {}
+        #: numbers Twilio refuses to call (21211), though they look valid
+        self.rejected_numbers: set[str] = set()
         #: transfer destinations that do not pick up (the rest answer)
         self.unanswered_numbers: set[str] = set()
         self.calls: dict[str, FakeCall] = {}
@@ -156,7 +159,7 @@ class FakeTwilio:
             return _error(400, 21201, "No 'To' number is specified")
         if not from_:
             return _error(400, 21213, "No 'From' number is specified")
-        if not _valid_number(to):
+        if not _valid_number(to) or to in self.rejected_numbers:
             return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if not params.get("Twiml") and not params.get("Url"):
             return _error(400, 21205, "Url or Twiml parameter is required")
@@ -165,10 +168,23 @@ class FakeTwilio:
         self.calls[sid] = call
         self.active += 1
         self.max_active = max(self.max_active, self.active)
-        task = asyncio.create_task(play_call(self, call), name=f"fake-twilio:{sid}")
+        self._spawn(play_call(self, call), sid)
+        return web.json_response(self.resource(call), status=201)
+
+    def inbound(self, caller: Callee, *, from_: str, to: str, voice_url: str) -> FakeCall:
+        """Someone (``caller``) calls our number ``to``: Twilio asks ``voice_url`` what to do."""
+        sid = f"CA{next(self._ids):032x}"
+        call = FakeCall(sid, to, from_, {}, caller, created_at=self.clock.now())
+        self.calls[sid] = call
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        self._spawn(play_inbound(self, call, voice_url), sid)
+        return call
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], sid: str) -> None:
+        task = asyncio.create_task(coro, name=f"fake-twilio:{sid}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return web.json_response(self.resource(call), status=201)
 
     def _callee(self, to: str) -> Callee:
         who = self.callees.get(to, Callee())
