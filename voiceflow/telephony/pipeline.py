@@ -45,8 +45,6 @@ class TelephonyPipeline:
         self.admin_token = admin_token
         self.telephony: Telephony | None = None
         self.campaigns: CampaignManager | None = None
-        #: the line state of each call built (tests and the campaign read outcomes from it)
-        self.lines: dict[str, LineState] = {}
 
     async def prepare(self) -> None:
         await self.inner.prepare()
@@ -71,7 +69,6 @@ class TelephonyPipeline:
             return self.inner.build(ctx, input, output)
         live = telephony.live.get(ctx.call_id)
         line = LineState(telephony, ctx.call_id, ctx.caller or (live.to if live else None), live)
-        self.lines[ctx.call_id] = line
         tail = LineControl(line, name="line")
         if live is not None and live.script is not None:
             gate = AnswerGate(line, local_amd=LocalAmd() if telephony.local_amd else None, name="answer_gate")

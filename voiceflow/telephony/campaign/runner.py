@@ -223,6 +223,7 @@ class CampaignRunner:
             try:
                 end = await asyncio.wait_for(asyncio.shield(live.ended), MAX_CALL_S)
             except TimeoutError:
+                self.telephony.live.pop(live.sid)
                 end = CallEnd("failed", 0, live.answered_by, "no final status from Twilio")
             await self._settle(contact, attempt, end, live.outcome)
         except Exception:
