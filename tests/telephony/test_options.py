@@ -6,6 +6,7 @@ import pytest
 
 from pipelines.echo import pipeline as echo_pipeline
 from voiceflow.config import Config, ConfigError
+from voiceflow.telephony.line import is_opt_out
 from voiceflow.telephony.pipeline import TelephonyPipeline, with_telephony
 from voiceflow.telephony.service import TelephonyOptions
 from voiceflow.telephony.transfer import TransferError, parse_transfer_numbers
@@ -48,3 +49,21 @@ def test_transfer_numbers_must_be_department_equals_number() -> None:
     assert parse_transfer_numbers(None) == {}
     with pytest.raises(TransferError, match="is not department=\\+number"):
         parse_transfer_numbers("billing")
+
+
+@pytest.mark.parametrize(
+    ("said", "opt_out"),
+    [
+        ("please don't call me again", True),
+        ("do not call this number", True),
+        ("stop calling me", True),
+        ("take me off your list", True),
+        ("put me on the do not call list", True),
+        ("remove my number", True),
+        ("please call me again tomorrow", False),
+        ("can you call me back later", False),
+        ("i don't know", False),
+    ],
+)
+def test_what_counts_as_asking_not_to_be_called(said: str, opt_out: bool) -> None:
+    assert is_opt_out(said) is opt_out

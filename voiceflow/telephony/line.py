@@ -52,8 +52,8 @@ __all__ = ["OPT_OUT", "AnswerGate", "LineControl", "LineState", "is_opt_out"]
 log = logging.getLogger("voiceflow.telephony.line")
 
 OPT_OUT = re.compile(
-    r"\b(do not|don't|dont|never) (call|ring|phone|contact)\b|\bstop calling\b|\bremove me\b|"
-    r"\btake me off\b|\bcall me again\b|\bput me on (the|your) do not call\b",
+    r"\b(do not|don't|dont|never) (call|ring|phone|contact)\b|\bstop (calling|ringing)\b|"
+    r"\bremove (me|my number)\b|\btake (me|my number) off\b|\bdo not call list\b",
 )
 GOODBYE_OPT_OUT = (
     "I'm sorry to have bothered you. I've taken your number off our list, and we won't call again. Goodbye."
@@ -166,7 +166,7 @@ class AnswerGate(Processor):
 
     async def _say(self, text: str) -> None:
         await self.interrupt()  # whatever the agent was about to say is dropped
-        await self.push(TextToSpeak(text=text))
+        await self.push(TextToSpeak(text=text, generation=self.generation))
 
     # -- playout: end the call once the last words have been heard --------------------------
     @on(BotStartedSpeaking, upstream=True)
