@@ -19,16 +19,15 @@ from zoneinfo import ZoneInfo
 from tests.telephony.conftest import BILLING, CALLER_ID, SUPPORT, LineEnv, line_env
 from tests.telephony.speech import voice
 from voiceflow.pipeline import Pipeline
-from voiceflow.processors.tools import build_registry
 from voiceflow.testing.fakes.twilio_callee import Callee
 
 CALLER = "+13125550188"
 MONDAY_MORNING = datetime(2026, 12, 7, 11, 0, tzinfo=ZoneInfo("America/New_York"))  # every team is open
 
 
-def open_for_business(pipeline: Pipeline) -> None:
-    shared = pipeline.shared  # type: ignore[attr-defined]
-    shared.registry = build_registry(shared.db, now=lambda: MONDAY_MORNING)
+def open_for_business(pipeline: Pipeline) -> Pipeline:
+    pipeline.now = lambda: MONDAY_MORNING  # type: ignore[attr-defined]  # the tools' wall clock
+    return pipeline
 
 
 def transfers(env: LineEnv) -> list[sqlite3.Row]:
@@ -51,9 +50,7 @@ async def call_in(env: LineEnv, *steps: bytes | str) -> None:
 async def test_transferred_by_voice_to_the_department_asked_for(
     tmp_path: Path, offline_pipeline: Callable[[], Pipeline]
 ) -> None:
-    inner = offline_pipeline()
-    async with line_env(tmp_path, inner) as env:
-        open_for_business(inner)
+    async with line_env(tmp_path, open_for_business(offline_pipeline())) as env:
         call = await call_in(env, voice("Transfer me to billing please."))
         rows = transfers(env)
     fake = env.twilio.calls[call.sid]  # type: ignore[attr-defined]
@@ -74,9 +71,7 @@ async def test_transferred_by_voice_to_the_department_asked_for(
 async def test_keypad_zero_transfers_and_an_unanswered_transfer_apologises(
     tmp_path: Path, offline_pipeline: Callable[[], Pipeline]
 ) -> None:
-    inner = offline_pipeline()
-    async with line_env(tmp_path, inner) as env:
-        open_for_business(inner)
+    async with line_env(tmp_path, open_for_business(offline_pipeline())) as env:
         env.twilio.unanswered_numbers.add(SUPPORT)
         call = await call_in(env, "0")
         rows = transfers(env)
