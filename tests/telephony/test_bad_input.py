@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import aiohttp
@@ -94,3 +95,21 @@ async def test_forged_unknown_malformed_and_replayed_callbacks(tmp_path: Path) -
         after = records(env)
     assert end.status == "busy"
     assert before == after == [(live.sid, "busy", None)]
+
+
+async def test_callbacks_and_the_stream_arriving_before_create_answers(tmp_path: Path) -> None:
+    """Twilio may post ``initiated`` and even open the stream before our ``create`` has its answer."""
+    async with line_env(tmp_path, echo_pipeline(Config())) as env:
+        env.twilio.create_delay_s = 1.5
+        env.twilio.callees["+13125550155"] = Callee("human", script=(bytes(16000),), ring_s=0.0, linger_s=3)
+        live = await env.telephony.call("+13125550155", SCRIPT)
+        returned = time.monotonic()
+        end = await asyncio.wait_for(live.ended, 30)
+        fake = env.twilio.calls[live.sid]
+        assert (
+            fake.started is not None and fake.started < returned - 1.0
+        )  # answered long before create returned
+        rows = records(env)
+    assert all(c.status == 200 for c in fake.callbacks), [(c.kind, c.status, c.body) for c in fake.callbacks]
+    assert (end.status, end.answered_by, live.outcome) == ("completed", "human", "conversation")
+    assert rows == [(live.sid, "completed", None)]

@@ -60,6 +60,8 @@ GOODBYE_OPT_OUT = (
 )
 #: after the last audio of the voicemail or the goodbye has played, wait this long for more
 END_GRACE_S = 1.0
+#: how long a stream that opened before its ``calls.create`` returned waits for the call to be known
+EARLY_STREAM_WAIT_S = 5.0
 #: a transfer waits at most this long for its announcement to be played
 TRANSFER_MAX_WAIT_S = 15.0
 
@@ -75,12 +77,14 @@ class LineState:
     telephony: Telephony
     call_sid: str
     caller: str | None
-    live: LiveCall | None = None  # our outbound call (None: inbound)
+    live: LiveCall | None = None  # our outbound call (None: inbound, or not registered yet)
+    outbound: bool = False
     #: detecting | conversation | awaiting_beep | voicemail | ending | done
     phase: str = "conversation"
 
     def __post_init__(self) -> None:
-        if self.live is not None and self.live.script is not None:
+        self.outbound = self.outbound or self.live is not None
+        if self.outbound:
             self.phase = "detecting"
 
 
@@ -91,15 +95,25 @@ class AnswerGate(Processor):
         self, line: LineState, *, local_amd: LocalAmd | None = None, name: str = "answer_gate"
     ) -> None:
         super().__init__(name=name)
-        assert line.live is not None and line.live.script is not None, "AnswerGate is for our outbound calls"
+        assert line.outbound, "AnswerGate is for the calls we place"
         self.line = line
-        self.live: LiveCall = line.live
         self.detector = local_amd
         self.decision_at: float | None = None
         self._first_audio: float | None = None
         self._end_timer: asyncio.Task[None] | None = None
 
+    @property
+    def live(self) -> LiveCall:
+        assert self.line.live is not None
+        return self.line.live
+
     async def on_start(self, frame: Any) -> None:
+        if self.line.live is None:  # the stream opened before ``calls.create`` answered us
+            self.line.live = await self.line.telephony.live.wait_for(self.line.call_sid, EARLY_STREAM_WAIT_S)
+        if self.line.live is None or self.line.live.script is None:
+            log.warning("call %s says it is outbound but is not ours: treated as inbound", self.line.call_sid)
+            self.line.phase = "conversation"
+            return
         self.create_task(self._await_callback(), turn=False)
         self.run.add_observer(_OptOutWatch(self))
 
@@ -271,7 +285,7 @@ class LineControl(Processor):
                 self.line.call_sid,
                 str(result.get("department", "customer_service")),
                 reason=str(result.get("reason", "")),
-                caller=self.line.caller,
+                caller=self.line.caller or (self.line.live.to if self.line.live else None),
                 queue_position=result.get("queue_position"),
             )
         except (TransferError, TwilioCallError) as exc:

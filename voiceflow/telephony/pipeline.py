@@ -68,9 +68,11 @@ class TelephonyPipeline:
         if telephony is None or ctx.transport != "twilio":
             return self.inner.build(ctx, input, output)
         live = telephony.live.get(ctx.call_id)
-        line = LineState(telephony, ctx.call_id, ctx.caller or (live.to if live else None), live)
+        params = ctx.metadata.get("custom_parameters") or {}
+        outbound = live is not None or params.get("direction") == "outbound"
+        line = LineState(telephony, ctx.call_id, ctx.caller or (live.to if live else None), live, outbound)
         tail = LineControl(line, name="line")
-        if live is not None and live.script is not None:
+        if outbound:
             gate = AnswerGate(line, local_amd=LocalAmd() if telephony.local_amd else None, name="answer_gate")
             return Graph(f"outbound:{ctx.call_id}").chain(input, self.inner.build(ctx, gate, tail), output)
         return Graph(f"line:{ctx.call_id}").chain(self.inner.build(ctx, input, tail), output)

@@ -56,6 +56,8 @@ class FakeCall:
     sequence: int = 0
     # what the player listens to
     redirect: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue, repr=False)
+    #: status callbacks go out in order without holding the call up (Twilio does not wait for them)
+    posting: asyncio.Task[None] | None = field(default=None, repr=False)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def one(self, name: str) -> str | None:

@@ -64,7 +64,11 @@ async def play_call(fake: FakeTwilio, call: FakeCall) -> None:
         fake.finished(call)
         try:
             await _status(fake, call, "completed", call.status)
+            if call.posting is not None:
+                await call.posting
         finally:
+            if call.posting is not None and not call.posting.done():
+                call.posting.cancel()
             call.done.set()
 
 
@@ -111,7 +115,14 @@ async def _status(fake: FakeTwilio, call: FakeCall, event: str, status: str) -> 
         params["Duration"] = str((call.duration + 59) // 60)
     if call.answered_by:
         params["AnsweredBy"] = call.answered_by
-    await fake.post(call, "status", url, params)
+    previous = call.posting
+
+    async def send() -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        await fake.post(call, "status", url, params)
+
+    call.posting = asyncio.create_task(send(), name=f"fake-twilio:status:{call.sid}")
 
 
 async def _amd(fake: FakeTwilio, call: FakeCall) -> None:

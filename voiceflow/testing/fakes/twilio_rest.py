@@ -68,6 +68,8 @@ class FakeTwilio:
         self.port = 0
         #: who answers each number: one ``Callee``, or a list (one per call to it; the last repeats)
         self.callees: dict[str, Callee | list[Callee]] = {}
+        #: a slow API: ``create`` answers this late (the call's callbacks and stream may come first)
+        self.create_delay_s = 0.0
         #: numbers Twilio refuses to call (21211), though they look valid
         self.rejected_numbers: set[str] = set()
         #: transfer destinations that do not pick up (the rest answer)
@@ -169,6 +171,8 @@ class FakeTwilio:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         self._spawn(play_call(self, call), sid)
+        if self.create_delay_s:
+            await asyncio.sleep(self.create_delay_s)
         return web.json_response(self.resource(call), status=201)
 
     def inbound(self, caller: Callee, *, from_: str, to: str, voice_url: str) -> FakeCall:
