@@ -11,6 +11,7 @@ only when the pipeline has telephony (``TelephonyPipeline``); otherwise 404.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from voiceflow.server.app import ServerState
 
 log = logging.getLogger("voiceflow.server.telephony")
+
+#: what a route does with a verified callback
+Handler = Callable[[Telephony, dict[str, str]], Awaitable[CallbackReply]]
 
 
 def install(app: FastAPI, state: ServerState) -> None:
@@ -47,7 +51,11 @@ def install(app: FastAPI, state: ServerState) -> None:
             return PlainTextResponse("invalid Twilio signature", status_code=403)
         return telephony, params
 
-    def answer(reply: CallbackReply) -> Response:
+    async def handle(request: Request, act: Handler) -> Response:
+        checked = await verified(request)
+        if isinstance(checked, Response):
+            return checked
+        reply = await act(*checked)
         if reply.twiml is not None:
             return Response(content=reply.twiml, media_type="application/xml", status_code=reply.status)
         if reply.status >= 400:
@@ -56,32 +64,18 @@ def install(app: FastAPI, state: ServerState) -> None:
 
     @app.post("/twilio/status")
     async def status(request: Request) -> Response:
-        checked = await verified(request)
-        if isinstance(checked, Response):
-            return checked
-        telephony, params = checked
-        return answer(await telephony.on_status(params))
+        return await handle(request, lambda telephony, params: telephony.on_status(params))
 
     @app.post("/twilio/amd")
     async def amd(request: Request) -> Response:
-        checked = await verified(request)
-        if isinstance(checked, Response):
-            return checked
-        telephony, params = checked
-        return answer(await telephony.on_amd(params))
+        return await handle(request, lambda telephony, params: telephony.on_amd(params))
 
     @app.post("/twilio/transfer/{transfer_id}")
     async def transfer_action(request: Request, transfer_id: int) -> Response:
-        checked = await verified(request)
-        if isinstance(checked, Response):
-            return checked
-        telephony, params = checked
-        return answer(await telephony.on_transfer_action(transfer_id, params))
+        return await handle(
+            request, lambda telephony, params: telephony.on_transfer_action(transfer_id, params)
+        )
 
     @app.post("/twilio/transfer/{transfer_id}/whisper")
     async def whisper(request: Request, transfer_id: int) -> Response:
-        checked = await verified(request)
-        if isinstance(checked, Response):
-            return checked
-        telephony, _ = checked
-        return answer(await telephony.on_whisper(transfer_id))
+        return await handle(request, lambda telephony, _: telephony.on_whisper(transfer_id))

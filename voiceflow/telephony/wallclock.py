@@ -4,36 +4,19 @@ time of day, so their clock's ``now()`` is Unix seconds (``WallClock`` in produc
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TypeVar
 
-from voiceflow.core.clock import Clock
+from voiceflow.core.clock import Clock, MonotonicClock
 
 __all__ = ["WallClock", "utc"]
 
-T = TypeVar("T")
 
-
-class WallClock:
-    """``time.time()`` and the event loop's timers."""
+class WallClock(MonotonicClock):
+    """``time.time()`` for ``now``; sleeping and timeouts are the monotonic clock's (the event loop's)."""
 
     def now(self) -> float:
         return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
-    @asynccontextmanager
-    async def timeout(self, seconds: float | None) -> AsyncIterator[None]:
-        async with asyncio.timeout(seconds):
-            yield
-
-    async def wait_for(self, aw: Awaitable[T], seconds: float | None) -> T:
-        return await asyncio.wait_for(aw, seconds)
 
 
 def utc(clock: Clock) -> datetime:
