@@ -177,6 +177,11 @@ async def test_fifty_contacts_across_a_day(tmp_path: Path, offline_pipeline: Cal
         assert call.answered_by == "machine_end_beep"
         words = set(await transcribe(call.recording))
         assert len(words & {"hello", "home", "delivery", "call", "back", "goodbye", "please"}) >= 5, words
+    # people heard the opening with their own name and the CSV's custom field, and conversed
+    assert analytics["outcomes"]["conversation"] == 9  # 6 who answered, 3 after a busy first try
+    first_human = next(c for c in fake_calls if c.callee.kind == "human" and by_number[c.to][1] == "human")
+    heard = set(await transcribe(first_human.played.heard))
+    assert {"acme", "sofa", "person"} <= heard or {"home", "sofa"} <= heard, heard
     # faxes hung up at once and marked
     for call in (c for c in fake_calls if c.callee.kind == "fax"):
         assert contacts[call.to].status == "fax" and call.hung_up_by == "api"

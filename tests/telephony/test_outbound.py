@@ -22,6 +22,7 @@ SCRIPT = OutboundScript(
     opening="Hi {name}, this is Acme Home calling about your delivery.",
     voicemail="Hello {name}, this is Acme Home. Your delivery is ready. Please call us back. Goodbye.",
     name="Dana",
+    fields={"order": "1002"},
 )
 
 
@@ -41,6 +42,8 @@ async def test_a_person_answers_and_the_agent_converses(
         env.twilio.callees[number] = Callee(
             "human", script=(synthesize("Hello?"), synthesize("Thanks, goodbye.")), linger_s=6
         )
+        opened: list[dict[str, object]] = []
+        env.calls.on_open.append(lambda session: opened.append(session.ctx.metadata))
         live = await env.telephony.call(number, SCRIPT)
         end = await asyncio.wait_for(live.ended, 60)
         fake = env.twilio.calls[live.sid]
@@ -67,3 +70,5 @@ async def test_a_person_answers_and_the_agent_converses(
     assert all(c.status == 200 for c in fake.callbacks)
     assert fake.stream_parameters[0]["direction"] == "outbound"
     assert fake.played.heard  # the callee heard the agent
+    # the agent's pipeline was told who it is talking to (name, number, custom fields)
+    assert opened[0]["contact"] == {"phone": number, "name": "Dana", "order": "1002"}

@@ -72,6 +72,8 @@ class TelephonyPipeline:
         outbound = live is not None or params.get("direction") == "outbound"
         line = LineState(telephony, ctx.call_id, ctx.caller or (live.to if live else None), live, outbound)
         tail = LineControl(line, name="line")
+        if live is not None and live.script is not None:  # what the agent may use about the callee
+            ctx.metadata["contact"] = {"phone": live.to, "name": live.script.name, **live.script.fields}
         if outbound:
             gate = AnswerGate(line, local_amd=LocalAmd() if telephony.local_amd else None, name="answer_gate")
             return Graph(f"outbound:{ctx.call_id}").chain(input, self.inner.build(ctx, gate, tail), output)
