@@ -40,6 +40,7 @@ __all__ = [
     "ServerSettings",
     "Setting",
     "TTSSettings",
+    "TelephonySettings",
     "section_from_env",
     "setting",
     "settings",
@@ -320,6 +321,54 @@ class RuntimeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelephonySettings:
+    """Outbound calls, transfers and campaigns through Twilio's REST API (auth token: ``server``)."""
+
+    account_sid: str | None = setting(
+        "TWILIO_ACCOUNT_SID", None, "Twilio account SID: enables outbound calls, transfers and campaigns"
+    )
+    api_url: str = setting(
+        "VOICEFLOW_TWILIO_API_URL",
+        "https://api.twilio.com",
+        "base URL of Twilio's REST API (a local fake in tests)",
+        check=_http_url,
+    )
+    caller_id: str | None = setting(
+        "VOICEFLOW_CALLER_ID", None, "our number (E.164) that outbound calls and transfers come from"
+    )
+    callback_url: str | None = setting(
+        "VOICEFLOW_CALLBACK_URL",
+        None,
+        "http(s) base URL Twilio posts status/AMD callbacks to (default: https://VOICEFLOW_PUBLIC_HOST)",
+        check=_http_url,
+    )
+    amd: str = setting(
+        "VOICEFLOW_AMD",
+        "twilio",
+        "answering-machine detection: `twilio` (async AMD callback) or `local` (our detector on the audio)",
+        check=_one_of("twilio", "local"),
+    )
+    transfer_numbers: str | None = setting(
+        "VOICEFLOW_TRANSFER_NUMBERS",
+        None,
+        "where transfers go: `department=+E164,...` (e.g. `billing=+15550100,sales=+15550101`)",
+    )
+    transfer_timeout: int = setting(
+        "VOICEFLOW_TRANSFER_TIMEOUT", 20, "seconds a transfer rings before it counts as not answered",
+        check=_positive,
+    )  # fmt: skip
+    campaign_db: Path = setting(
+        "VOICEFLOW_CAMPAIGN_DB",
+        Path(".voiceflow/data/campaigns.db"),
+        "campaigns, contacts, DNC list, call records",
+    )
+    admin_token: str | None = setting(
+        "VOICEFLOW_ADMIN_TOKEN", None, "bearer token for the `/admin` HTTP API (unset: the API is closed)",
+        secret=True,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """All settings, by section. ``Config()`` is the defaults; ``Config.from_env`` reads variables."""
 
@@ -330,6 +379,7 @@ class Config:
     llm: LLMSettings = field(default_factory=LLMSettings)
     tts: TTSSettings = field(default_factory=TTSSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

@@ -140,6 +140,14 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = server_settings(args, config)
+    from voiceflow.config import ConfigError
+    from voiceflow.telephony.pipeline import with_telephony
+
+    try:  # outbound calls, transfers and campaigns when TWILIO_ACCOUNT_SID is set
+        pipeline = with_telephony(pipeline, dataclasses.replace(config, server=settings))
+    except ConfigError as exc:
+        print(f"voiceflow serve: {exc}", file=sys.stderr)
+        return 2
     app = create_app(pipeline, settings)
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
     uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,

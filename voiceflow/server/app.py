@@ -26,6 +26,8 @@ ROUTE_MODULES = (
     "voiceflow.server.ws_routes",
     "voiceflow.server.webrtc_routes",
     "voiceflow.server.page_routes",
+    "voiceflow.server.telephony_routes",
+    "voiceflow.server.campaign_routes",
 )
 
 

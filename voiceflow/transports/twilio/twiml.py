@@ -17,13 +17,18 @@ __all__ = ["MEDIA_PATH", "connect_stream_twiml", "signature_valid"]
 MEDIA_PATH = "/twilio/media"
 
 
-def connect_stream_twiml(host: str, *, caller: str | None, call_sid: str | None) -> str:
-    """``<Response><Connect><Stream url="wss://HOST/twilio/media">`` with caller and call SID parameters."""
+def connect_stream_twiml(
+    host: str, *, caller: str | None, call_sid: str | None, parameters: Mapping[str, str] | None = None
+) -> str:
+    """``<Response><Connect><Stream url="wss://HOST/twilio/media">`` with caller and call SID parameters
+    (and ``parameters``: an outbound call's campaign and contact)."""
     stream = Stream(url=f"wss://{host}{MEDIA_PATH}")
     if caller:
         stream.parameter(name="caller", value=caller)
     if call_sid:
         stream.parameter(name="call_sid", value=call_sid)
+    for name, value in (parameters or {}).items():
+        stream.parameter(name=name, value=value)
     connect = Connect()
     connect.append(stream)
     response = VoiceResponse()

@@ -1,0 +1,1 @@
+"""Outbound campaigns: contacts (CSV), calling hours, the dialer, analytics, the manager."""
