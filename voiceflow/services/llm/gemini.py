@@ -259,6 +259,10 @@ class GeminiEngine:
             raise
         except (genai_errors.APIError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise translate_error(exc) from exc
+        except ValueError as exc:  # the SDK could not parse a chunk (UnknownApiResponseError)
+            raise LLMError(
+                f"malformed stream chunk: {exc}", provider=PROVIDER, retryable=True, code="malformed_event"
+            ) from exc
         if finish is None:  # the last chunk carries finishReason: without it the stream was cut
             raise LLMConnectionError(
                 "the stream ended before its finishReason", provider=PROVIDER, retryable=True
