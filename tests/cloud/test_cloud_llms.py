@@ -20,6 +20,7 @@ from voiceflow.services.llm.engine import ChatMessage, Done, LLMEngine, LLMEvent
 from voiceflow.services.llm.errors import (
     LLMAuthError,
     LLMConnectionError,
+    LLMError,
     LLMProviderError,
     LLMRateLimitError,
 )
@@ -226,3 +227,33 @@ async def test_injected_latency_shows_in_time_to_first_token() -> None:
         done = (await _collect(engine, HISTORY[:2]))[-1]
         await engine.aclose()
     assert isinstance(done, Done) and done.ttft_ms is not None and done.ttft_ms >= 150
+
+
+MALFORMED = {
+    "anthropic": "event: content_block_delta\ndata: {this is not json\n\n",
+    "gemini": "data: {this is not json\r\n\r\n",
+}
+UNKNOWN = {
+    "anthropic": 'event: mystery\ndata: {"type": "mystery", "x": 1}\n\n',
+    "gemini": 'data: {"mystery": 1}\r\n\r\n',
+}
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+async def test_a_malformed_event_is_a_precise_error_and_an_unknown_one_is_ignored(provider: str) -> None:
+    fake: FakeAnthropicServer | FakeGeminiServer
+    fake = FakeAnthropicServer(api_key="k") if provider == "anthropic" else FakeGeminiServer(api_key="k")
+    after = 4 if provider == "anthropic" else 1  # inside the text: after its first piece
+    async with fake:
+        engine = await (
+            _anthropic(fake, "k") if isinstance(fake, FakeAnthropicServer) else _gemini(fake, "k")
+        )
+        fake.script(Say(chunks=["one", " two"], inject_after=after, inject=MALFORMED[provider]))
+        with pytest.raises(LLMError) as info:
+            await _collect(engine, HISTORY[:2])
+        assert "malformed stream" in str(info.value) and info.value.code == "malformed_event"
+        fake.script(Say(chunks=["one", " two"], inject_after=after, inject=UNKNOWN[provider]))
+        events = await _collect(engine, HISTORY[:2])
+        await engine.aclose()
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "one two"
+    assert isinstance(events[-1], Done)

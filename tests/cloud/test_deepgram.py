@@ -234,7 +234,8 @@ async def test_a_cut_socket_leaves_the_other_calls_stream_untouched(fake: FakeDe
     engine = await _engine_for(fake, backoff_s=0.05)
     cut, other = await engine.open_stream(), await engine.open_stream()
     fake.drop_after_audio_s = 1.0  # the first stream to reach one second of audio is cut
-    await _send(cut, _speech(RESCHEDULE))  # this one gets there first
+    await _send(cut, _speech(RESCHEDULE))  # this one gets there first (the fake cuts it, then the other runs)
+    await fake.wait_until(lambda: fake.sessions[0].dropped_by_server)
     await _send(other, _speech("please cancel my order"))
     await cut.finalize()
     await other.finalize()

@@ -264,6 +264,10 @@ class AnthropicEngine:
                 await response.close()
         except anthropic.AnthropicError as exc:
             raise translate_error(exc) from exc
+        except ValueError as exc:  # the SDK could not parse an event's JSON
+            raise LLMError(
+                f"malformed stream event: {exc}", provider=PROVIDER, retryable=True, code="malformed_event"
+            ) from exc
         if not stopped:
             raise LLMConnectionError(
                 "the stream ended before message_stop", provider=PROVIDER, retryable=True

@@ -76,6 +76,14 @@ def _response_payload(content: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": value}
 
 
+#: ids the adapter gives calls Gemini sent without one; they are ours, so they never go back
+LOCAL_ID = "gemini_call_"
+
+
+def _wire_id(call_id: str | None) -> str | None:
+    return None if not call_id or call_id.startswith(LOCAL_ID) else call_id
+
+
 def _parts(msg: ChatMessage, call_names: dict[str, str]) -> list[types.Part]:
     if msg.role == "tool":
         name = msg.name or call_names.get(msg.tool_call_id or "", "")
@@ -90,7 +98,8 @@ def _parts(msg: ChatMessage, call_names: dict[str, str]) -> list[types.Part]:
     for call in msg.tool_calls:
         call_names[call.id] = call.name
         args = call.arguments if call.parse_error is None else {}
-        parts.append(types.Part(function_call=types.FunctionCall(id=call.id, name=call.name, args=args)))
+        call_part = types.FunctionCall(id=_wire_id(call.id), name=call.name, args=args)
+        parts.append(types.Part(function_call=call_part))
     return parts
 
 
@@ -259,6 +268,10 @@ class GeminiEngine:
             raise
         except (genai_errors.APIError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise translate_error(exc) from exc
+        except ValueError as exc:  # the SDK could not parse a chunk (UnknownApiResponseError)
+            raise LLMError(
+                f"malformed stream chunk: {exc}", provider=PROVIDER, retryable=True, code="malformed_event"
+            ) from exc
         if finish is None:  # the last chunk carries finishReason: without it the stream was cut
             raise LLMConnectionError(
                 "the stream ended before its finishReason", provider=PROVIDER, retryable=True
@@ -271,7 +284,7 @@ class GeminiEngine:
     def _call(self, fc: types.FunctionCall) -> ToolCallRequest:
         args = dict(fc.args or {})
         return ToolCallRequest(
-            id=fc.id or f"gemini_call_{next(self._ids)}",
+            id=fc.id or f"{LOCAL_ID}{next(self._ids)}",
             name=fc.name or "",
             arguments=args,
             raw_arguments=json.dumps(args, separators=(",", ":")),

@@ -9,8 +9,9 @@ Replies (provider-neutral): ``Say`` (text, streamed in ``chunks`` or word by wor
 ``CallTool`` (one tool call, its JSON in ``fragments`` pieces where the provider streams
 them), ``Fail`` (an HTTP error, or with ``in_stream`` an error event after the stream
 started), ``Hang`` (never answers). Each takes ``delay_s`` (time to first byte),
-``token_delay_s`` (between events), ``drop_after`` (cut the socket after that many
-events) and ``hold_after`` + ``release`` (pause mid-stream until the event is set).
+``token_delay_s`` (between tokens), ``drop_after`` (cut the socket after that many
+events), ``hold_after`` + ``release`` (pause mid-stream until the event is set) and
+``inject_after`` + ``inject`` (raw text sent as an extra event: malformed JSON, an unknown event).
 Queue them with ``script(...)``; with none queued the model decides (``llm_model``).
 
 Every request is a ``RecordedRequest``: ``finished``, ``closed_by_client`` (the client hung
@@ -46,6 +47,9 @@ class Faults:
     #: after this many events, wait until ``release`` is set (or the server stops)
     hold_after: int | None = None
     release: asyncio.Event | None = None
+    #: after this many events, send this raw text as one more event (malformed JSON, an unknown event)
+    inject_after: int | None = None
+    inject: str = "data: {this is not json\n\n"
 
 
 @dataclass(kw_only=True)
@@ -238,6 +242,8 @@ class FakeLLMServer:
                 return response
             if sent and sent == reply.hold_after:
                 await _first(self._closing, *([reply.release] if reply.release is not None else []))
+            if sent == reply.inject_after:
+                await response.write(reply.inject.encode())
             if reply.token_delay_s and self._is_token(event):
                 if tokens:  # between tokens: the first token's latency is ``delay_s``
                     await asyncio.sleep(reply.token_delay_s)
