@@ -136,7 +136,12 @@ def test_nginx_config_has_affinity_limits_websockets_and_forwarded_for() -> None
     assert re.search(r"upstream voiceflow \{\s*ip_hash;", text)
     assert "zone=api:10m rate=30r/s" in text and "zone=api burst=20" in text
     assert "zone=ws:10m  rate=10r/s" in text and "limit_conn per_ip 100;" in text
-    assert "proxy_set_header Upgrade    $http_upgrade;" in text
+    assert "proxy_set_header Upgrade           $http_upgrade;" in text
+    server = text[text.index("    server {") :]
+    locations = re.findall(r"location [^{]*\{([^}]*)\}", server)
+    assert locations and not any("proxy_set_header" in body for body in locations), (
+        "a location with its own proxy_set_header drops the server-level ones (X-Forwarded-For, Upgrade)"
+    )
     assert "proxy_read_timeout 3600s;" in text and "proxy_send_timeout 3600s;" in text
     assert "proxy_set_header X-Forwarded-For   $remote_addr;" in text  # set, not appended: unforgeable
 

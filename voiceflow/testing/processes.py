@@ -129,16 +129,10 @@ class NginxServer:
             check=False,
         )
 
-    def start(self, port: int) -> NginxServer:
-        cmd = [
-            self.binary,
-            "-p",
-            str(self.prefix),
-            "-c",
-            str(self.conf),
-            "-g",
-            "daemon off; error_log stderr;",
-        ]
+    def start(self, port: int, *, extra: str = "") -> NginxServer:
+        """Run in the foreground until ``port`` answers; ``extra`` adds main-context directives."""
+        directives = f"daemon off; error_log stderr; pid {self.prefix}/nginx.pid; {extra}"
+        cmd = [self.binary, "-p", str(self.prefix), "-c", str(self.conf), "-g", directives]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for_port(port, proc=self.proc)
         return self
