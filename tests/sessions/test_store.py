@@ -170,10 +170,16 @@ async def test_corrupted_session_json_is_reported_and_the_own_copy_used(
             session_key("worse"),
             json.dumps({"call_id": "w", "instance": "b", "transport": "x", "state": "dancing"}),
         )
+        await raw.rpush(session_key("listed"), "a")  # a key of the wrong type
+        await raw.set(live_key("a"), "not a set")
         got = await s.get("mine")
         assert got is not None and got.call_id == "mine"
         assert await s.get("theirs") is None and await s.get("worse") is None
-        assert s.corrupt == 3 and not s.degraded
+        assert await s.get("listed") is None
+        assert s.corrupt == 4 and not s.degraded
+        await s.put(rec("listed"))  # the damaged keys are replaced, redis stays in use
+        assert not s.degraded and json.loads(await raw.get(session_key("listed")))["call_id"] == "listed"
+        assert await raw.smembers(live_key("a")) == {"listed"}
         await s.put(s.records["mine"].changed(5.0, summary="x"))  # a damaged value is replaced
         assert json.loads(await raw.get(session_key("mine")))["summary"] == "x"
     finally:

@@ -21,11 +21,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from voiceflow.sessions.record import SessionRecord, encode
 
-__all__ = ["CLUSTER_CHANNEL", "RedisBackend", "StoreUnavailable", "instance_channel"]
+__all__ = ["CLUSTER_CHANNEL", "RedisBackend", "StoreUnavailable", "WrongType", "instance_channel"]
 
 PREFIX = "vf:"
 CLUSTER_CHANNEL = PREFIX + "cluster"
@@ -48,8 +48,13 @@ def heartbeat_key(instance: str) -> str:
 
 
 # KEYS: record, live set; ARGV: json, version, ttl, live (1/0), call id.
-# An unreadable stored value is replaced (it is reported by the reader, never trusted).
+# An unreadable stored value, or a key of the wrong type, is replaced (the reader reports it).
+# Nothing is deleted unless damaged: a script's first write decides whether a full Redis refuses it (OOM).
 _WRITE = """
+local t1 = redis.call('TYPE', KEYS[1]).ok
+if t1 ~= 'string' and t1 ~= 'none' then redis.call('DEL', KEYS[1]) end
+local t2 = redis.call('TYPE', KEYS[2]).ok
+if t2 ~= 'set' and t2 ~= 'none' then redis.call('DEL', KEYS[2]) end
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, obj = pcall(cjson.decode, cur)
@@ -66,6 +71,10 @@ return 1
 
 class StoreUnavailable(Exception):
     """Redis could not do what was asked (down, slow, full, or answering nonsense)."""
+
+
+class WrongType(Exception):
+    """One key holds a value of another type: that record is damaged, Redis itself is fine."""
 
 
 class RedisBackend:
@@ -112,7 +121,15 @@ class RedisBackend:
         return bool(result)
 
     async def read(self, call_id: str) -> str | None:
-        value = await self._do("read", self.client.get(session_key(call_id)))
+        """The stored JSON; ``WrongType`` when the key holds something else than a string."""
+        try:
+            value = await self.client.get(session_key(call_id))
+        except ResponseError as exc:
+            if str(exc).startswith("WRONGTYPE"):
+                raise WrongType(f"{session_key(call_id)} is not a string") from None
+            raise StoreUnavailable(f"redis read: {exc}") from exc
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis read: {type(exc).__name__}: {exc}") from exc
         return None if value is None else str(value)
 
     async def live_ids(self, instance: str) -> set[str]:

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voiceflow.sessions.backend import CLUSTER_CHANNEL, RedisBackend, StoreUnavailable
+from voiceflow.sessions.backend import CLUSTER_CHANNEL, RedisBackend, StoreUnavailable, WrongType
 from voiceflow.sessions.metrics import count_fallback
 from voiceflow.sessions.record import CorruptSession, SessionRecord, decode
 
@@ -133,14 +133,13 @@ class SessionStore:
         assert self.backend is not None
         try:
             raw = await self.backend.read(call_id)
+            if raw is None:
+                return mine
+            stored = decode(raw)
         except StoreUnavailable as exc:
             self._fall_back(exc)
             return mine
-        if raw is None:
-            return mine
-        try:
-            stored = decode(raw)
-        except CorruptSession as exc:
+        except (CorruptSession, WrongType) as exc:
             self.corrupt += 1
             log.warning(
                 "session %s: stored record is unreadable (%s); using this instance's copy", call_id, exc
