@@ -255,6 +255,9 @@ async def test_redis_dying_mid_call_the_call_goes_on_and_its_session_resyncs(
     finally:
         await raw.aclose()
     other = topology.agents["b"]
+    await until(
+        lambda: _redis_mode(other.url, "shared")
+    )  # b noticed the outage too; it reconnects on its own
     assert (await admin(other.url, "GET", f"/admin/calls/{during.call_id}")).json()["instance"] == "a"
 
 
