@@ -170,4 +170,4 @@ class RedisBackend:
         return int(await self._do("publish", self.client.publish(channel, json.dumps(message))))
 
     def pubsub(self) -> aioredis.client.PubSub:
-        return self.sub_client.pubsub(ignore_subscribe_messages=True)
+        return self.sub_client.pubsub()

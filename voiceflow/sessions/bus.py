@@ -167,11 +167,18 @@ class CommandBus:
         while True:
             pubsub = backend.pubsub()
             try:
-                await pubsub.subscribe(instance_channel(self.store.instance), CLUSTER_CHANNEL)
-                self.subscribed.set()
+                channels = (instance_channel(self.store.instance), CLUSTER_CHANNEL)
+                await pubsub.subscribe(*channels)
+                confirmed = 0
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
+                    if message is None:
+                        continue
+                    if message.get("type") == "subscribe":
+                        confirmed += 1  # Redis confirmed a channel: from now on nothing sent to it is missed
+                        if confirmed == len(channels):
+                            self.subscribed.set()
+                    elif message.get("type") == "message":
                         self._dispatch(str(message.get("data", "")))
             except asyncio.CancelledError:
                 raise
