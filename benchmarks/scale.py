@@ -8,8 +8,10 @@ Figures:
   the time from Redis's restart to every record written back;
 - calls per instance, and through nginx (the shipped config) across two instances, for
   the echo pipeline and the offline agent: at each level all calls run at once over
-  ``/ws``; "real time" = no outbound frame later than 40 ms behind its 20 ms pacing
-  schedule, in any call.
+  ``/ws`` (speech, then silence flowing like a phone line); voice-to-voice as the client
+  sees it (last speech sent → first reply audio received, so it includes the pipeline's
+  end-of-turn wait); "real time" = no outbound frame later than 40 ms behind its 20 ms
+  pacing schedule, in any call.
 
     .venv/bin/python benchmarks/scale.py [--quick] [--json] [--no-offline]
 """
@@ -163,23 +165,42 @@ async def one_call(url: str, source: str, speech: bytes, greeting: bool) -> Call
             await ws.send(json.dumps({"type": "start", "caller": source}))
             if greeting:
                 await quiet(0.6, 20)
-            start = time.monotonic()
-            pcm = speech + bytes(2 * int(RATE * 1.0))
-            for off in range(0, len(pcm), 640):
-                await asyncio.sleep(max(0.0, start + off / (2 * RATE) - time.monotonic()))
-                await ws.send(pcm[off : off + 640])
-            deadline = time.monotonic() + 20
-            while not any(e.get("type") == "latency" for e in events) and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            await quiet(0.6, 20)
+            spoken = asyncio.Event()
+            line = asyncio.create_task(talk(ws, speech, spoken))  # like a phone line: silence keeps flowing
+            try:
+                await spoken.wait()
+                ended = time.monotonic()  # the last piece of speech has left
+                deadline = ended + 30
+                while not (arrivals and arrivals[-1] > ended) and time.monotonic() < deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+                reply = [t for t in arrivals if t > ended]
+                if reply:
+                    out.v2v_ms.append((reply[0] - ended) * 1000)
+                await quiet(0.6, 20)
+            finally:
+                line.cancel()
+                await asyncio.gather(line, return_exceptions=True)
             await ws.send(json.dumps({"type": "stop"}))
         finally:
             await asyncio.wait_for(reader, 10)
     out.frames = len(arrivals)
     out.late_ms = lateness(arrivals)
-    out.v2v_ms = [float(e["v2v_ms"]) for e in events if e.get("type") == "latency" and "v2v_ms" in e]
     out.ok = bool(out.v2v_ms) and out.frames > 0
     return out
+
+
+async def talk(ws: Any, speech: bytes, spoken: asyncio.Event) -> None:
+    """Send ``speech`` then silence at real time, 20 ms per message, until cancelled."""
+    silence = bytes(640)
+    start = time.monotonic()
+    sent = 0
+    while True:
+        piece = speech[sent : sent + 640] or silence
+        await asyncio.sleep(max(0.0, start + sent / (2 * RATE) - time.monotonic()))
+        await ws.send(piece)
+        sent += 640
+        if sent >= len(speech):
+            spoken.set()
 
 
 def tone_speech(seconds: float = 0.8) -> bytes:
@@ -244,9 +265,13 @@ async def calls_section(pipeline: str, direct_levels: list[int], nginx_levels: l
 
 
 def _offline_speech() -> bytes:
+    import numpy as np
+
     from voiceflow.sim.speech import synthesize
 
-    return synthesize("Hi, where is my order one zero zero two?", RATE)
+    pcm = np.frombuffer(synthesize("Hi, where is my order one zero zero two?", RATE), dtype="<i2")
+    voiced = np.flatnonzero(np.abs(pcm) > 300)
+    return pcm[: voiced[-1] + 1].tobytes()  # trailing silence off: "speech sent" = voice ended
 
 
 # -- report ------------------------------------------------------------------------------------------
@@ -277,10 +302,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "fallback": await fallback_switch(2 if args.quick else 5),
         "calls": {},
     }
-    echo = ([2, 4], [4]) if args.quick else ([5, 10, 20], [10, 20, 40])
+    echo = ([2, 4], [4]) if args.quick else ([5, 10, 20, 40], [10, 20, 40, 80])
     result["calls"]["echo"] = await calls_section("echo", *echo)
     if not args.no_offline:
-        offline = ([1], [2]) if args.quick else ([1, 2, 3], [2, 4])
+        offline = ([1], [2]) if args.quick else ([1, 2, 3, 4], [2, 4, 6])
         result["calls"]["offline"] = await calls_section("offline", *offline)
     return result
 
