@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
 import sys
 import time
@@ -33,7 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from voiceflow.sessions import RedisBackend, SessionRecord, SessionStore  # noqa: E402
-from voiceflow.testing.processes import NginxServer, RedisServer, VoiceflowServer, free_port  # noqa: E402
+from voiceflow.testing.processes import (  # noqa: E402
+    NginxServer,
+    RedisServer,
+    VoiceflowServer,
+    free_port,
+    local_nginx_config,
+)
 
 RATE = 16000
 FRAME_S = 0.02
@@ -210,13 +215,6 @@ def tone_speech(seconds: float = 0.8) -> bytes:
     return (np.sin(2 * np.pi * 440 * t) * 9000).astype("<i2").tobytes()
 
 
-def nginx_config(listen: int, upstreams: list[int]) -> str:
-    text = (ROOT / "deploy/nginx/nginx.conf").read_text()
-    servers = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n        " for p in upstreams)
-    text = re.sub(r"server voice-agent:8000 [^;]*;\n\s*", servers, text)
-    return text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-
-
 async def run_level(url: str, n: int, speech: bytes, greeting: bool) -> dict[str, Any]:
     # distinct /24s so ip_hash spreads the clients (it keys on the first three octets)
     results = await asyncio.gather(
@@ -249,7 +247,11 @@ async def calls_section(pipeline: str, direct_levels: list[int], nginx_levels: l
                     await run_level(f"ws://127.0.0.1:{agents[0].port}/ws", n, speech, greeting)
                 )
             port = free_port()
-            with NginxServer(nginx_config(port, [a.port for a in agents])) as nginx:
+            with NginxServer(
+                local_nginx_config(
+                    (ROOT / "deploy/nginx/nginx.conf").read_text(), port, [a.port for a in agents]
+                )
+            ) as nginx:
                 nginx.start(port)
                 for n in nginx_levels:
                     out["nginx_two_instances"].append(

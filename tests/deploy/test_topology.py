@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,21 +24,17 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.deploy.conftest import NGINX_CONF, ROOT, need
 from voiceflow.sessions.backend import session_key
-from voiceflow.testing.processes import NginxServer, RedisServer, VoiceflowServer, free_port
+from voiceflow.testing.processes import (
+    NginxServer,
+    RedisServer,
+    VoiceflowServer,
+    free_port,
+    local_nginx_config,
+)
 
 TOKEN = "topology-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 RATE = 16000
-
-
-def nginx_config(listen: int, upstreams: list[int]) -> str:
-    text = NGINX_CONF.read_text()
-    servers = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n        " for p in upstreams)
-    text, n = re.subn(r"server voice-agent:8000 [^;]*;\n\s*", servers, text)
-    assert n == 1
-    text, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen};", text)
-    assert n == 1
-    return text
 
 
 @dataclass
@@ -70,7 +65,9 @@ def topology() -> Iterator[Topology]:
             for agent in agents.values():
                 agent.start()
             port = free_port()
-            with NginxServer(nginx_config(port, [a.port for a in agents.values()])) as nginx:
+            with NginxServer(
+                local_nginx_config(NGINX_CONF.read_text(), port, [a.port for a in agents.values()])
+            ) as nginx:
                 nginx.start(port)
                 yield Topology(redis_server, agents, port)
         finally:

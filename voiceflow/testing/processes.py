@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,7 +21,14 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["NginxServer", "RedisServer", "VoiceflowServer", "free_port", "wait_for_port"]
+__all__ = [
+    "NginxServer",
+    "RedisServer",
+    "VoiceflowServer",
+    "free_port",
+    "local_nginx_config",
+    "wait_for_port",
+]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -107,6 +115,16 @@ class RedisServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def local_nginx_config(shipped: str, listen: int, upstreams: list[int]) -> str:
+    """The shipped nginx config aimed at local ports: its upstream's server line and listen port replaced."""
+    servers = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n        " for p in upstreams)
+    text, n = re.subn(r"server voice-agent:8000 [^;]*;\n\s*", servers, shipped)
+    text, m = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen};", text)
+    if (n, m) != (1, 1):
+        raise ValueError("the config has no `server voice-agent:8000 ...;` upstream line or no `listen 80;`")
+    return text
 
 
 class NginxServer:
