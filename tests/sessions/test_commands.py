@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -50,8 +51,14 @@ async def pair(redis_server: RedisServer) -> AsyncIterator[tuple[Instance, Insta
     b = await make_instance("b", redis_server.url)
     yield a, b
     for inst in (a, b):
-        await inst.registry.close_all()
-        await inst.sessions.aclose()
+        try:
+            async with asyncio.timeout(20):  # a stuck close fails the test, with every task's stack
+                await inst.registry.close_all()
+                await inst.sessions.aclose()
+        except TimeoutError:
+            for task in asyncio.all_tasks():
+                task.print_stack(file=sys.stderr)
+            raise
 
 
 async def test_a_call_gets_a_record_that_follows_its_transcript_tools_and_end(

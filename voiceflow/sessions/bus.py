@@ -67,6 +67,7 @@ class CommandBus:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     def register(self, action: str, handler: Handler) -> None:
         self.handlers[action] = handler
@@ -77,6 +78,7 @@ class CommandBus:
             self._task = asyncio.create_task(self._listen(), name=f"bus:{self.store.instance}")
 
     async def aclose(self) -> None:
+        self._closing = True  # as well as the cancel, which a racing read timeout may swallow (3.11)
         tasks = [t for t in (self._task, *self._running) if t is not None]
         for t in tasks:
             t.cancel()
@@ -164,13 +166,13 @@ class CommandBus:
     async def _listen(self) -> None:
         backend = self.store.backend
         assert backend is not None
-        while True:
+        while not self._closing:
             pubsub = backend.pubsub()
             try:
                 channels = (instance_channel(self.store.instance), CLUSTER_CHANNEL)
                 await pubsub.subscribe(*channels)
                 confirmed = 0
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
@@ -185,7 +187,8 @@ class CommandBus:
             except Exception as exc:  # redis went away: the store falls back; listen again later
                 self.subscribed.clear()
                 log.debug("bus: subscription lost (%s); retrying", exc)
-                await asyncio.sleep(self.retry_s)
+                if not self._closing:
+                    await asyncio.sleep(self.retry_s)
             finally:
                 await asyncio.shield(_close_quietly(pubsub))
 

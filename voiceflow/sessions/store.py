@@ -78,6 +78,7 @@ class SessionStore:
         self.last_fallback_at: float | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def shared(self) -> bool:
@@ -96,6 +97,10 @@ class SessionStore:
         self._task = asyncio.create_task(self._maintain(), name=f"sessions:{self.instance}")
 
     async def aclose(self) -> None:
+        # the flag as well as the cancel: on Python 3.11 a cancel that races the loop's own
+        # timeout can be swallowed (the timeout wins), and the loop must still stop
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -184,7 +189,7 @@ class SessionStore:
         self._wake.set()
 
     async def _maintain(self) -> None:
-        while True:
+        while not self._closing:
             delay = self.retry_s if self.degraded else self.heartbeat_s
             try:
                 async with asyncio.timeout(delay):
@@ -192,6 +197,8 @@ class SessionStore:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._closing:
+                return
             try:
                 if self.degraded:
                     await self._resync()
