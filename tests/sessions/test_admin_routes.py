@@ -19,11 +19,11 @@ from voiceflow.sessions import CallSessions, SessionStore
 
 async def test_admin_routes_need_the_token_and_answer_precisely() -> None:
     sessions = CallSessions(SessionStore("solo"))
-    app = create_app(build, ServerSettings(admin_token="s3cret"), sessions=sessions)
+    app = create_app(build, ServerSettings(), sessions=sessions, admin_token="s3cret")
     async with serve_in_background(app) as server, httpx.AsyncClient(base_url=server.http_url) as http:
         assert (await http.get("/admin/cluster")).status_code == 401
         bad = await http.get("/admin/cluster", headers={"Authorization": "Bearer nope"})
-        assert bad.status_code == 401 and "token" in bad.json()["error"]
+        assert bad.status_code == 401 and "token" in bad.json()["detail"]
         auth = {"Authorization": "Bearer s3cret"}
         assert (await http.get("/admin/calls/missing", headers=auth)).status_code == 404
         async with connect(server.ws_url("/ws")) as ws:
@@ -54,4 +54,4 @@ async def test_admin_routes_are_off_without_a_token() -> None:
     app = create_app(build, ServerSettings(), sessions=CallSessions(SessionStore("solo")))
     async with serve_in_background(app) as server, httpx.AsyncClient(base_url=server.http_url) as http:
         r = await http.get("/admin/cluster", headers={"Authorization": "Bearer anything"})
-        assert r.status_code == 503 and "VOICEFLOW_ADMIN_TOKEN" in r.json()["error"]
+        assert r.status_code == 503 and "VOICEFLOW_ADMIN_TOKEN" in r.json()["detail"]
