@@ -29,6 +29,17 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y espeak-ng
 fi
 
+# The scale-out tests and deployment checks run the real servers: Debian's redis-server,
+# nginx (nginx -t and the native topology) and prometheus (promtool check config); only when missing.
+need_ops=()
+command -v redis-server >/dev/null 2>&1 || need_ops+=(redis-server)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_ops+=(nginx)
+command -v promtool >/dev/null 2>&1 || need_ops+=(prometheus)
+if [ ${#need_ops[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${need_ops[@]}"
+fi
+
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # CPU build of torch first, so nothing pulls a CUDA build (setfit / sentence-transformers need torch).

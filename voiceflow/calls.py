@@ -45,11 +45,24 @@ class CallSession:
     task: asyncio.Task[None] | None = None
 
 
+class SessionHooks(Protocol):
+    """Told when a call starts and ends (``voiceflow.sessions.CallSessions`` keeps the shared records).
+
+    Hooks never raise into the call: a session store that cannot write goes on from memory.
+    """
+
+    async def call_opened(self, session: CallSession) -> None: ...
+
+    async def call_closed(self, session: CallSession, outcome: str) -> None: ...
+
+
 class CallRegistry:
     """Live calls by id; one graph run per call; a call's failure stays its own."""
 
     def __init__(self) -> None:
         self.calls: dict[str, CallSession] = {}
+        #: the shared session records (None: this process only)
+        self.sessions: SessionHooks | None = None
         self.finished = 0
         self.failed = 0
         #: called with each new session before its run starts (attach observers, metrics)
@@ -88,12 +101,15 @@ class CallRegistry:
             self.calls.pop(ctx.call_id, None)
             self.failed += 1
             raise
+        if self.sessions is not None:
+            await self.sessions.call_opened(session)
         return session
 
     async def close(self, call_id: str, *, drain: bool = True, timeout: float = 10.0) -> None:
         session = self.calls.pop(call_id, None)
         if session is None:
             return
+        outcome = "ended"
         try:
             if drain and not session.run.done:
                 await session.run.end(timeout=timeout)
@@ -102,10 +118,13 @@ class CallRegistry:
             self.finished += 1
         except Exception:  # one call's failure must not reach another
             self.failed += 1
+            outcome = "failed"
             log.exception("call %s ended with an error", call_id)
             await session.run.cancel(reason="close failed")
         for hook in self.on_close:
             hook(session)
+        if self.sessions is not None:
+            await self.sessions.call_closed(session, outcome)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(self.close(cid, drain=False) for cid in list(self.calls)))

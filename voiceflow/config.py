@@ -38,6 +38,7 @@ __all__ = [
     "RuntimeSettings",
     "STTSettings",
     "ServerSettings",
+    "SessionSettings",
     "Setting",
     "TTSSettings",
     "TelephonySettings",
@@ -96,6 +97,12 @@ def _one_of(*choices: str) -> Check:
         return None if value in choices else "is not one of " + ", ".join(repr(c) for c in choices)
 
     return check
+
+
+def _redis_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    ok = parts.scheme in ("redis", "rediss", "unix") and (parts.netloc or parts.path)
+    return None if ok else "is not a redis://, rediss:// or unix:// URL"
 
 
 def _timezone(value: str) -> str | None:
@@ -369,6 +376,25 @@ class TelephonySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Call sessions shared across instances (Redis), and this instance's name among them."""
+
+    redis_url: str | None = setting(
+        "VOICEFLOW_REDIS_URL",
+        None,
+        "Redis for call sessions and cross-instance commands (unset: this process's memory only)",
+        check=_redis_url,
+    )
+    instance_id: str | None = setting(
+        "VOICEFLOW_INSTANCE_ID", None, "this instance's name among several (default: host name and pid)"
+    )
+    ttl_s: int = setting(
+        "VOICEFLOW_SESSION_TTL", 86400, "seconds a call's session record is kept after its last change",
+        check=_positive,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """All settings, by section. ``Config()`` is the defaults; ``Config.from_env`` reads variables."""
 
@@ -380,6 +406,7 @@ class Config:
     tts: TTSSettings = field(default_factory=TTSSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

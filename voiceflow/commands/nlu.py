@@ -2,6 +2,7 @@
 
 voiceflow nlu train [--force] [--steps N]   train (or reuse) the cached model
 voiceflow nlu classify "where is my order"  run the router once and print the decision
+voiceflow nlu export-rasa [DIR]             a Rasa project from the intent data (deploy/rasa)
 """
 
 from __future__ import annotations
@@ -32,7 +33,21 @@ def register(subparsers: Any) -> None:
     classify.add_argument("--rasa-url", default=None)
     classify.set_defaults(func=_classify)
 
+    export = sub.add_parser(
+        "export-rasa", help="write a Rasa 3 project (config, domain, NLU data) from our intents"
+    )
+    export.add_argument("out", type=Path, nargs="?", default=Path("deploy/rasa"), help="folder (deploy/rasa)")
+    export.set_defaults(func=_export_rasa)
+
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
+
+
+def _export_rasa(args: argparse.Namespace) -> int:
+    from voiceflow.processors.nlu.rasa_export import export_rasa
+
+    for path in export_rasa(args.out):
+        print(f"wrote {path}")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from voiceflow.server.app import create_app
+    from voiceflow.sessions import CallSessions
 
     config = load_config("serve")
     if config is None:
@@ -148,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"voiceflow serve: {exc}", file=sys.stderr)
         return 2
-    app = create_app(pipeline, settings)
+    sessions = CallSessions.from_settings(config.sessions)
+    app = create_app(pipeline, settings, sessions=sessions, admin_token=config.telephony.admin_token)
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
     uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,
                 log_level=args.log_level)  # fmt: skip

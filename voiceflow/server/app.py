@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from voiceflow.calls import CallRegistry, PipelineFactory
 from voiceflow.config import ServerSettings
 from voiceflow.pipeline import Pipeline, as_pipeline
+from voiceflow.sessions import CallSessions
 
 __all__ = ["ROUTE_MODULES", "ServerSettings", "ServerState", "create_app"]
 
@@ -28,6 +29,7 @@ ROUTE_MODULES = (
     "voiceflow.server.page_routes",
     "voiceflow.server.telephony_routes",
     "voiceflow.server.campaign_routes",
+    "voiceflow.server.session_routes",
 )
 
 
@@ -36,6 +38,10 @@ class ServerState:
     pipeline: Pipeline
     settings: ServerSettings = field(default_factory=ServerSettings)
     calls: CallRegistry = field(default_factory=CallRegistry)
+    #: shared call sessions and cross-instance commands (None: calls are this process's only)
+    sessions: CallSessions | None = None
+    #: the bearer token the session admin routes require (``VOICEFLOW_ADMIN_TOKEN``; None: they answer 503)
+    admin_token: str | None = None
 
     @property
     def factory(self) -> PipelineFactory:
@@ -48,23 +54,35 @@ def create_app(
     settings: ServerSettings | None = None,
     *,
     routes: Sequence[str] = ROUTE_MODULES,
+    sessions: CallSessions | None = None,
+    admin_token: str | None = None,
 ) -> FastAPI:
     """The app; ``routes`` picks the route modules (all of them unless a test or embedder narrows it).
 
     The app's lifespan runs ``pipeline.prepare()`` before the first request and
     ``pipeline.shutdown()`` after the last call has closed (also when prepare failed).
-    A bare build function is a pipeline without shared resources.
+    A bare build function is a pipeline without shared resources. ``sessions`` (from
+    ``CallSessions.from_settings(config.sessions)``) shares call records and commands
+    with other instances; it starts before ``prepare`` and closes after the last call.
     """
-    state = ServerState(as_pipeline(pipeline), settings or ServerSettings())
+    state = ServerState(
+        as_pipeline(pipeline), settings or ServerSettings(), sessions=sessions, admin_token=admin_token
+    )
+    if sessions is not None:
+        sessions.attach(state.calls)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
+            if state.sessions is not None:
+                await state.sessions.start()
             await state.pipeline.prepare()
             yield
         finally:
             await state.calls.close_all()
             await state.pipeline.shutdown()
+            if state.sessions is not None:
+                await state.sessions.aclose()
 
     app = FastAPI(title="voiceflow", lifespan=lifespan)
     app.state.voiceflow = state
