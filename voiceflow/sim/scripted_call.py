@@ -41,7 +41,7 @@ class CallWatcher:
         self.hearers = (endpointer, realtime)
         self.speakers = (dialogue, realtime)
         self.pending = ServerTurn()
-        self.latency = LatencyTracker(endpointer=endpointer)
+        self.latency = LatencyTracker(endpointer=self.hearers)
         self._calls: dict[str, ToolCall] = {}
 
     async def on_push(self, event: PushEvent) -> None:

@@ -67,6 +67,7 @@ from voiceflow.services.realtime.engine import (
     RealtimeError,
     RealtimeEvent,
     RealtimeSession,
+    ResponseCreated,
     ResponseDone,
     ServerError,
     SessionConfig,
@@ -168,6 +169,11 @@ class RealtimeProcessor(Processor):
         self._reader: asyncio.Task[None] | None = None
         self._failed = False
 
+    @property
+    def responding(self) -> bool:
+        """A response is being generated (created, not yet done)."""
+        return self._active is not None
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def setup(self) -> None:
         await self.engine.start(self.run.clock)
@@ -265,6 +271,9 @@ class RealtimeProcessor(Processor):
                 await self.push(Transcript(text=text, final=True))
         elif isinstance(event, FunctionCall):
             await self._function_call(event)
+        elif isinstance(event, ResponseCreated):
+            self._active = event.response_id
+            self._responses.setdefault(event.response_id, _Response())
         elif isinstance(event, ResponseDone):
             await self._response_done(event)
         elif isinstance(event, RateLimits):

@@ -85,6 +85,11 @@ class FunctionCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseCreated:
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseDone:
     response_id: str
     status: str  # completed | cancelled | failed | incomplete
@@ -115,6 +120,7 @@ RealtimeEvent = (
     | AudioDelta
     | TranscriptDelta
     | FunctionCall
+    | ResponseCreated
     | ResponseDone
     | RateLimits
     | ServerError

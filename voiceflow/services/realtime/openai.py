@@ -27,6 +27,7 @@ from voiceflow.services.realtime.engine import (
     RateLimits,
     RealtimeError,
     RealtimeEvent,
+    ResponseCreated,
     ResponseDone,
     ServerError,
     SessionConfig,
@@ -45,7 +46,7 @@ QUIET_EVENTS = frozenset(
     {
         "session.created", "session.updated", "conversation.created", "conversation.item.added",
         "conversation.item.created", "conversation.item.done", "conversation.item.truncated",
-        "input_audio_buffer.committed", "input_audio_buffer.cleared", "response.created",
+        "input_audio_buffer.committed", "input_audio_buffer.cleared",
         "response.output_item.added", "response.output_item.done", "response.content_part.added",
         "response.content_part.done", "response.output_audio.done", "response.output_audio_transcript.done",
         "response.function_call_arguments.delta", "output_audio_buffer.started",
@@ -259,6 +260,11 @@ def _map(kind: str, ev: dict[str, Any]) -> RealtimeEvent | None:
             _str(ev, "name"),
             _str(ev, "arguments"),
         )
+    if kind == "response.created":
+        resp = ev["response"]
+        if not isinstance(resp, dict):
+            raise TypeError("'response' must be an object")
+        return ResponseCreated(_str(resp, "id"))
     if kind == "response.done":
         resp = ev["response"]
         if not isinstance(resp, dict):

@@ -8,6 +8,7 @@ or say a sentence. Rules are keyword-based so a test knows what a line triggers:
 - "hours" / "open" / "close" → ``get_business_hours()``;
 - "policy", "return", "warranty", "shipping", "refund" → ``search_knowledge_base(query)``;
 - "bye" / "goodbye" → ``end_call(reason)``;
+- "rate" / "rating" / "feedback" + a number word → ``collect_feedback(rating, comment)``;
 - a function output is answered from its fields (or its error message);
 - no user turn yet → the greeting; anything else → a request to rephrase.
 
@@ -31,6 +32,7 @@ _DIGITS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3",
     "four": "4", "for": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "ate": "8", "nine": "9",
 }  # fmt: skip
+_HOMOPHONES = ("o", "oh", "to", "too", "for", "ate")
 _KB_WORDS = ("policy", "return", "returns", "warranty", "shipping", "refund", "deliver")
 
 
@@ -86,6 +88,12 @@ def decide(ctx: ModelContext) -> SayStep | FunctionCallStep:
         if "end_call" in ctx.tools and "end_call" not in ctx.called:
             return FunctionCallStep("end_call", json.dumps({"reason": "caller said goodbye"}))
         return SayStep(FAREWELL)
+    if words & {"rate", "rating", "feedback"} and "collect_feedback" in ctx.tools:
+        rating = next((int(_DIGITS[w]) for w in text.split() if w in _DIGITS and w not in _HOMOPHONES), None)
+        if rating is not None:
+            return FunctionCallStep(
+                "collect_feedback", json.dumps({"rating": rating, "comment": ctx.last_user})
+            )
     number = spoken_number(text)
     if "order" in words and number and "check_order_status" in ctx.tools:
         return FunctionCallStep("check_order_status", json.dumps({"order_id": number}))
@@ -110,6 +118,8 @@ def _answer(name: str, output: str) -> str:
     if name == "check_order_status":
         status = data.get("spoken_status") or data.get("status", "being processed")
         return f"Order {' '.join(str(data.get('order_id', '')))} is {status}."
+    if name == "collect_feedback":
+        return f"Thanks for the feedback! I've noted a rating of {data.get('rating')}."
     if name == "get_business_hours":
         return str(data.get("spoken_hours") or "We're open every day.")
     if name == "search_knowledge_base":
