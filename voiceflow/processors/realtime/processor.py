@@ -31,6 +31,7 @@ output by response id.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from voiceflow.processors.realtime.audio import InputEncoder, decode_output
 from voiceflow.processors.realtime.mode import ModeRouter
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
+from voiceflow.services.llm.engine import ToolCallRequest
 from voiceflow.services.realtime.engine import (
     AudioDelta,
     FunctionCall,
@@ -342,7 +344,13 @@ class RealtimeProcessor(Processor):
         await self.push(result_frame(event.call_id, event.name, outcome))
         if outcome.cancelled or response.cancelled:
             return
-        if await self._send(lambda s: s.send_function_output(event.call_id, outcome.to_content())):
+        content = outcome.to_content()
+        request = ToolCallRequest(
+            event.call_id, event.name, _args_for_frame(event.arguments), event.arguments
+        )
+        self.memory.add_tool_calls([request])
+        self.memory.add_tool_result(event.call_id, event.name, content)
+        if await self._send(lambda s: s.send_function_output(event.call_id, content)):
             response.outputs += 1
         await self._continue_after_tools(response)
 
@@ -447,14 +455,23 @@ class RealtimeProcessor(Processor):
         await self._fall_back(f"Realtime socket lost ({reason}) and could not be reopened")
 
     async def _restore(self, session: RealtimeSession) -> None:
-        """Re-send the conversation so far; answer a caller turn left without a reply."""
+        """Re-send the conversation so far (turns, function calls and their outputs); answer a
+        caller turn or a tool result left without a reply."""
         last_role = ""
         try:
             for msg in self.memory.messages(system_prompt=""):
-                if msg.role in ("user", "assistant") and msg.content:
+                if msg.role == "tool" and msg.tool_call_id:
+                    await session.send_function_output(msg.tool_call_id, msg.content or "")
+                elif msg.role == "assistant" and msg.tool_calls:
+                    for call in msg.tool_calls:
+                        arguments = call.raw_arguments or json.dumps(call.arguments)
+                        await session.add_function_call(call.id, call.name, arguments)
+                elif msg.role in ("user", "assistant") and msg.content:
                     await session.add_message(msg.role, msg.content)
-                    last_role = msg.role
-            if last_role == "user":
+                else:
+                    continue
+                last_role = msg.role
+            if last_role in ("user", "tool"):
                 await session.create_response()
         except RealtimeError as exc:
             log.info("%s: restoring the conversation failed: %s", self.name, exc)
@@ -473,8 +490,6 @@ class RealtimeProcessor(Processor):
 
 def _args_for_frame(arguments: str) -> dict[str, Any]:
     """The arguments as a dict for the ``ToolCall`` frame ({} when they are not a JSON object)."""
-    import json
-
     try:
         parsed = json.loads(arguments) if arguments.strip() else {}
     except ValueError:

@@ -141,6 +141,9 @@ class RealtimeSession(Protocol):
     async def add_message(self, role: Literal["user", "assistant"], text: str) -> None:
         """Restore a past turn (after a reconnect)."""
 
+    async def add_function_call(self, call_id: str, name: str, arguments: str) -> None:
+        """Restore a past function call (after a reconnect); its output follows."""
+
     async def send_function_output(self, call_id: str, output: str) -> None: ...
 
     def events(self) -> AsyncIterator[RealtimeEvent]:

@@ -180,6 +180,10 @@ class OpenAIRealtimeSession:
         item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
         await self._send({"type": "conversation.item.create", "item": item})
 
+    async def add_function_call(self, call_id: str, name: str, arguments: str) -> None:
+        item = {"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments}
+        await self._send({"type": "conversation.item.create", "item": item})
+
     async def send_function_output(self, call_id: str, output: str) -> None:
         item = {"type": "function_call_output", "call_id": call_id, "output": output}
         await self._send({"type": "conversation.item.create", "item": item})

@@ -24,7 +24,7 @@ and ``client.realtime.connect(model=...)`` (``ws://127.0.0.1:PORT/v1/realtime?mo
 
 Injection: ``model_latency_s`` (before each response), ``audio_pace`` (1.0 streams
 output audio at real time; 0 as fast as possible), ``refuse`` (handshake answered 503),
-``drop()`` (close every socket abruptly), ``drop_after_audio_deltas`` (close mid-response),
+``drop()`` (close every socket abruptly), ``drop_after_audio_deltas`` (close mid-response, once),
 ``inject(event)`` (send any event, e.g. an ``error`` or a malformed one), and
 ``max_session_s`` (the session ends with ``session_expired``, as the 60-minute cap does).
 """
@@ -583,6 +583,7 @@ class FakeRealtimeServer:
         began = loop.time()
         for n, i in enumerate(range(0, len(audio), step)):
             if self.drop_after_audio_deltas is not None and n >= self.drop_after_audio_deltas:
+                self.drop_after_audio_deltas = None  # one drop per arming
                 s.ws.transport.abort()
                 raise ConnectionClosed(None, None)
             piece = audio[i : i + step]
