@@ -16,8 +16,6 @@ Needs ``OPENAI_API_KEY`` (``VOICEFLOW_OPENAI_URL`` for another endpoint);
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-
 from pipelines.offline import SYSTEM_PROMPT, OfflinePipeline, Shared
 from voiceflow.calls import CallContext
 from voiceflow.config import Config, ConfigError, RealtimeSettings
@@ -43,12 +41,9 @@ def pipeline(config: Config) -> RealtimePipeline:
     return RealtimePipeline(config)
 
 
-async def fake_providers(stack: AsyncExitStack) -> dict[str, str]:
-    """``voiceflow call --fake-providers``: start the local fake Realtime server; the settings that use it."""
-    from voiceflow.testing.fakes.openai_realtime import FakeRealtimeServer
-
-    fake = await stack.enter_async_context(FakeRealtimeServer(api_key="fake-key"))
-    return {"OPENAI_API_KEY": "fake-key", "VOICEFLOW_OPENAI_URL": fake.base_url}
+#: ``voiceflow call --fake-providers``: the hook that starts this pipeline's local fakes and returns
+#: the settings pointing it at them (named, not imported: the product never imports the test kit)
+FAKE_PROVIDERS = "voiceflow.testing.fakes.openai_realtime:fake_providers"
 
 
 def turn_detection(rt: RealtimeSettings) -> dict[str, object]:

@@ -82,17 +82,23 @@ async def _call(args: argparse.Namespace) -> int:
 
 
 async def start_fake_providers(name: str, stack: contextlib.AsyncExitStack) -> dict[str, str]:
-    """Run ``pipelines.NAME:fake_providers(stack)``: it starts the pipeline's local fakes (closed with
-    ``stack``) and returns the settings (environment names) that point the pipeline at them."""
+    """Start the local fakes of pipeline ``name`` (closed with ``stack``); the settings that use them.
+
+    The pipeline module names its hook in ``FAKE_PROVIDERS = "module:function"`` (an async
+    ``function(stack) -> {ENV_NAME: value}``); it is imported only here, on request, so the
+    product itself never imports the test kit.
+    """
     import importlib
 
     try:
         module = importlib.import_module(name.partition(":")[0] if ":" in name else f"pipelines.{name}")
     except ModuleNotFoundError:
         raise LookupError(f"no pipeline {name!r}") from None
-    hook = getattr(module, "fake_providers", None)
-    if hook is None:
-        raise LookupError(f"pipeline {name!r} has no fake providers (it defines no fake_providers(stack))")
+    target = getattr(module, "FAKE_PROVIDERS", None)
+    if not isinstance(target, str) or ":" not in target:
+        raise LookupError(f"pipeline {name!r} has no fake providers (it sets no FAKE_PROVIDERS hook)")
+    hook_module, _, attr = target.partition(":")
+    hook = getattr(importlib.import_module(hook_module), attr)
     overrides: dict[str, str] = await hook(stack)
     return overrides
 

@@ -66,7 +66,7 @@ from voiceflow.testing.fakes.realtime_model import FunctionCallStep, decide
 
 log = logging.getLogger("voiceflow.fakes.realtime")
 
-__all__ = ["FakeRealtimeServer", "Truncation"]
+__all__ = ["FakeRealtimeServer", "Truncation", "fake_providers"]
 
 DELTA_MS = 100  # output audio per delta
 
@@ -604,6 +604,13 @@ class FakeRealtimeServer:
         )
         await self._send(s, "conversation.item.done", item=item_json(item))
         return item_json(item)
+
+
+async def fake_providers(stack: contextlib.AsyncExitStack) -> dict[str, str]:
+    """``voiceflow call --pipeline realtime --fake-providers``: a fake on a free port, closed with ``stack``;
+    returns the settings that point the realtime pipeline at it."""
+    fake = await stack.enter_async_context(FakeRealtimeServer(api_key="fake-key"))
+    return {"OPENAI_API_KEY": "fake-key", "VOICEFLOW_OPENAI_URL": fake.base_url}
 
 
 _HANDLERS = {
