@@ -46,7 +46,7 @@ async def realtime_agent(
     config = Config.from_env(
         {
             "VOICEFLOW_DATA_DIR": str(tmp_path),
-            "OPENAI_API_KEY": "test-key",
+            "OPENAI_API_KEY": fake.api_key or "any-key",
             "VOICEFLOW_OPENAI_URL": fake.base_url,
             **env,
         }

@@ -114,7 +114,10 @@ class FakeRealtimeServer:
         self.drop_after_audio_deltas: int | None = None
         self.received: list[dict[str, Any]] = []  # client events (audio payloads elided)
         self.truncations: list[Truncation] = []
+        self._truncated = asyncio.Event()
         self.cancelled: list[str] = []  # response ids cancelled by response.cancel
+        #: assistant item id -> the audio bytes sent for it, in the session's output format
+        self.sent_audio: dict[str, bytearray] = {}
         self.connections = 0
         self.sessions: list[_Session] = []
         self._server: Server | None = None
@@ -165,6 +168,14 @@ class FakeRealtimeServer:
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.received if e.get("type") == kind]
+
+    async def wait_truncations(self, count: int, timeout: float = 10.0) -> Truncation:
+        """Wait until ``count`` truncations were recorded; the latest."""
+        async with asyncio.timeout(timeout):
+            while len(self.truncations) < count:
+                self._truncated.clear()
+                await self._truncated.wait()
+        return self.truncations[-1]
 
     async def drop(self) -> None:
         """Close every live socket without a close handshake (a network drop)."""
@@ -461,6 +472,7 @@ class FakeRealtimeServer:
             )
             return
         self.truncations.append(Truncation(item.id, int(event.get("content_index", 0)), end, item.audio_ms))
+        self._truncated.set()
         words = item.text.split()
         item.text = " ".join(words[: round(len(words) * end / item.audio_ms)]) if item.audio_ms else ""
         await self._send(s, "conversation.item.truncated", item_id=item.id, content_index=0, audio_end_ms=end)
@@ -588,6 +600,7 @@ class FakeRealtimeServer:
                 raise ConnectionClosed(None, None)
             piece = audio[i : i + step]
             item.audio_ms += len(piece) / width / RATES[fmt] * 1000
+            self.sent_audio.setdefault(item.id, bytearray()).extend(piece)
             await self._send(s, "response.output_audio.delta", **ids, delta=base64.b64encode(piece).decode())
             lo, hi = len(words) * n // chunks, len(words) * (n + 1) // chunks
             if hi > lo:
