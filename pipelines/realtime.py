@@ -32,6 +32,7 @@ from voiceflow.processors.tools import ToolCallTracker
 from voiceflow.processors.tts import TTSProcessor
 from voiceflow.services.realtime.engine import AudioFormat, SessionConfig
 from voiceflow.services.realtime.openai import OpenAIRealtimeEngine
+from voiceflow.transports.twilio import TwilioInput
 
 INSTRUCTIONS = SYSTEM_PROMPT + " Search the knowledge base for policy questions. Speak in a warm, brisk tone."
 
@@ -107,6 +108,8 @@ class RealtimePipeline:
             mode=mode,
             name="realtime",
         )
+        if isinstance(input, TwilioInput) and realtime.config.input_format == "audio/pcmu":
+            input.wire_taps.append(realtime.tap_wire)  # the caller's mu-law goes to the socket as it came
         cascade = self._cascade(ctx, shared, memory)
         merge = Merge(name="merge")
         graph = Graph(f"realtime:{ctx.call_id}").link(input, mode)

@@ -23,23 +23,34 @@ from voiceflow.testing.fakes.openai_realtime import FakeRealtimeServer
 
 async def test_spoken_request_runs_a_tool_in_sqlite_and_the_answer_is_heard(tmp_path: Path) -> None:
     async with FakeRealtimeServer(api_key="test-key") as fake, realtime_agent(tmp_path, fake) as agent:
-        async with TwilioMediaClient(agent.url, caller="+15550100001") as call, PhoneLine(call) as line:
-            watcher = await agent.watchers.get(call.call_sid)
-            greeting = await call.wait_for_reply(timeout=30)
-            assert greeting.frames > 50
-            assert "thanks for calling" in " ".join(watcher.take().said).lower()
-            # audio/pcmu passes through: the phone gets the model's mu-law bytes (mu-law's two
-            # zeros, 0x7F and 0xFF, are one sample), then the last frame's silence padding
-            model = bytes(next(iter(fake.sent_audio.values()))).replace(b"\x7f", b"\xff")
-            heard = b"".join(m.ulaw for m in call.media)
-            assert heard[: len(model)] == model and set(heard[len(model) :]) <= {0xFF}
+        async with TwilioMediaClient(agent.url, caller="+15550100001") as call:
+            sent = bytearray()  # every mu-law byte the phone sends
+            send_media = call.send_media
 
-            spoken = await line.say(synthesize("I'd like to leave a rating of four.", 16000), 16000)
-            reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
-            turn = watcher.take()
-            assert any(t.startswith("collect_feedback(rating=4") for t in turn.tools), turn
-            assert turn.said == ["Thanks for the feedback! I've noted a rating of 4."]
-            assert reply.frames > 50  # a real spoken answer came back over the line
+            async def record(ulaw: bytes) -> None:
+                sent.extend(ulaw)
+                await send_media(ulaw)
+
+            call.send_media = record  # type: ignore[method-assign]
+            async with PhoneLine(call) as line:
+                watcher = await agent.watchers.get(call.call_sid)
+                greeting = await call.wait_for_reply(timeout=30)
+                assert greeting.frames > 50
+                assert "thanks for calling" in " ".join(watcher.take().said).lower()
+                # audio/pcmu passes through: the phone gets the model's mu-law bytes (mu-law's two
+                # zeros, 0x7F and 0xFF, are one sample), then the last frame's silence padding
+                model = bytes(next(iter(fake.sent_audio.values()))).replace(b"\x7f", b"\xff")
+                heard = b"".join(m.ulaw for m in call.media)
+                assert heard[: len(model)] == model and set(heard[len(model) :]) <= {0xFF}
+
+                spoken = await line.say(synthesize("I'd like to leave a rating of four.", 16000), 16000)
+                reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+                turn = watcher.take()
+                assert any(t.startswith("collect_feedback(rating=4") for t in turn.tools), turn
+                assert turn.said == ["Thanks for the feedback! I've noted a rating of 4."]
+                assert reply.frames > 50  # a real spoken answer came back over the line
+            # the caller's mu-law reached the socket as the phone sent it: no decoding, no resampling
+            assert len(fake.audio_in) > 0.9 * len(sent) and bytes(fake.audio_in) in bytes(sent)
         latency = watcher.latency.turns
         assert latency and latency[-1].v2v_ms is not None and latency[-1].v2v_ms > 0
 

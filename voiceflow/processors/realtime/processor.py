@@ -1,7 +1,9 @@
 """RealtimeProcessor: a speech-to-speech session as one node between the transport's two ends.
 
-Downstream it takes the caller's ``AudioRaw`` (sent to the session in its input
-format) and emits the agent's ``TTSAudio`` (one utterance id per assistant item),
+It takes the caller's wire bytes when the transport taps them in the session's input
+format (``tap_wire``: Twilio mu-law → ``audio/pcmu``, passed through untouched), else
+``AudioRaw`` downstream (re-encoded to the input format); it emits the agent's
+``TTSAudio`` (one utterance id per assistant item),
 the caller's final ``Transcript``, ``UserStartedSpeaking`` / ``UserStoppedSpeaking``
 (server VAD; the latter carries the clock time of the caller's last voiced audio, so
 the output measures voice-to-voice), ``ToolCall`` / ``ToolResult`` and, once the caller
@@ -170,6 +172,7 @@ class RealtimeProcessor(Processor):
         self._closing = False
         self._reader: asyncio.Task[None] | None = None
         self._failed = False
+        self._passthrough = False
 
     @property
     def responding(self) -> bool:
@@ -199,10 +202,18 @@ class RealtimeProcessor(Processor):
             self.tracker.cancel(call.call_id)
 
     # -- caller audio --------------------------------------------------------------------------
+    async def tap_wire(self, audio: bytes) -> None:
+        """The caller's wire bytes in the session's input format (a ``TwilioInput.wire_taps`` entry):
+        sent as they came, no decoding or resampling; the ``AudioRaw`` copy is then skipped."""
+        if self.session is None or self._failed or self._run is None:
+            return
+        self._passthrough = True
+        await self._send_audio(audio, self.now())
+
     @on(AudioRaw)
     async def audio(self, frame: AudioRaw) -> None:
-        if self.session is None or self._failed:
-            return  # queued before a fall-back: the cascaded branch has the call now
+        if self.session is None or self._failed or self._passthrough:
+            return  # queued before a fall-back (the cascaded branch has the call), or sent as wire bytes
         problem = audio_problem(frame)
         if problem is None and frame.channels != 1:
             problem = f"AudioRaw with {frame.channels} channels; the Realtime session takes mono"
@@ -210,12 +221,14 @@ class RealtimeProcessor(Processor):
             await self.report_error(f"{self.name}: {problem}")
             return
         data = self._encoder.encode(frame.audio, frame.sample_rate)
-        if not data:
-            return
+        if data:
+            await self._send_audio(data, frame.ts)
+
+    async def _send_audio(self, data: bytes, stamped: float) -> None:
         if await self._send(lambda s: s.send_audio(data)):
             self._sent_ms += self._encoder.ms(data)
-            self._sent_at.append((self._sent_ms, frame.ts))
-            self.inbound_ms.append((self.now() - frame.ts) * 1000)
+            self._sent_at.append((self._sent_ms, stamped))
+            self.inbound_ms.append((self.now() - stamped) * 1000)
 
     # -- playout feedback (upstream) -----------------------------------------------------------
     @on(BotStartedSpeaking, upstream=True)

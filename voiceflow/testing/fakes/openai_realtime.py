@@ -118,6 +118,8 @@ class FakeRealtimeServer:
         self.cancelled: list[str] = []  # response ids cancelled by response.cancel
         #: assistant item id -> the audio bytes sent for it, in the session's output format
         self.sent_audio: dict[str, bytearray] = {}
+        #: every input audio byte appended, as received (all sessions, in order)
+        self.audio_in = bytearray()
         self.connections = 0
         self.sessions: list[_Session] = []
         self._server: Server | None = None
@@ -320,6 +322,7 @@ class FakeRealtimeServer:
         except ValueError:
             await self._error(s, "invalid_request_error", "invalid_value", "Invalid base64 in 'audio'.")
             return
+        self.audio_in.extend(data)
         pcm = decode(s.in_format, data)
         if s.resampler is None:
             s.resampler = StreamResampler(RATES[s.in_format], VAD_RATE, quality="QQ")
