@@ -99,7 +99,9 @@ class _Item:
     text: list[str] = field(default_factory=list)
     audio_ms: float = 0.0
     done: bool = False  # the response finished generating it
-    recorded: bool = False  # its heard text went to memory
+    cut: bool = False  # a barge-in stopped its playout
+    remembered: bool = False  # its text is in the conversation memory
+    recorded: bool = False  # its heard text went downstream (persistent memory)
 
     @property
     def transcript(self) -> str:
@@ -158,8 +160,8 @@ class RealtimeProcessor(Processor):
         self.inbound_ms: deque[float] = deque(maxlen=20000)
         self.outbound_ms: deque[float] = deque(maxlen=20000)
         #: barge-ins: (speech_started read → interrupt done) ms
-        self.bargein_ms: list[float] = []
-        self.truncations: list[tuple[str, int]] = []
+        self.bargein_ms: deque[float] = deque(maxlen=1000)
+        self.truncations: deque[tuple[str, int]] = deque(maxlen=1000)
         self._encoder = InputEncoder(config.input_format)
         self._sent_ms = 0.0  # caller audio sent in this session
         self._sent_at: deque[tuple[float, float]] = deque(maxlen=1500)  # (ms at end of chunk, frame ts)
@@ -212,14 +214,16 @@ class RealtimeProcessor(Processor):
 
     @on(AudioRaw)
     async def audio(self, frame: AudioRaw) -> None:
-        if self.session is None or self._failed or self._passthrough:
-            return  # queued before a fall-back (the cascaded branch has the call), or sent as wire bytes
+        if self.session is None or self._failed:
+            return  # queued before a fall-back: the cascaded branch has the call now
         problem = audio_problem(frame)
         if problem is None and frame.channels != 1:
             problem = f"AudioRaw with {frame.channels} channels; the Realtime session takes mono"
         if problem is not None:
             await self.report_error(f"{self.name}: {problem}")
             return
+        if self._passthrough:
+            return  # the same audio went to the socket as the caller's wire bytes
         data = self._encoder.encode(frame.audio, frame.sample_rate)
         if data:
             await self._send_audio(data, frame.ts)
@@ -247,9 +251,9 @@ class RealtimeProcessor(Processor):
         item = self._by_utterance.get(frame.utterance_id)
         if item is None or item.recorded:
             return
-        if frame.mark == "clear":
+        if frame.mark == "clear" or (frame.finished and item.cut):  # cut, or all played before the cut
             await self._truncate(item, frame.played_ms)
-        elif frame.finished and item.done:
+        elif frame.finished and item.done and not item.cut:
             await self._record(item, item.transcript)
 
     # -- server events -------------------------------------------------------------------------
@@ -332,7 +336,7 @@ class RealtimeProcessor(Processor):
         await self.interrupt()  # the output drops its queue, sends clear, reports what was heard
         self.bargein_ms.append((self.now() - began) * 1000)
         for item in playing:
-            item.done = True  # nothing more of it will be played
+            item.cut = True  # nothing more of it will be played; the clear report says how much was
 
     async def _function_call(self, event: FunctionCall) -> None:
         response = self._responses.setdefault(event.response_id, _Response())
@@ -384,7 +388,8 @@ class RealtimeProcessor(Processor):
         for item in self._items.values():
             if item.response_id == event.response_id and not item.done:
                 item.done = True
-                if item.transcript:
+                if item.transcript and not item.cut and not item.remembered:
+                    item.remembered = True
                     self.memory.add_assistant(item.transcript)
         await self._continue_after_tools(response)
         while len(self._responses) > 64:
@@ -407,12 +412,12 @@ class RealtimeProcessor(Processor):
             await self._send(lambda s: s.truncate(item.item_id, end))
         words = item.transcript.split()
         heard = " ".join(words[: round(len(words) * end / item.audio_ms)]) if item.audio_ms else ""
-        if item.transcript:
-            if item.done and heard != item.transcript:
+        if item.remembered:
+            if heard != item.transcript:
                 self.memory.truncate_last_assistant(heard)
-            elif not item.done:
-                self.memory.add_assistant(heard)
-        item.done = True
+        elif heard:
+            self.memory.add_assistant(heard)
+        item.remembered = item.cut = True
         await self._record(item, heard)
 
     async def _record(self, item: _Item, text: str) -> None:
