@@ -142,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = server_settings(args, config)
-    from voiceflow.config import ConfigError
     from voiceflow.telephony.pipeline import with_telephony
 
     try:  # outbound calls, transfers and campaigns when TWILIO_ACCOUNT_SID is set
