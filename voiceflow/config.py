@@ -35,6 +35,7 @@ __all__ = [
     "LLMSettings",
     "NLUSettings",
     "PathSettings",
+    "RealtimeSettings",
     "RuntimeSettings",
     "STTSettings",
     "ServerSettings",
@@ -69,6 +70,14 @@ def _port(value: int) -> str | None:
 
 def _positive(value: int) -> str | None:
     return None if value > 0 else "must be at least 1"
+
+
+def _non_negative(value: int) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
+def _unit(value: float) -> str | None:
+    return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
 
 
 def _http_url(value: str) -> str | None:
@@ -316,6 +325,34 @@ class LLMSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RealtimeSettings:
+    """The speech-to-speech pipeline (OpenAI Realtime); key and URL are the ``llm`` section's OpenAI ones."""
+
+    model: str = setting("VOICEFLOW_REALTIME_MODEL", "gpt-realtime", "Realtime model the session asks for")
+    voice: str = setting("VOICEFLOW_REALTIME_VOICE", "marin", "voice the Realtime model speaks with")
+    turn_detection: str = setting(
+        "VOICEFLOW_REALTIME_TURN_DETECTION", "server_vad", "`server_vad` or `semantic_vad`",
+        check=_one_of("server_vad", "semantic_vad"),
+    )  # fmt: skip
+    vad_threshold: float = setting(
+        "VOICEFLOW_REALTIME_VAD_THRESHOLD", 0.5, "server_vad: speech probability that starts speech",
+        check=_unit,
+    )  # fmt: skip
+    silence_ms: int = setting(
+        "VOICEFLOW_REALTIME_SILENCE_MS", 500, "server_vad: silence that ends the caller's turn (ms)",
+        check=_positive,
+    )  # fmt: skip
+    prefix_padding_ms: int = setting(
+        "VOICEFLOW_REALTIME_PREFIX_PADDING_MS", 300, "server_vad: audio kept before speech start (ms)",
+        check=_non_negative,
+    )  # fmt: skip
+    eagerness: str = setting(
+        "VOICEFLOW_REALTIME_EAGERNESS", "auto", "semantic_vad: `low`, `medium`, `high` or `auto`",
+        check=_one_of("low", "medium", "high", "auto"),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeSettings:
     """Process-wide knobs."""
 
@@ -407,6 +444,7 @@ class Config:
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

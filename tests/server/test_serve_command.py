@@ -34,7 +34,8 @@ def test_pipelines_are_loaded_by_name() -> None:
     offline = load_pipeline("offline", config)  # constructing loads nothing: prepare() does
     assert isinstance(offline, Pipeline) and type(offline).__name__ == "OfflinePipeline"
     assert offline.config is config  # type: ignore[attr-defined]
-    with pytest.raises(PipelineNotFound, match=r"no pipeline 'nope'.*available: cloud, echo, offline$"):
+    available = r"available: (\w+, )*cloud, echo, offline, realtime(, \w+)*$"
+    with pytest.raises(PipelineNotFound, match=r"no pipeline 'nope'.*" + available):
         load_pipeline("nope", config)
     with pytest.raises(PipelineNotFound, match=r"pipelines.echo has no missing\(config\)"):
         load_pipeline("pipelines.echo:missing", config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -35,6 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", type=Path, default=None, help="write the agent's audio as WAV files here")
     p.add_argument("--barge-in", action="store_true", help="talk over the agent's answers to interrupt them")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the transcript")
+    p.add_argument(
+        "--fake-providers",
+        action="store_true",
+        help="start the pipeline's local fake provider servers and point it at them (no keys, no network)",
+    )
     p.set_defaults(func=run)
 
 
@@ -64,17 +70,52 @@ def _lines(args: argparse.Namespace) -> list[tuple[str, bytes, int]]:
 
 
 async def _call(args: argparse.Namespace) -> int:
+    async with contextlib.AsyncExitStack() as fakes:
+        overrides: dict[str, str] = {}
+        if args.fake_providers:
+            try:
+                overrides = await start_fake_providers(args.pipeline, fakes)
+            except LookupError as exc:
+                print(f"voiceflow call: {exc}", file=sys.stderr)
+                return 2
+        return await _call_with(args, overrides)
+
+
+async def start_fake_providers(name: str, stack: contextlib.AsyncExitStack) -> dict[str, str]:
+    """Start the local fakes of pipeline ``name`` (closed with ``stack``); the settings that use them.
+
+    The pipeline module names its hook in ``FAKE_PROVIDERS = "module:function"`` (an async
+    ``function(stack) -> {ENV_NAME: value}``); it is imported only here, on request, so the
+    product itself never imports the test kit.
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module(name.partition(":")[0] if ":" in name else f"pipelines.{name}")
+    except ModuleNotFoundError:
+        raise LookupError(f"no pipeline {name!r}") from None
+    target = getattr(module, "FAKE_PROVIDERS", None)
+    if not isinstance(target, str) or ":" not in target:
+        raise LookupError(f"pipeline {name!r} has no fake providers (it sets no FAKE_PROVIDERS hook)")
+    hook_module, _, attr = target.partition(":")
+    hook = getattr(importlib.import_module(hook_module), attr)
+    overrides: dict[str, str] = await hook(stack)
+    return overrides
+
+
+async def _call_with(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from voiceflow.commands.serve import PipelineNotFound, load_config, load_pipeline, serve_in_background
+    from voiceflow.config import ConfigError
     from voiceflow.server.app import create_app
     from voiceflow.sim.scripted_call import CallWatchers, TurnResult, run_scripted_call
 
     say = (lambda *a, **k: None) if args.json else print
-    config = load_config("call")
+    config = load_config("call", overrides)
     if config is None:
         return 2
     try:
         pipeline = load_pipeline(args.pipeline, config)
-    except PipelineNotFound as exc:
+    except (PipelineNotFound, ConfigError) as exc:
         print(f"voiceflow call: {exc}", file=sys.stderr)
         return 2
     lines = _lines(args)

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import dataclasses
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -96,10 +97,10 @@ def load_pipeline(name: str, config: Config) -> Pipeline:
     return made
 
 
-def load_config(command: str) -> Config | None:
-    """The environment's config; on a bad value prints what is wrong (naming the variable) and gives None."""
+def load_config(command: str, overrides: dict[str, str] | None = None) -> Config | None:
+    """The environment's config (``overrides`` win); on a bad value prints what is wrong and gives None."""
     try:
-        config = Config.from_env()
+        config = Config.from_env({**os.environ, **overrides} if overrides else None)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"voiceflow {command}: {problem}", file=sys.stderr)
@@ -134,14 +135,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         pipeline = load_pipeline(args.pipeline, config)
-    except PipelineNotFound as exc:
+    except (PipelineNotFound, ConfigError) as exc:
         print(f"voiceflow serve: {exc}")
         return 2
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = server_settings(args, config)
-    from voiceflow.config import ConfigError
     from voiceflow.telephony.pipeline import with_telephony
 
     try:  # outbound calls, transfers and campaigns when TWILIO_ACCOUNT_SID is set

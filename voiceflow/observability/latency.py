@@ -80,11 +80,12 @@ class LatencyTracker:
     def __init__(
         self,
         *,
-        endpointer: str = "endpointer",
+        endpointer: str | tuple[str, ...] = "endpointer",
         stt: str = "stt",
         on_turn: Callable[[TurnLatency], None] | None = None,
     ) -> None:
-        self.endpointer = endpointer
+        #: the node(s) whose ``UserStoppedSpeaking`` ends a turn (a speech-to-speech node is its own)
+        self.endpointers = (endpointer,) if isinstance(endpointer, str) else endpointer
         self.stt = stt
         self.on_turn = on_turn
         self.turns: list[TurnLatency] = []
@@ -103,10 +104,10 @@ class LatencyTracker:
             if f.final and turn is None:
                 if src == self.stt:
                     self._last_final = (at, f.text)
-                elif src == self.endpointer:
+                elif src in self.endpointers:
                     self._turn_text = f.text
         elif isinstance(f, UserStoppedSpeaking):
-            if src == self.endpointer and not event.upstream:
+            if src in self.endpointers and not event.upstream:
                 self._start_turn(f, at)
         elif turn is None:
             return

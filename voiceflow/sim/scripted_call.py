@@ -32,11 +32,16 @@ class ServerTurn:
 class CallWatcher:
     """Observer of one call's run: groups what was heard, said and done by agent reply."""
 
-    def __init__(self, *, endpointer: str = "endpointer", dialogue: str = "dialogue") -> None:
+    def __init__(
+        self, *, endpointer: str = "endpointer", dialogue: str = "dialogue", realtime: str = "realtime"
+    ) -> None:
         self.endpointer = endpointer
         self.dialogue = dialogue
+        #: the speech-to-speech node hears and speaks itself (pipelines/realtime.py)
+        self.hearers = (endpointer, realtime)
+        self.speakers = (dialogue, realtime)
         self.pending = ServerTurn()
-        self.latency = LatencyTracker(endpointer=endpointer)
+        self.latency = LatencyTracker(endpointer=self.hearers)
         self._calls: dict[str, ToolCall] = {}
 
     async def on_push(self, event: PushEvent) -> None:
@@ -44,13 +49,13 @@ class CallWatcher:
         f = event.frame
         if event.upstream:
             return
-        if isinstance(f, Transcript) and f.final and event.source == self.endpointer:
+        if isinstance(f, Transcript) and f.final and event.source in self.hearers:
             self.pending.heard.append(f.text)
-        elif isinstance(f, TextToSpeak) and event.source == self.dialogue:
+        elif isinstance(f, TextToSpeak) and event.source in self.speakers:
             self.pending.said.append(f.text)
-        elif isinstance(f, ToolCall) and event.source == self.dialogue:
+        elif isinstance(f, ToolCall) and event.source in self.speakers:
             self._calls[f.call_id] = f
-        elif isinstance(f, ToolResult) and event.source == self.dialogue:
+        elif isinstance(f, ToolResult) and event.source in self.speakers:
             call = self._calls.pop(f.call_id, None)
             args = ", ".join(f"{k}={v!r}" for k, v in (call.arguments if call else {}).items())
             outcome = f.error if f.error else _short(f.result)

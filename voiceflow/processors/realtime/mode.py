@@ -1,0 +1,38 @@
+"""Which graph serves the call: the Realtime branch, or (after a failure) the cascaded one.
+
+``ModeRouter`` sits right after the transport's input. While ``realtime`` it sends the
+caller's frames to the Realtime processor; ``fall_back`` switches every later frame to
+the cascaded branch (VAD → STT → … → TTS) on the same call and transport, and injects
+frames (a bridge line to speak) at the head of that branch, in order with the audio.
+"""
+
+from __future__ import annotations
+
+from voiceflow.core.nodes import Router
+from voiceflow.frames import Frame
+
+__all__ = ["ModeRouter"]
+
+REALTIME = "realtime"
+CASCADE = "cascade"
+
+
+class ModeRouter(Router):
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__([(REALTIME, self._is_realtime)], default=CASCADE, name=name or "mode")
+        self.realtime = True
+        self.reason: str | None = None
+
+    def _is_realtime(self, frame: Frame) -> bool:
+        return self.realtime
+
+    async def fall_back(self, reason: str, *frames: Frame) -> None:
+        """From now on the cascaded branch serves the call; ``frames`` go to it first."""
+        if not self.realtime:
+            return
+        self.realtime = False
+        self.reason = reason
+        target = self.branches[CASCADE]
+        for frame in frames:
+            if not target.queue.offer(frame):
+                await target.queue.put(frame)
