@@ -76,11 +76,15 @@ class Shared:
 
 
 class OfflinePipeline:
-    def __init__(self, config: Config, *, endpoint_silence_secs: float = 0.8) -> None:
+    def __init__(
+        self, config: Config, *, endpoint_silence_secs: float = 0.8, continuation_secs: float = 1.5
+    ) -> None:
         self.config = config
         self.endpoint_silence_secs = endpoint_silence_secs
         #: the tools' wall clock (business hours, "tomorrow"); None is the real time. Tests pin it.
         self.now: Callable[[], datetime] | None = None
+        #: the caller going on this soon after the end of a turn continues it (the reply is cancelled)
+        self.continuation_secs = continuation_secs
         self.shared: Shared | None = None
 
     async def prepare(self) -> None:
@@ -133,7 +137,10 @@ class OfflinePipeline:
             BargeIn(name="bargein"),
             STTProcessor(stt, name="stt"),
             Endpointer(
-                name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+                name="endpointer",
+                silence_secs=self.endpoint_silence_secs,
+                completeness=intent_completeness(),
+                continuation_secs=self.continuation_secs,
             ),
             IntentRouter(name="nlu", config=shared.nlu, llm=shared.llm),
             MemoryRecorder(name="memory", persistent=shared.memory),

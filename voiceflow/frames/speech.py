@@ -36,6 +36,9 @@ class UserStartedSpeaking(Frame):
     """A caller turn began (the endpointer's decision)."""
 
     origin: ClassVar[Origin] = Origin.USER
+    #: the caller went on just after the previous turn was judged over: this turn replaces it
+    #: (its final transcript carries both parts; the reply to the first part was cancelled)
+    continues: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,13 @@ measured from the caller's last voiced audio:
 A transcript arriving during the wait re-times it. If speech resumes before the
 window ends, the turn simply continues (debounce).
 
+**Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
+judged over (about the time a reply takes to start and be recognised as one), the end was wrong: the
+Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
+the turn with what was already said, announcing it with
+``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
+parts, so the request is answered once, whole. ``continuations`` counts them.
+
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
 carrying the whole turn's text so far, then at the end of the turn one final
@@ -92,6 +99,7 @@ class Endpointer(Processor):
         completeness: Callable[[str], float] = default_completeness,
         hold: Callable[[str], bool] = trailing_hold,
         merge_transcripts: bool = True,
+        continuation_secs: float = 0.0,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -103,7 +111,12 @@ class Endpointer(Processor):
         self.completeness = completeness
         self.hold = hold
         self.merge_transcripts = merge_transcripts
+        self.continuation_secs = continuation_secs
         self.turns_ended = 0
+        #: turns reopened because the caller went on after their end was judged (see module doc)
+        self.continuations = 0
+        #: the last ended turn while it may still be continued: (ended at, its final transcripts)
+        self._ended: tuple[float, list[Transcript]] | None = None
         #: the silence window chosen for the latest end of turn (seconds)
         self.last_window: float | None = None
         self._late_final_due = False  # an interim stood in for a final that may still come
@@ -136,11 +149,28 @@ class Endpointer(Processor):
     @on(VoiceStarted)
     async def started(self, frame: VoiceStarted) -> None:
         self._cancel_timer()
-        self._late_final_due = False
         self._speaking = True
-        if not self.in_turn:
-            self.in_turn = True
+        if self.in_turn:
+            return
+        self.in_turn = True
+        previous = self._continued()
+        if previous is None:
+            self._late_final_due = False
             await self._emit(UserStartedSpeaking())
+            return
+        # the caller goes on: the end was premature; cancel the reply and reopen the turn
+        self.continuations += 1
+        self._finals = previous
+        await self.interrupt()
+        await self._emit(UserStartedSpeaking(continues=True))
+
+    def _continued(self) -> list[Transcript] | None:
+        """The finals of the turn that speech starting now continues, if any (see module doc)."""
+        ended, self._ended = self._ended, None
+        if ended is None or not self.merge_transcripts:
+            return None
+        at, finals = ended
+        return finals if self.now() - at <= self.continuation_secs else None
 
     @on(VoiceStopped)
     async def stopped(self, frame: VoiceStopped) -> None:
@@ -152,8 +182,9 @@ class Endpointer(Processor):
 
     @on(Transcript)
     async def transcript(self, frame: Transcript) -> None:
-        if not self.in_turn and frame.final and self._late_final_due:
-            self._late_final_due = False  # its text already went out with the end of turn
+        if frame.final and self._late_final_due:
+            # its text already went out with the end of turn (or sits in the continued turn)
+            self._late_final_due = False
             return
         if not self.in_turn or not self.merge_transcripts:
             await self._emit(frame)
@@ -210,6 +241,8 @@ class Endpointer(Processor):
         if self.merge_transcripts and text:
             base = finals[-1] if finals else Transcript(text=text, final=True)
             frames.append(evolve(base, text=text, final=True))
+        if self.continuation_secs > 0:
+            self._ended = (self.now(), [f for f in frames if isinstance(f, Transcript)])
         frames.append(UserStoppedSpeaking(last_voiced_at=last_voiced))
         await self._emit(*frames)
 
