@@ -11,6 +11,8 @@
 * pocketsphinx (domain LM) and Whisper tiny.en side by side over the phone line, spoken by
   Piper and by espeak-ng (an unfamiliar voice): WER, keyword and digit recall, real-time
   factor, and the final's delay after the end of speech with audio paced at real time;
+* the smart-turn v3.2 audio end-of-turn model on finished and cut-off sentences, wideband
+  and over the 8 kHz phone line, both voices (benchmarks/_turn_model.py says how);
 * Piper TTS time to first audio and real-time factor.
 
     .venv/bin/python benchmarks/speech.py [--quick] [--json] [--only 'side by side']
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from benchmarks._turn_model import bench_turn_model  # noqa: E402
 from voiceflow.core.clock import MonotonicClock  # noqa: E402
 from voiceflow.processors.audio import codecs  # noqa: E402
 from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
@@ -314,6 +317,9 @@ def main() -> None:
         "STT (pocketsphinx, phone line, 20 ms feeds; domain = domain LM)": lambda: bench_stt(args.quick),
         "STT side by side (phone line; Piper and espeak-ng voices)": lambda: bench_stt_compare(args.quick),
         "domain LM (build; generic vs domain WER on clean 16 kHz)": lambda: bench_domain_lm(args.quick),
+        "turn model (smart-turn v3.2; wideband, phone line; Piper, espeak-ng)": lambda: bench_turn_model(
+            args.quick
+        ),
         "TTS (Piper joe-medium)": lambda: bench_tts(args.quick),
     }
     sections = {title: run() for title, run in runs.items() if args.only.lower() in title.lower()}

@@ -9,6 +9,7 @@ import pytest
 
 from voiceflow.frames import (
     End,
+    EndOfTurnScore,
     Frame,
     Transcript,
     UserStartedSpeaking,
@@ -202,3 +203,54 @@ def test_default_completeness(text: str, low: float, high: float) -> None:
 def test_trailing_hold_words() -> None:
     assert trailing_hold("I was thinking, um") and trailing_hold("it's broken because")
     assert not trailing_hold("it's broken") and not trailing_hold("")
+
+
+# -- with the audio model's opinion (EndOfTurnScore) ---------------------------------------------
+@pytest.fixture
+async def audio_bench() -> AsyncIterator[Bench]:
+    clock = VirtualClock(50.0)
+    sink = Collector(name="sink")
+    ep = Endpointer(name="ep", audio_turn=True)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, Transcript, EndOfTurnScore]).chain(ep, sink)
+    async with GraphRun(g, clock=clock) as run:
+        yield Bench(run, clock, sink, ep)
+
+
+async def audio_wait(b: Bench, text: str, p: float | None, *, score_after: float = 0.05) -> float:
+    voiced = await b.speak(text)  # VoiceStopped 0.25 s after the last voice
+    if p is not None:
+        await b.clock.advance(score_after)
+        await b.say((EndOfTurnScore, {"probability": p, "last_voiced_at": voiced}))
+    await b.clock.advance(5.0)
+    (end,) = b.ends()
+    return round(end.ts - voiced, 6)
+
+
+async def test_words_and_sound_both_finished_end_fast(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.9) == 0.3
+
+
+async def test_sound_unfinished_waits_longer_than_the_words_alone(audio_bench: Bench) -> None:
+    # 0.8 + (0.5 - 0.1) / 0.5 * (1.6 - 0.8)
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.1) == 1.44
+
+
+async def test_sound_finished_but_words_unsure_lets_the_words_decide(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "i want to check my order", 0.9) == 0.5
+
+
+async def test_no_score_yet_waits_at_least_the_base_window(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", None) == 0.8
+
+
+async def test_a_late_score_still_shortens_the_wait(audio_bench: Bench) -> None:
+    # the score lands 0.25 + 0.3 s after the voice: past the 0.3 s window, so the turn ends on arrival
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.9, score_after=0.3) == 0.55
+
+
+async def test_a_score_for_another_pause_is_ignored(audio_bench: Bench) -> None:
+    voiced = await audio_bench.speak("I want to check my order.")
+    await audio_bench.say((EndOfTurnScore, {"probability": 0.9, "last_voiced_at": voiced - 3.0}))
+    await audio_bench.clock.advance(5.0)
+    (end,) = audio_bench.ends()
+    assert round(end.ts - voiced, 6) == 0.8

@@ -7,6 +7,7 @@ from voiceflow.frames.playout import Mark, PlayoutReport
 from voiceflow.frames.speech import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    EndOfTurnScore,
     UserStartedSpeaking,
     UserStoppedSpeaking,
     VoiceStarted,
@@ -22,6 +23,7 @@ __all__ = [
     "BotStoppedSpeaking",
     "Cancel",
     "End",
+    "EndOfTurnScore",
     "Error",
     "Frame",
     "FrameContext",

@@ -32,6 +32,16 @@ class VoiceStopped(Frame):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EndOfTurnScore(Frame):
+    """An audio end-of-turn model's verdict on a pause: P(the caller has finished)."""
+
+    origin: ClassVar[Origin] = Origin.USER
+    probability: float
+    #: the ``VoiceStopped.last_voiced_at`` of the pause it judges
+    last_voiced_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserStartedSpeaking(Frame):
     """A caller turn began (the endpointer's decision)."""
 

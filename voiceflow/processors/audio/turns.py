@@ -13,6 +13,14 @@ measured from the caller's last voiced audio:
 A transcript arriving during the wait re-times it. If speech resumes before the
 window ends, the turn simply continues (debounce).
 
+**The sound of it.** With ``audio_turn=True`` an ``AudioTurnDetector`` upstream scores each
+pause (``EndOfTurnScore``: P(finished) from the audio alone) and the window combines both
+opinions: when the words read complete (completeness ≥ ``complete_text``) *and* the audio
+says finished (P ≥ ``audio_threshold``) the turn ends after ``complete_secs``; when the
+audio says not finished the wait grows towards ``hold_secs`` as P falls; otherwise the
+words decide as above. Until the pause's score arrives the window is at least the base
+one, so a slow or failed model costs time, never an early end.
+
 **Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
 judged over (about the time a reply takes to start and be recognised as one), the end was wrong: the
 Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
@@ -43,7 +51,13 @@ from collections.abc import Callable
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.base import Frame, evolve
 from voiceflow.frames.control import End
-from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking, VoiceStarted, VoiceStopped
+from voiceflow.frames.speech import (
+    EndOfTurnScore,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
+)
 from voiceflow.frames.text import Transcript
 
 __all__ = ["HOLD_WORDS", "Endpointer", "default_completeness", "trailing_hold"]
@@ -100,6 +114,9 @@ class Endpointer(Processor):
         hold: Callable[[str], bool] = trailing_hold,
         merge_transcripts: bool = True,
         continuation_secs: float = 0.0,
+        audio_turn: bool = False,
+        audio_threshold: float = 0.5,
+        complete_text: float = 0.8,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -112,6 +129,11 @@ class Endpointer(Processor):
         self.hold = hold
         self.merge_transcripts = merge_transcripts
         self.continuation_secs = continuation_secs
+        self.audio_turn = audio_turn
+        self.audio_threshold = audio_threshold
+        self.complete_text = complete_text
+        #: the audio model's P(finished) for the current pause (None: none yet)
+        self.audio_p: float | None = None
         self.turns_ended = 0
         #: turns reopened because the caller went on after their end was judged (see module doc)
         self.continuations = 0
@@ -138,18 +160,27 @@ class Endpointer(Processor):
         """The turn's text so far (finals, then the latest interim)."""
         return " ".join([f.text for f in self._finals if f.text] + ([self._interim] if self._interim else []))
 
-    def window_for(self, text: str) -> float:
-        """The silence window after the caller stops with ``text`` said so far."""
+    def window_for(self, text: str, audio_p: float | None = None) -> float:
+        """The silence window after the caller stops with ``text`` said so far (module doc)."""
         if text and self.hold(text):
             return self.hold_secs
         c = min(1.0, max(0.0, self.completeness(text))) if text else 0.0
-        return self.silence_secs - c * (self.silence_secs - self.complete_secs)
+        by_words = self.silence_secs - c * (self.silence_secs - self.complete_secs)
+        if not self.audio_turn:
+            return by_words
+        if audio_p is None:  # the pause's score is still on its way
+            return max(by_words, self.silence_secs)
+        if audio_p >= self.audio_threshold:
+            return self.complete_secs if c >= self.complete_text else by_words
+        unsure = (self.audio_threshold - audio_p) / self.audio_threshold
+        return max(by_words, self.silence_secs + unsure * (self.hold_secs - self.silence_secs))
 
     # -- handlers --------------------------------------------------------------------
     @on(VoiceStarted)
     async def started(self, frame: VoiceStarted) -> None:
         self._cancel_timer()
         self._speaking = True
+        self.audio_p = None
         if self.in_turn:
             return
         self.in_turn = True
@@ -179,6 +210,12 @@ class Endpointer(Processor):
         self._speaking = False
         self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
         self._start_timer()
+
+    @on(EndOfTurnScore)
+    async def scored(self, frame: EndOfTurnScore) -> None:
+        if self.in_turn and not self._speaking and frame.last_voiced_at == self._last_voiced_at:
+            self.audio_p = frame.probability
+            self._start_timer()  # the window may now be shorter (or longer)
 
     @on(Transcript)
     async def transcript(self, frame: Transcript) -> None:
@@ -220,7 +257,7 @@ class Endpointer(Processor):
 
     async def _wait_then_end(self) -> None:
         clock = self.run.clock
-        window = self.window_for(self.text)
+        window = self.window_for(self.text, self.audio_p)
         deadline = self._last_voiced_at + window
         if (wait := deadline - clock.now()) > 0:
             await clock.sleep(wait)
