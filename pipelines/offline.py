@@ -144,7 +144,8 @@ class OfflinePipeline:
         return Graph(f"offline:{ctx.call_id}").chain(
             input,
             VADProcessor(name="vad"),
-            BargeIn(name="bargein"),
+            # the agent stops at the caller's onset and resumes where it was cut if no words follow
+            BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,
             STTProcessor(stt, name="stt"),
             Endpointer(

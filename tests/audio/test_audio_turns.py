@@ -254,3 +254,35 @@ async def test_a_score_for_another_pause_is_ignored(audio_bench: Bench) -> None:
     await audio_bench.clock.advance(5.0)
     (end,) = audio_bench.ends()
     assert round(end.ts - voiced, 6) == 0.8
+
+
+# -- turns over the agent -----------------------------------------------------------------------
+async def over_agent(b: Bench, text: str) -> None:
+    await b.say((VoiceStarted, {"over_agent": True}))
+    await b.clock.advance(0.4)
+    voiced = b.clock.now()
+    await b.say((Transcript, {"text": text, "final": True}))
+    await b.clock.advance(0.25)
+    await b.say((VoiceStopped, {"last_voiced_at": voiced}))
+    await b.clock.advance(3.0)
+
+
+@pytest.mark.parametrize("text", ["", "Mm-hmm.", "okay", "uh huh, right"])
+async def test_a_backchannel_over_the_agent_is_not_a_turn(bench: Bench, text: str) -> None:
+    generation = bench.run.generation.value
+    await over_agent(bench, text)
+    assert bench.finals() == [] and len(bench.ends()) == 1  # the turn closes with no words
+    assert bench.ep.backchannels == 1 and bench.run.generation.value == generation
+
+
+async def test_words_over_the_agent_are_a_turn_and_stop_any_resumed_audio(bench: Bench) -> None:
+    generation = bench.run.generation.value
+    await over_agent(bench, "Sorry, what about Sunday?")
+    assert bench.finals() == ["Sorry, what about Sunday?"] and bench.ep.backchannels == 0
+    assert bench.run.generation.value == generation + 1
+
+
+async def test_a_backchannel_that_is_not_over_the_agent_is_a_turn(bench: Bench) -> None:
+    await bench.speak("Okay.")
+    await bench.clock.advance(3.0)
+    assert bench.finals() == ["Okay."]

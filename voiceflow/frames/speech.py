@@ -20,6 +20,8 @@ class VoiceStarted(Frame):
     """The VAD heard voice start (onset confirmed); the caller may be pausing mid-turn."""
 
     origin: ClassVar[Origin] = Origin.USER
+    #: the agent was speaking and this onset interrupted it (set by ``BargeIn``)
+    over_agent: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

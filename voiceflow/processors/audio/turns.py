@@ -21,6 +21,12 @@ audio says not finished the wait grows towards ``hold_secs`` as P falls; otherwi
 words decide as above. Until the pause's score arrives the window is at least the base
 one, so a slow or failed model costs time, never an early end.
 
+**Over the agent.** A turn opened by an onset that interrupted the agent
+(``VoiceStarted(over_agent=True)``, from ``BargeIn``) that turns out to hold no words, or only
+a backchannel ("mm-hm", "okay", "right"), is not a request: it ends with no transcript
+(``backchannels`` counts them) and ``BargeIn`` resumes the agent. One with real words
+interrupts again as it ends, so a resumed utterance never plays over the answer to them.
+
 **Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
 judged over (about the time a reply takes to start and be recognised as one), the end was wrong: the
 Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
@@ -60,7 +66,14 @@ from voiceflow.frames.speech import (
 )
 from voiceflow.frames.text import Transcript
 
-__all__ = ["HOLD_WORDS", "Endpointer", "default_completeness", "trailing_hold"]
+__all__ = [
+    "BACKCHANNEL_WORDS",
+    "HOLD_WORDS",
+    "Endpointer",
+    "default_completeness",
+    "is_backchannel",
+    "trailing_hold",
+]
 
 #: fillers and conjunctions after which the caller is likely to go on
 HOLD_WORDS = frozenset(
@@ -76,6 +89,16 @@ _SHORT_ANSWERS = frozenset(
     "great perfect fine please".split()
 )
 _WORD = re.compile(r"[a-z0-9']+")
+#: what a listener says over a speaker without taking the turn
+BACKCHANNEL_WORDS = frozenset(
+    "mm mmm hmm mhm mm-hmm uh-huh uh huh um ah oh okay ok yeah yep yes right sure alright i see got "
+    "it cool great".split()
+)
+
+
+def is_backchannel(text: str) -> bool:
+    """True when ``text`` is empty or only listener noises ("mm-hm", "okay, right")."""
+    return all(w in BACKCHANNEL_WORDS for w in _WORD.findall(text.lower().replace("-", " ")))
 
 
 def trailing_hold(text: str) -> bool:
@@ -137,6 +160,9 @@ class Endpointer(Processor):
         self.turns_ended = 0
         #: turns reopened because the caller went on after their end was judged (see module doc)
         self.continuations = 0
+        #: turns over the agent that held no words or only a backchannel (see module doc)
+        self.backchannels = 0
+        self._over_agent = False
         #: the last ended turn while it may still be continued: (ended at, its final transcripts)
         self._ended: tuple[float, list[Transcript]] | None = None
         #: the silence window chosen for the latest end of turn (seconds)
@@ -186,6 +212,7 @@ class Endpointer(Processor):
         self.in_turn = True
         previous = self._continued()
         if previous is None:
+            self._over_agent = frame.over_agent
             self._late_final_due = False
             await self._emit(UserStartedSpeaking())
             return
@@ -274,6 +301,13 @@ class Endpointer(Processor):
         self._reset()
         self._late_final_due = late_final_due and self.merge_transcripts
         self.turns_ended += 1
+        over_agent, self._over_agent = self._over_agent, False
+        if over_agent and self.merge_transcripts and is_backchannel(text):
+            self.backchannels += 1  # not a request: the agent resumes (BargeIn)
+            await self._emit(UserStoppedSpeaking(last_voiced_at=last_voiced))
+            return
+        if over_agent:
+            await self.interrupt()  # whatever resumed meanwhile must not play over the answer
         frames: list[Frame] = []
         if self.merge_transcripts and text:
             base = finals[-1] if finals else Transcript(text=text, final=True)
