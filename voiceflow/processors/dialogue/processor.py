@@ -170,7 +170,11 @@ class DialoguePolicy(Processor):
         if self.forward_input:
             await self.push(frame)
         turn = Turn(
-            intent=frame.intent, entities=dict(frame.entities), emotion=frame.emotion, text=frame.text
+            intent=frame.intent,
+            entities=dict(frame.entities),
+            emotion=frame.emotion,
+            text=frame.text,
+            understood=frame.confident,
         )
         self._before_turn = self.state
         await self._handle(turn)
