@@ -343,12 +343,10 @@ class DialoguePolicyLogic:
             missing = next((s for s in TASKS[state.task].slots if s not in state.slots), None)
             state.awaiting = missing or state.awaiting
         state.attempts += 1
-        if state.attempts >= MAX_ATTEMPTS:
+        if state.attempts >= MAX_ATTEMPTS:  # offer a person; transfer only on a clear yes
             state.clear_task()
-            state.pending_prefix = join(state.pending_prefix, render("too_many_attempts"))
-            return [
-                CallTool("transfer_to_human", {"department": "customer_service", "reason": "dialogue stuck"})
-            ]
+            state.awaiting = "offer_human"
+            return [self._say(state, render("too_many_attempts"))]
         question = self._question_for(state) if state.awaiting else ""
         if lead.rstrip().endswith("?"):
             question = ""

@@ -88,7 +88,8 @@ TEMPLATES: dict[str, str] = {
     "account or tell you our hours.",
     "fallback.offer_human": "Sorry, I'm still not able to help with that. Would you like me to connect you "
     "with a person?",
-    "too_many_attempts": "I'm having trouble with that. Let me connect you with someone who can help.",
+    "too_many_attempts": "I'm having trouble with that. Would you like me to connect you with someone "
+    "who can help?",
     "resume": "Now, back to your request. {question}",
 }
 
