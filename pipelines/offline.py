@@ -38,7 +38,7 @@ from voiceflow.processors.memory import (
     MemoryRecorder,
     PersistentUserMemory,
 )
-from voiceflow.processors.nlu import IntentRouter, NLUConfig, ensure_trained, intent_completeness
+from voiceflow.processors.nlu import IntentRouter, NLUConfig, ensure_trained, intent_completeness, intent_hold
 from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
@@ -82,12 +82,19 @@ class Shared:
 
 class OfflinePipeline:
     def __init__(
-        self, config: Config, *, endpoint_silence_secs: float = 0.8, continuation_secs: float = 1.5
+        self,
+        config: Config,
+        *,
+        endpoint_silence_secs: float = 0.8,
+        endpoint_hold_secs: float = 1.3,
+        continuation_secs: float = 1.5,
     ) -> None:
         self.config = config
         self.endpoint_silence_secs = endpoint_silence_secs
         #: the tools' wall clock (business hours, "tomorrow"); None is the real time. Tests pin it.
         self.now: Callable[[], datetime] | None = None
+        #: the wait after a filler or a request still missing its detail (see intent_hold)
+        self.endpoint_hold_secs = endpoint_hold_secs
         #: the caller going on this soon after the end of a turn continues it (the reply is cancelled)
         self.continuation_secs = continuation_secs
         self.shared: Shared | None = None
@@ -152,6 +159,8 @@ class OfflinePipeline:
                 name="endpointer",
                 silence_secs=self.endpoint_silence_secs,
                 completeness=intent_completeness(),
+                hold=intent_hold(),
+                hold_secs=self.endpoint_hold_secs,
                 continuation_secs=self.continuation_secs,
                 audio_turn=shared.turn is not None,
             ),
