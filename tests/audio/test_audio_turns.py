@@ -239,17 +239,26 @@ async def test_sound_finished_but_words_unsure_lets_the_words_decide(audio_bench
     assert await audio_wait(audio_bench, "i want to check my order", 0.9) == 0.5
 
 
-async def test_no_score_yet_waits_at_least_the_base_window(audio_bench: Bench) -> None:
-    assert await audio_wait(audio_bench, "I want to check my order.", None) == 0.8
+async def test_no_score_yet_waits_the_base_window_or_a_grace_for_complete_words(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", None) == 0.45  # 0.3 + 0.15 grace
+
+
+async def test_no_score_and_unsure_words_wait_the_base_window(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "i want to check my order", None) == 0.8
 
 
 async def test_a_late_score_still_shortens_the_wait(audio_bench: Bench) -> None:
-    # the score lands 0.25 + 0.3 s after the voice: past the 0.3 s window, so the turn ends on arrival
-    assert await audio_wait(audio_bench, "I want to check my order.", 0.9, score_after=0.3) == 0.55
+    # unsure words wait the base 0.8 s; the score lands 0.25 + 0.3 s after the voice and the
+    # words alone then decide (0.5 s): past it, so the turn ends on arrival
+    assert await audio_wait(audio_bench, "i want to check my order", 0.9, score_after=0.3) == 0.55
+
+
+async def test_an_early_score_saying_unfinished_stops_complete_words_ending(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.2, score_after=0.05) == 1.28
 
 
 async def test_a_score_for_another_pause_is_ignored(audio_bench: Bench) -> None:
-    voiced = await audio_bench.speak("I want to check my order.")
+    voiced = await audio_bench.speak("i want to check my order")
     await audio_bench.say((EndOfTurnScore, {"probability": 0.9, "last_voiced_at": voiced - 3.0}))
     await audio_bench.clock.advance(5.0)
     (end,) = audio_bench.ends()

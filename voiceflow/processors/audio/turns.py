@@ -18,8 +18,9 @@ pause (``EndOfTurnScore``: P(finished) from the audio alone) and the window comb
 opinions: when the words read complete (completeness ≥ ``complete_text``) *and* the audio
 says finished (P ≥ ``audio_threshold``) the turn ends after ``complete_secs``; when the
 audio says not finished the wait grows towards ``hold_secs`` as P falls; otherwise the
-words decide as above. Until the pause's score arrives the window is at least the base
-one, so a slow or failed model costs time, never an early end.
+words decide as above. Until the pause's score arrives the window is the base one, or,
+when the words already read complete, ``complete_secs`` plus ``audio_grace_secs``: a slow
+or failed model costs a little time; it can only end a turn early together with the words.
 
 **Over the agent.** A turn opened by an onset that interrupted the agent
 (``VoiceStarted(over_agent=True)``, from ``BargeIn``) that turns out to hold no words, or only
@@ -140,6 +141,7 @@ class Endpointer(Processor):
         audio_turn: bool = False,
         audio_threshold: float = 0.5,
         complete_text: float = 0.8,
+        audio_grace_secs: float = 0.15,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -155,6 +157,7 @@ class Endpointer(Processor):
         self.audio_turn = audio_turn
         self.audio_threshold = audio_threshold
         self.complete_text = complete_text
+        self.audio_grace_secs = audio_grace_secs
         #: the audio model's P(finished) for the current pause (None: none yet)
         self.audio_p: float | None = None
         self.turns_ended = 0
@@ -194,7 +197,10 @@ class Endpointer(Processor):
         by_words = self.silence_secs - c * (self.silence_secs - self.complete_secs)
         if not self.audio_turn:
             return by_words
-        if audio_p is None:  # the pause's score is still on its way
+        if audio_p is None:  # the pause's score is still on its way: words that read complete
+            # wait only a grace for it (it may still ask for more), others the base window
+            if c >= self.complete_text:
+                return min(self.silence_secs, self.complete_secs + self.audio_grace_secs)
             return max(by_words, self.silence_secs)
         if audio_p >= self.audio_threshold:
             return self.complete_secs if c >= self.complete_text else by_words
