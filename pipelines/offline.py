@@ -38,7 +38,14 @@ from voiceflow.processors.memory import (
     MemoryRecorder,
     PersistentUserMemory,
 )
-from voiceflow.processors.nlu import IntentRouter, NLUConfig, ensure_trained, intent_completeness, intent_hold
+from voiceflow.processors.nlu import (
+    IntentRouter,
+    NLUConfig,
+    ensure_trained,
+    intent_backchannel,
+    intent_completeness,
+    intent_hold,
+)
 from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
@@ -160,6 +167,7 @@ class OfflinePipeline:
                 silence_secs=self.endpoint_silence_secs,
                 completeness=intent_completeness(),
                 hold=intent_hold(),
+                backchannel=intent_backchannel(),
                 hold_secs=self.endpoint_hold_secs,
                 continuation_secs=self.continuation_secs,
                 audio_turn=shared.turn is not None,

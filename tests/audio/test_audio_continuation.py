@@ -95,3 +95,32 @@ async def test_off_by_default() -> None:
         await clock.advance(2.0)
     assert ep.continuations == 0
     assert [f.text for f in sink.of(Transcript) if f.final] == ["Hello.", "Is anyone there?"]
+
+
+async def test_talking_over_a_reply_already_heard_is_a_new_turn_not_a_continuation(bench: Bench) -> None:
+    await bench.speak("What time do you close on Saturday?")
+    await bench.clock.advance(0.4)
+    # the caller has heard 0.9 s of the answer when they cut in (BargeIn marks the onset)
+    await bench.say(VoiceStarted, over_agent=True, agent_audible_secs=0.9)
+    await bench.clock.advance(1.0)
+    voiced = bench.clock.now()
+    await bench.say(Transcript, text="Sorry, can I talk to a person please?", final=True)
+    await bench.clock.advance(0.25)
+    await bench.say(VoiceStopped, last_voiced_at=voiced)
+    await bench.clock.advance(3.0)
+    assert bench.ep.continuations == 0 and bench.starts() == [False, False]
+    assert bench.finals()[-1] == "Sorry, can I talk to a person please?"
+
+
+async def test_going_on_while_the_reply_has_barely_started_is_a_continuation(bench: Bench) -> None:
+    await bench.speak("I want to book an appointment.")
+    await bench.clock.advance(0.4)
+    await bench.say(VoiceStarted, over_agent=True, agent_audible_secs=0.2)
+    await bench.clock.advance(1.0)
+    voiced = bench.clock.now()
+    await bench.say(Transcript, text="Next Tuesday at three.", final=True)
+    await bench.clock.advance(0.25)
+    await bench.say(VoiceStopped, last_voiced_at=voiced)
+    await bench.clock.advance(3.0)
+    assert bench.ep.continuations == 1
+    assert bench.finals()[-1] == "I want to book an appointment. Next Tuesday at three."

@@ -101,3 +101,24 @@ def test_a_request_missing_its_detail_holds_the_turn_open(text: str, held: bool)
     from voiceflow.processors.nlu import intent_hold
 
     assert intent_hold()(text) is held
+
+
+@pytest.mark.parametrize(
+    ("text", "backchannel"),
+    [
+        ("mm-hmm", True),
+        ("", True),
+        ("okay right", True),
+        ("minimum", True),  # how pocketsphinx wrote a murmured "mm-hmm" over the agent
+        ("uh hum", True),
+        ("wait", False),  # a stop word: the caller wants the agent to stop
+        ("no no", False),
+        ("sorry what", False),
+        ("goodbye", False),  # a request
+        ("can I talk to a person", False),
+    ],
+)
+def test_what_over_the_agent_is_only_a_backchannel(text: str, backchannel: bool) -> None:
+    from voiceflow.processors.nlu import intent_backchannel
+
+    assert intent_backchannel()(text) is backchannel

@@ -1,7 +1,7 @@
 """A backchannel over the agent stops it at once, then it resumes from where the caller was.
 
 Real Piper speech over the real Twilio Media Streams path into the offline agent: while
-the agent reads out its (several-second) hours answer, the caller says "mm-hmm". The
+the agent reads out its (several-second) hours answer, the caller says "uh-huh". The
 agent's audio is cleared at the onset; no words follow, so the utterance resumes from
 the position the output reported played at the clear, and no new answer is given.
 """
@@ -69,7 +69,7 @@ async def test_mm_hmm_over_the_agent_resumes_it_from_the_played_position(
         await call.wait_for_agent_audio(after=spoken.voiced_end_at, timeout=30)
         await asyncio.sleep(1.5)  # the agent is reading out the hours
         said_from = call.clock.now()
-        mm = await line.say(synthesize("Mm-hmm.", 16000), 16000)
+        mm = await line.say(synthesize("Uh-huh.", 16000), 16000)
         clear_at = await call.wait_for_clear(after=said_from, timeout=10)
         resumed_at = await call.wait_for_agent_audio(after=clear_at + 0.05, timeout=10)
         await call.wait_for_reply(after=resumed_at, timeout=30)

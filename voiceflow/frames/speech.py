@@ -22,6 +22,8 @@ class VoiceStarted(Frame):
     origin: ClassVar[Origin] = Origin.USER
     #: the agent was speaking and this onset interrupted it (set by ``BargeIn``)
     over_agent: bool = False
+    #: for such an onset, how long the agent had been audible (seconds)
+    agent_audible_secs: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,8 +18,9 @@ real words), it was a cough, a "mm-hm" or line noise: a ``ResumeSpeaking`` goes
 downstream for each utterance the clear cut, from the position the output reported
 the caller had heard (its ``PlayoutReport(mark="clear")``), so the TTS says the rest.
 ``false_interruptions`` and ``resumes`` count them. The onset frame forwarded for a
-barge-in is marked ``VoiceStarted(over_agent=True)``, so the endpointer can tell a
-backchannel over the agent from a turn.
+barge-in is marked ``VoiceStarted(over_agent=True, agent_audible_secs=...)``, so the
+endpointer can tell a backchannel over the agent from a turn, and a caller going on before
+the reply was really heard from one interrupting it.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class BargeIn(Processor):
         self.confirm_secs = confirm_secs
         self.resume_after_secs = resume_after_secs
         self.bot_speaking = False
+        self._bot_since = 0.0
         self.user_speaking = False
         self.interruptions = 0
         #: interruptions judged false (too short, nothing followed) and resumes sent for them
@@ -83,6 +85,7 @@ class BargeIn(Processor):
     @on(BotStartedSpeaking, upstream=True)
     async def bot_started(self, frame: BotStartedSpeaking) -> None:
         self.bot_speaking = True
+        self._bot_since = self.now()
         await self.push_up(frame)
 
     @on(BotStoppedSpeaking, upstream=True)
@@ -107,8 +110,9 @@ class BargeIn(Processor):
             self._barge = None
         if self.bot_speaking and self._pending is None:
             if self.min_speech_secs == 0:
+                audible = self.now() - self._bot_since
                 await self._interrupt()
-                await self.push(evolve(frame, over_agent=True))
+                await self.push(evolve(frame, over_agent=True, agent_audible_secs=audible))
                 return
             self._pending = self.create_task(self._confirm(), turn=False)
         await self.push(frame)

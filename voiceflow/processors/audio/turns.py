@@ -29,7 +29,8 @@ a backchannel ("mm-hm", "okay", "right"), is not a request: it ends with no tran
 interrupts again as it ends, so a resumed utterance never plays over the answer to them.
 
 **Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
-judged over (about the time a reply takes to start and be recognised as one), the end was wrong: the
+judged over (about the time a reply takes to start and be recognised as one), and has not
+heard more than ``continuation_heard_secs`` of the reply, the end was wrong: the
 Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
 the turn with what was already said, announcing it with
 ``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
@@ -138,6 +139,8 @@ class Endpointer(Processor):
         hold: Callable[[str], bool] = trailing_hold,
         merge_transcripts: bool = True,
         continuation_secs: float = 0.0,
+        continuation_heard_secs: float = 0.8,
+        backchannel: Callable[[str], bool] = is_backchannel,
         audio_turn: bool = False,
         audio_threshold: float = 0.5,
         complete_text: float = 0.8,
@@ -154,6 +157,8 @@ class Endpointer(Processor):
         self.hold = hold
         self.merge_transcripts = merge_transcripts
         self.continuation_secs = continuation_secs
+        self.continuation_heard_secs = continuation_heard_secs
+        self.backchannel = backchannel
         self.audio_turn = audio_turn
         self.audio_threshold = audio_threshold
         self.complete_text = complete_text
@@ -216,7 +221,7 @@ class Endpointer(Processor):
         if self.in_turn:
             return
         self.in_turn = True
-        previous = self._continued()
+        previous = self._continued(frame)
         if previous is None:
             self._over_agent = frame.over_agent
             self._late_final_due = False
@@ -228,11 +233,13 @@ class Endpointer(Processor):
         await self.interrupt()
         await self._emit(UserStartedSpeaking(continues=True))
 
-    def _continued(self) -> list[Transcript] | None:
+    def _continued(self, onset: VoiceStarted) -> list[Transcript] | None:
         """The finals of the turn that speech starting now continues, if any (see module doc)."""
         ended, self._ended = self._ended, None
         if ended is None or not self.merge_transcripts:
             return None
+        if onset.over_agent and onset.agent_audible_secs > self.continuation_heard_secs:
+            return None  # the caller heard the reply and talks over it: a new turn (barge-in)
         at, finals = ended
         return finals if self.now() - at <= self.continuation_secs else None
 
@@ -308,7 +315,7 @@ class Endpointer(Processor):
         self._late_final_due = late_final_due and self.merge_transcripts
         self.turns_ended += 1
         over_agent, self._over_agent = self._over_agent, False
-        if over_agent and self.merge_transcripts and is_backchannel(text):
+        if over_agent and self.merge_transcripts and self.backchannel(text):
             self.backchannels += 1  # not a request: the agent resumes (BargeIn)
             await self._emit(UserStoppedSpeaking(last_voiced_at=last_voiced))
             return

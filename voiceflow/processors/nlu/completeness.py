@@ -19,12 +19,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from voiceflow.processors.audio.turns import default_completeness, trailing_hold
+from voiceflow.processors.audio.turns import default_completeness, is_backchannel, trailing_hold
 from voiceflow.processors.nlu.entities import extract_entities
 from voiceflow.processors.nlu.regex_tier import RegexTier
 from voiceflow.processors.nlu.spoken import normalise_for_numbers
 
-__all__ = ["NEEDS_DETAIL", "NEEDS_NUMBER", "SELF_CONTAINED", "intent_completeness", "intent_hold"]
+__all__ = [
+    "NEEDS_DETAIL",
+    "NEEDS_NUMBER",
+    "SELF_CONTAINED",
+    "STOP_WORDS",
+    "intent_backchannel",
+    "intent_completeness",
+    "intent_hold",
+]
 
 #: intents complete on their own words; others usually need a detail that may follow
 SELF_CONTAINED = frozenset(
@@ -96,3 +104,26 @@ def intent_hold(regex: RegexTier | None = None) -> Callable[[str], bool]:
         return not (needs & found)
 
     return hold
+
+
+#: short words over the agent that do ask it to stop
+STOP_WORDS = frozenset("stop wait hold hang no nope sorry excuse pardon what hello hey".split())
+_WORDS = re.compile(r"[a-z']+")
+
+
+def intent_backchannel(regex: RegexTier | None = None) -> Callable[[str], bool]:
+    """The Endpointer's ``backchannel`` for sounds over the agent: a listener noise ("mm-hm",
+    "okay"), or one or two words that make no request and are not a stop word (how a
+    recognizer writes a murmur: "minimum", "uh hum"); the agent then goes on."""
+    tier = regex or RegexTier()
+
+    def backchannel(text: str) -> bool:
+        if is_backchannel(text):
+            return True
+        words = _WORDS.findall(text.lower())
+        if len(words) > 2 or STOP_WORDS & set(words):
+            return False
+        answer = tier.match(normalise_for_numbers(text))
+        return answer is None or answer.confidence < tier.threshold
+
+    return backchannel
