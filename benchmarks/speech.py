@@ -11,6 +11,10 @@
 * pocketsphinx (domain LM) and Whisper tiny.en side by side over the phone line, spoken by
   Piper and by espeak-ng (an unfamiliar voice): WER, keyword and digit recall, real-time
   factor, and the final's delay after the end of speech with audio paced at real time;
+  ``stt_wer_phone_piper`` / ``stt_wer_phone_espeak`` (and the recalls) repeat the figures of
+  the default recognizer;
+* the smart-turn v3.2 audio end-of-turn model on finished and cut-off sentences, wideband
+  and over the 8 kHz phone line, both voices (benchmarks/_turn_model.py says how);
 * Piper TTS time to first audio and real-time factor.
 
     .venv/bin/python benchmarks/speech.py [--quick] [--json] [--only 'side by side']
@@ -34,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from benchmarks._turn_model import bench_turn_model  # noqa: E402
+from voiceflow.config import STTSettings  # noqa: E402
 from voiceflow.core.clock import MonotonicClock  # noqa: E402
 from voiceflow.processors.audio import codecs  # noqa: E402
 from voiceflow.processors.audio.resample import StreamResampler  # noqa: E402
@@ -234,6 +240,11 @@ def bench_stt_compare(quick: bool) -> dict[str, float]:
         delays = _paced_delays(make(), paced)
         out[f"stt_final_after_speech_p50_ms_{name}"] = round(_pct(delays, 0.5), 1)
         out[f"stt_final_after_speech_p95_ms_{name}"] = round(_pct(delays, 0.95), 1)
+    # the targets' keys, for the recognizer the offline agent uses by default (VOICEFLOW_STT)
+    default = STTSettings().engine
+    for voice in voices:
+        for measure in ("wer", "keyword_recall", "digit_recall"):
+            out[f"stt_{measure}_phone_{voice}"] = out[f"stt_{measure}_phone_{voice}_{default}"]
     out["stt_compare_sentences"] = len(sentences)
     out["stt_compare_paced_sentences"] = len(paced)
     return out
@@ -314,6 +325,9 @@ def main() -> None:
         "STT (pocketsphinx, phone line, 20 ms feeds; domain = domain LM)": lambda: bench_stt(args.quick),
         "STT side by side (phone line; Piper and espeak-ng voices)": lambda: bench_stt_compare(args.quick),
         "domain LM (build; generic vs domain WER on clean 16 kHz)": lambda: bench_domain_lm(args.quick),
+        "turn model (smart-turn v3.2; wideband, phone line; Piper, espeak-ng)": lambda: bench_turn_model(
+            args.quick
+        ),
         "TTS (Piper joe-medium)": lambda: bench_tts(args.quick),
     }
     sections = {title: run() for title, run in runs.items() if args.only.lower() in title.lower()}

@@ -1,10 +1,12 @@
 """The offline voice agent: no API keys, every model from an installed package.
 
-    input → vad → bargein → stt → endpointer → nlu → memory → dialogue → tts → hangup → output
+    input → vad → bargein → turn → stt → endpointer → nlu → memory → dialogue → tts → hangup → output
 
 Silero VAD marks speech; ``bargein`` interrupts the agent when the caller talks over
-it; pocketsphinx (or Whisper tiny.en, ``VOICEFLOW_STT=whisper``) recognises; the
-endpointer ends the turn sooner when the words already make a complete request; the
+it; ``turn`` scores each pause with the smart-turn audio model (``VOICEFLOW_TURN_MODEL``);
+pocketsphinx (or Whisper tiny.en, ``VOICEFLOW_STT=whisper``) recognises; the
+endpointer ends the turn sooner when the words and the sound both say the request is
+complete, waits longer when either says not, and reopens it if the caller goes on; the
 intent router (regex → Rasa → SetFit → LLM, as configured) decides; ``memory``
 records the call in SQLite; the dialogue policy (or, with ``VOICEFLOW_LLM_BASE_URL``,
 an LLM agent over the same tools) answers; Piper speaks; ``hangup`` ends the call
@@ -28,6 +30,7 @@ from voiceflow.db import Database, open_seeded
 from voiceflow.graphs import Graph, MonotonicClock
 from voiceflow.processors import Processor
 from voiceflow.processors.audio import BargeIn, Endpointer, SileroVAD, VADProcessor
+from voiceflow.processors.audio.turn_audio import AudioTurnDetector
 from voiceflow.processors.dialogue import DialoguePolicy, HangUpAfterGoodbye
 from voiceflow.processors.memory import (
     MEMORY_MIGRATION,
@@ -35,7 +38,14 @@ from voiceflow.processors.memory import (
     MemoryRecorder,
     PersistentUserMemory,
 )
-from voiceflow.processors.nlu import IntentRouter, NLUConfig, ensure_trained, intent_completeness
+from voiceflow.processors.nlu import (
+    IntentRouter,
+    NLUConfig,
+    ensure_trained,
+    intent_backchannel,
+    intent_completeness,
+    intent_hold,
+)
 from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
@@ -44,6 +54,7 @@ from voiceflow.services.llm.engine import LLMEngine
 from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 from voiceflow.services.tts.piper import PiperEngine
+from voiceflow.services.turn.engine import TurnModel
 
 SYSTEM_PROMPT = (
     "You are the phone agent of Acme Home, a home-goods retailer. Answer in one or two short "
@@ -73,14 +84,26 @@ class Shared:
     stt_wideband: STTEngine
     tts: PiperEngine
     llm: LLMEngine | None
+    turn: TurnModel | None = None
 
 
 class OfflinePipeline:
-    def __init__(self, config: Config, *, endpoint_silence_secs: float = 0.8) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        endpoint_silence_secs: float = 0.8,
+        endpoint_hold_secs: float = 1.3,
+        continuation_secs: float = 1.5,
+    ) -> None:
         self.config = config
         self.endpoint_silence_secs = endpoint_silence_secs
         #: the tools' wall clock (business hours, "tomorrow"); None is the real time. Tests pin it.
         self.now: Callable[[], datetime] | None = None
+        #: the wait after a filler or a request still missing its detail (see intent_hold)
+        self.endpoint_hold_secs = endpoint_hold_secs
+        #: the caller going on this soon after the end of a turn continues it (the reply is cancelled)
+        self.continuation_secs = continuation_secs
         self.shared: Shared | None = None
 
     async def prepare(self) -> None:
@@ -98,6 +121,10 @@ class OfflinePipeline:
             tts=PiperEngine(),
             llm=llm_engine(self.config.llm),
         )
+        if self.config.stt.turn_model == "smart-turn":
+            from voiceflow.services.turn.smart_turn import SmartTurnModel
+
+            shared.turn = await asyncio.to_thread(SmartTurnModel.shared)  # checked against its sha256
         # load every model now, so the first call answers as fast as the next
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
@@ -127,13 +154,23 @@ class OfflinePipeline:
         if (shared := self.shared) is None:
             raise RuntimeError("OfflinePipeline.prepare() must run before the first call")
         stt = shared.stt_phone if ctx.transport == "twilio" else shared.stt_wideband  # 8 kHz vs wideband
+        turn = [] if shared.turn is None else [AudioTurnDetector(shared.turn, name="turn")]
         return Graph(f"offline:{ctx.call_id}").chain(
             input,
             VADProcessor(name="vad"),
-            BargeIn(name="bargein"),
+            # the agent stops at the caller's onset and resumes where it was cut if no words follow
+            BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
+            *turn,
             STTProcessor(stt, name="stt"),
             Endpointer(
-                name="endpointer", silence_secs=self.endpoint_silence_secs, completeness=intent_completeness()
+                name="endpointer",
+                silence_secs=self.endpoint_silence_secs,
+                completeness=intent_completeness(),
+                hold=intent_hold(),
+                backchannel=intent_backchannel(),
+                hold_secs=self.endpoint_hold_secs,
+                continuation_secs=self.continuation_secs,
+                audio_turn=shared.turn is not None,
             ),
             IntentRouter(name="nlu", config=shared.nlu, llm=shared.llm),
             MemoryRecorder(name="memory", persistent=shared.memory),

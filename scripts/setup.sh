@@ -45,3 +45,5 @@ fi
 # CPU build of torch first, so nothing pulls a CUDA build (setfit / sentence-transformers need torch).
 "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 "$VENV/bin/python" -m pip install -q -e ".[all,dev]"
+# the smart-turn v3.2 end-of-turn model, extracted from the pipecat-ai wheel (never installed)
+bash scripts/fetch_smart_turn.sh "$VENV"

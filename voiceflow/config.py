@@ -235,6 +235,12 @@ class STTSettings:
         "`deepgram` (its `speech_final` / `UtteranceEnd`)",
         check=_one_of("voiceflow", "deepgram"),
     )
+    turn_model: str = setting(
+        "VOICEFLOW_TURN_MODEL",
+        "smart-turn",
+        "audio end-of-turn model the endpointer combines with the words: `smart-turn` (v3.2) or `none`",
+        check=_one_of("smart-turn", "none"),
+    )
 
     @property
     def recognizer(self) -> str:

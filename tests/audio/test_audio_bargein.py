@@ -11,6 +11,8 @@ from voiceflow.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
     Interrupt,
+    PlayoutReport,
+    ResumeSpeaking,
     TTSAudio,
     VoiceStarted,
     VoiceStopped,
@@ -123,3 +125,82 @@ async def test_stale_agent_audio_stops_after_barge_in(call: Call) -> None:
     await call.clock.advance(0)
     assert [f.generation for f in call.sink.of(TTSAudio)] == [0, 1]
     assert call.run.dropped_stale + sum(s["dropped_stale"] for s in call.run.stats().values()) == 3
+
+
+# -- fast stop at the onset, resume after a false alarm -------------------------------------------
+class Playout(Speaker):
+    """Also reports, as an output transport does on a clear, how much of an utterance was heard."""
+
+    produces = (BotStartedSpeaking, BotStoppedSpeaking, PlayoutReport)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard_ms = 1234.5
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        await super().on_interrupt(frame)
+        report = PlayoutReport(utterance_id=7, played_ms=self.heard_ms, finished=False, mark="clear")
+        await self.push_up(report)
+        await self.push_up(BotStoppedSpeaking())
+
+
+@pytest.fixture
+async def fast() -> AsyncIterator[Call]:
+    clock = VirtualClock()
+    barge = BargeIn(name="barge", min_speech_secs=0, resume=True, confirm_secs=0.6, resume_after_secs=0.3)
+    speaker, sink = Playout(), Collector(name="sink")
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, TTSAudio]).chain(barge, speaker, sink)
+    async with GraphRun(g, clock=clock) as run:
+        yield Call(run, clock, barge, speaker, sink)
+
+
+async def voice(call: Call, secs: float) -> None:
+    """The caller makes a sound: onset report, ``secs`` of voice, the VAD's stop 0.25 s later."""
+    await call.user(True)
+    await call.clock.advance(secs)
+    voiced = call.clock.now()
+    await call.clock.advance(0.25)
+    await call.run.push(call.run.make(VoiceStopped, last_voiced_at=voiced))
+    await call.clock.advance(0)
+
+
+async def test_onset_stops_the_agent_at_once_and_marks_the_onset(fast: Call) -> None:
+    await fast.bot(True)
+    await fast.user(True)
+    assert len(fast.speaker.interrupts) == 1  # no wait: the onset report itself stops the agent
+    (onset,) = fast.sink.of(VoiceStarted)
+    assert onset.over_agent
+
+
+async def test_a_cough_resumes_the_agent_from_the_played_position(fast: Call) -> None:
+    await fast.bot(True)
+    await voice(fast, 0.2)
+    assert fast.sink.of(ResumeSpeaking) == []  # judged only once nothing followed
+    await fast.clock.advance(0.3)
+    (resume,) = fast.sink.of(ResumeSpeaking)
+    assert (resume.utterance_id, resume.from_ms) == (7, fast.speaker.heard_ms)
+    assert fast.barge.false_interruptions == 1 and fast.barge.resumes == 1
+
+
+async def test_speech_longer_than_the_confirm_window_is_a_real_interruption(fast: Call) -> None:
+    await fast.bot(True)
+    await voice(fast, 0.8)
+    await fast.clock.advance(2.0)
+    assert fast.sink.of(ResumeSpeaking) == [] and fast.barge.false_interruptions == 0
+
+
+async def test_more_voice_right_after_the_sound_is_not_a_false_alarm(fast: Call) -> None:
+    await fast.bot(True)
+    await voice(fast, 0.2)
+    await fast.clock.advance(0.1)
+    await voice(fast, 0.2)  # "no ... wait": the caller goes on within the resume window
+    await fast.clock.advance(2.0)
+    assert fast.sink.of(ResumeSpeaking) == []
+
+
+async def test_no_resume_when_something_else_interrupted_meanwhile(fast: Call) -> None:
+    await fast.bot(True)
+    await voice(fast, 0.2)
+    await fast.sink.interrupt()  # e.g. the endpointer reopening the previous turn
+    await fast.clock.advance(1.0)
+    assert fast.sink.of(ResumeSpeaking) == [] and fast.barge.false_interruptions == 0

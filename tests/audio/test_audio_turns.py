@@ -9,6 +9,7 @@ import pytest
 
 from voiceflow.frames import (
     End,
+    EndOfTurnScore,
     Frame,
     Transcript,
     UserStartedSpeaking,
@@ -202,3 +203,95 @@ def test_default_completeness(text: str, low: float, high: float) -> None:
 def test_trailing_hold_words() -> None:
     assert trailing_hold("I was thinking, um") and trailing_hold("it's broken because")
     assert not trailing_hold("it's broken") and not trailing_hold("")
+
+
+# -- with the audio model's opinion (EndOfTurnScore) ---------------------------------------------
+@pytest.fixture
+async def audio_bench() -> AsyncIterator[Bench]:
+    clock = VirtualClock(50.0)
+    sink = Collector(name="sink")
+    ep = Endpointer(name="ep", audio_turn=True)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, Transcript, EndOfTurnScore]).chain(ep, sink)
+    async with GraphRun(g, clock=clock) as run:
+        yield Bench(run, clock, sink, ep)
+
+
+async def audio_wait(b: Bench, text: str, p: float | None, *, score_after: float = 0.05) -> float:
+    voiced = await b.speak(text)  # VoiceStopped 0.25 s after the last voice
+    if p is not None:
+        await b.clock.advance(score_after)
+        await b.say((EndOfTurnScore, {"probability": p, "last_voiced_at": voiced}))
+    await b.clock.advance(5.0)
+    (end,) = b.ends()
+    return round(end.ts - voiced, 6)
+
+
+async def test_words_and_sound_both_finished_end_fast(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.9) == 0.3
+
+
+async def test_sound_unfinished_waits_longer_than_the_words_alone(audio_bench: Bench) -> None:
+    # 0.8 + (0.5 - 0.1) / 0.5 * (1.6 - 0.8)
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.1) == 1.44
+
+
+async def test_sound_finished_but_words_unsure_lets_the_words_decide(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "i want to check my order", 0.9) == 0.5
+
+
+async def test_no_score_yet_waits_the_base_window_or_a_grace_for_complete_words(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", None) == 0.45  # 0.3 + 0.15 grace
+
+
+async def test_no_score_and_unsure_words_wait_the_base_window(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "i want to check my order", None) == 0.8
+
+
+async def test_a_late_score_still_shortens_the_wait(audio_bench: Bench) -> None:
+    # unsure words wait the base 0.8 s; the score lands 0.25 + 0.3 s after the voice and the
+    # words alone then decide (0.5 s): past it, so the turn ends on arrival
+    assert await audio_wait(audio_bench, "i want to check my order", 0.9, score_after=0.3) == 0.55
+
+
+async def test_an_early_score_saying_unfinished_stops_complete_words_ending(audio_bench: Bench) -> None:
+    assert await audio_wait(audio_bench, "I want to check my order.", 0.2, score_after=0.05) == 1.28
+
+
+async def test_a_score_for_another_pause_is_ignored(audio_bench: Bench) -> None:
+    voiced = await audio_bench.speak("i want to check my order")
+    await audio_bench.say((EndOfTurnScore, {"probability": 0.9, "last_voiced_at": voiced - 3.0}))
+    await audio_bench.clock.advance(5.0)
+    (end,) = audio_bench.ends()
+    assert round(end.ts - voiced, 6) == 0.8
+
+
+# -- turns over the agent -----------------------------------------------------------------------
+async def over_agent(b: Bench, text: str) -> None:
+    await b.say((VoiceStarted, {"over_agent": True}))
+    await b.clock.advance(0.4)
+    voiced = b.clock.now()
+    await b.say((Transcript, {"text": text, "final": True}))
+    await b.clock.advance(0.25)
+    await b.say((VoiceStopped, {"last_voiced_at": voiced}))
+    await b.clock.advance(3.0)
+
+
+@pytest.mark.parametrize("text", ["", "Mm-hmm.", "okay", "uh huh, right"])
+async def test_a_backchannel_over_the_agent_is_not_a_turn(bench: Bench, text: str) -> None:
+    generation = bench.run.generation.value
+    await over_agent(bench, text)
+    assert bench.finals() == [] and len(bench.ends()) == 1  # the turn closes with no words
+    assert bench.ep.backchannels == 1 and bench.run.generation.value == generation
+
+
+async def test_words_over_the_agent_are_a_turn_and_stop_any_resumed_audio(bench: Bench) -> None:
+    generation = bench.run.generation.value
+    await over_agent(bench, "Sorry, what about Sunday?")
+    assert bench.finals() == ["Sorry, what about Sunday?"] and bench.ep.backchannels == 0
+    assert bench.run.generation.value == generation + 1
+
+
+async def test_a_backchannel_that_is_not_over_the_agent_is_a_turn(bench: Bench) -> None:
+    await bench.speak("Okay.")
+    await bench.clock.advance(3.0)
+    assert bench.finals() == ["Okay."]

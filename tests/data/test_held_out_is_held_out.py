@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -67,12 +68,29 @@ def _nlu_test() -> list[str]:
     return [e for examples in tests["utterances"].values() for e in examples]
 
 
-CALLERS, NLU_TEST = _callers(), _nlu_test()
+def _understanding() -> list[str]:
+    """The understanding evaluation set (dialogue on correctly heard text): held out from both."""
+    path = Path(__file__).resolve().parents[1] / "understanding" / "understanding_eval.json"
+    return [c["text"] for c in json.loads(path.read_text("utf-8"))["cases"]]
+
+
+CALLERS, NLU_TEST, UNDERSTANDING = _callers(), _nlu_test(), _understanding()
 
 
 def test_the_sets_are_read() -> None:
     assert len(CALLERS) > 50 and len(NLU_TEST) > 100
     assert len(_training_examples()) > 100 and len(_template_patterns()) > 10
+
+
+@pytest.mark.parametrize("sentence", UNDERSTANDING)
+def test_no_understanding_case_is_in_another_set(sentence: str) -> None:
+    others = {_norm(s) for s in CALLERS + NLU_TEST} | {
+        _norm(s)
+        for s in json.loads(_read("voiceflow.sim", "data/tuning_sentences.json"))["sentences"]
+        for s in (s["text"], s["spoken"])
+    }
+    assert _norm(sentence) not in _training_examples() and _norm(sentence) not in others
+    assert not any(p.match(_norm(sentence)) for p in _template_patterns())
 
 
 @pytest.mark.parametrize("sentence", CALLERS + NLU_TEST)

@@ -145,7 +145,7 @@ async def test_off_grid_time_and_past_time_today(db: Database, now: FixedNow) ->
     ]
 
 
-async def test_three_failed_answers_hand_the_caller_to_a_person(db: Database, now: FixedNow) -> None:
+async def test_three_failed_answers_offer_a_person_and_a_yes_transfers(db: Database, now: FixedNow) -> None:
     call = await converse(
         make_policy(db, now),
         said("schedule_appointment", "book an appointment"),
@@ -153,8 +153,18 @@ async def test_three_failed_answers_hand_the_caller_to_a_person(db: Database, no
         said("out_of_scope", "hmm"),
         said("out_of_scope", "yesterday", date="2025-11-30"),
     )
-    assert call.replies[-1].startswith(
-        "I'm having trouble with that. Let me connect you with someone who can help."
+    # a turn that was not understood never transfers on its own: the agent offers, the caller decides
+    assert call.replies[-1] == (
+        "I'm having trouble with that. Would you like me to connect you with someone who can help?"
+    )
+    assert call.tools == []
+    call = await converse(
+        make_policy(db, now),
+        said("schedule_appointment", "book an appointment"),
+        said("out_of_scope", "last week", date="2025-11-24"),
+        said("out_of_scope", "hmm"),
+        said("out_of_scope", "yesterday", date="2025-11-30"),
+        said("affirm", "yes please"),
     )
     assert "You're number 1 in line" in call.replies[-1]
     assert call.tools == ["transfer_to_human"]

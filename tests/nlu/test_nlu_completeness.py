@@ -79,3 +79,46 @@ async def test_the_endpointer_ends_a_complete_order_question_sooner() -> None:
             (end,) = sink.of(UserStoppedSpeaking)
             waits[text] = round(end.ts - voiced, 6)
     assert waits == {"where is my order one zero zero two": 0.3, "where is my order": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("I have a question about my order.", True),  # the number usually follows
+        ("I'd like to book an appointment.", True),  # so does the day
+        ("i need to cancel my appointment", True),
+        ("I need some help with my account.", True),
+        ("So I got a delivery yesterday.", True),  # a statement, no request yet
+        ("and then um", True),  # a trailing filler, as before
+        ("Where is my order one zero zero two?", False),  # complete: answer fast
+        ("I'd like to book an appointment for next Tuesday at three pm.", False),
+        ("What time do you close on Saturday?", False),
+        ("What is your return policy?", False),
+        ("next Tuesday", False),  # a short answer is the whole turn
+    ],
+)
+def test_a_request_missing_its_detail_holds_the_turn_open(text: str, held: bool) -> None:
+    from voiceflow.processors.nlu import intent_hold
+
+    assert intent_hold()(text) is held
+
+
+@pytest.mark.parametrize(
+    ("text", "backchannel"),
+    [
+        ("mm-hmm", True),
+        ("", True),
+        ("okay right", True),
+        ("minimum", True),  # how pocketsphinx wrote a murmured "mm-hmm" over the agent
+        ("uh hum", True),
+        ("wait", False),  # a stop word: the caller wants the agent to stop
+        ("no no", False),
+        ("sorry what", False),
+        ("goodbye", False),  # a request
+        ("can I talk to a person", False),
+    ],
+)
+def test_what_over_the_agent_is_only_a_backchannel(text: str, backchannel: bool) -> None:
+    from voiceflow.processors.nlu import intent_backchannel
+
+    assert intent_backchannel()(text) is backchannel

@@ -70,7 +70,16 @@ async def test_classify_without_a_graph(trained_model: tuple[Path, bool]) -> Non
         result = await router.classify("yes please")
         assert (result.intent, result.tier, result.confident) == ("affirm", "regex", True)
         fields = result.frame_fields()
-        assert set(fields) == {"intent", "confidence", "text", "entities", "emotion", "tier", "latency_ms"}
+        assert set(fields) == {
+            "intent",
+            "confidence",
+            "text",
+            "entities",
+            "emotion",
+            "tier",
+            "latency_ms",
+            "confident",
+        }
     finally:
         await router.aclose()
 

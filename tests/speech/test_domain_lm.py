@@ -95,6 +95,8 @@ def test_written_text_becomes_spoken_dictionary_words() -> None:
         dlm.spoken_form("look up 555-123-4567") == "look up five five five one two three four five six seven"
     )
     assert dlm.spoken_form("status of order #1001?") == "status of order one zero zero one"
+    # Whisper writes a spoken digit string in hyphen-joined groups: still digit by digit
+    assert dlm.spoken_form("The tracking number is 9-3-16.") == "the tracking number is nine three one six"
     assert dlm.spoken_form("I'd rate it 4 out of 5") == "i'd rate it four out of five"
     assert dlm.cardinal(745) == "seven hundred forty five"
     assert dlm.ordinal(21) == "twenty first" and dlm.ordinal(30) == "thirtieth"

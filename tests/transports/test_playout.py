@@ -191,6 +191,23 @@ async def test_voice_to_voice_counts_from_the_callers_last_voiced_audio() -> Non
     assert values == [{"v2v_ms": 550.0, "turn": 1}] and out.stats.v2v_ms == [550.0]
 
 
+async def test_voice_to_voice_when_the_end_of_turn_arrives_behind_its_reply() -> None:
+    # in a pipeline the TTS forwards the end of turn only once the reply is synthesized: the
+    # reply's audio reaches the output first, and is still the reply to that turn
+    clock = VirtualClock()
+    graph, tap, out, _wire = setup(clock)
+    async with GraphRun(graph, clock=clock) as run:
+        await clock.advance(1.0)
+        end = run.make(UserStoppedSpeaking, last_voiced_at=0.7)  # decided at 1.0
+        await clock.advance(0.25)
+        await say(run, 0.2)  # made at 1.25, sent at once
+        await clock.advance(0.3)
+        await run.push(end)
+        await clock.advance(0.5)
+    values = [f.values for _, f in tap.of(Metrics)]
+    assert values == [{"v2v_ms": 550.0, "turn": 1}] and out.stats.v2v_ms == [550.0]
+
+
 async def test_bad_agent_audio_is_reported_not_raised() -> None:
     clock = VirtualClock()
     graph, _tap, _out, wire = setup(clock)

@@ -3,10 +3,11 @@
 from voiceflow.frames.audio import AudioRaw, TTSAudio
 from voiceflow.frames.base import Frame, FrameContext, Lane, Origin, evolve
 from voiceflow.frames.control import DTMF, Cancel, End, Error, Interrupt, Metrics, Start
-from voiceflow.frames.playout import Mark, PlayoutReport
+from voiceflow.frames.playout import Mark, PlayoutReport, ResumeSpeaking
 from voiceflow.frames.speech import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    EndOfTurnScore,
     UserStartedSpeaking,
     UserStoppedSpeaking,
     VoiceStarted,
@@ -22,6 +23,7 @@ __all__ = [
     "BotStoppedSpeaking",
     "Cancel",
     "End",
+    "EndOfTurnScore",
     "Error",
     "Frame",
     "FrameContext",
@@ -34,6 +36,7 @@ __all__ = [
     "Metrics",
     "Origin",
     "PlayoutReport",
+    "ResumeSpeaking",
     "Start",
     "TTSAudio",
     "TextToSpeak",

@@ -26,3 +26,12 @@ class PlayoutReport(Frame):
     played_ms: float
     finished: bool = False
     mark: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeSpeaking(Frame):
+    """Travels downstream to the TTS: the interruption was false (a cough, "mm-hm"); say
+    utterance ``utterance_id`` again from ``from_ms``, the point the caller had heard."""
+
+    utterance_id: int
+    from_ms: float

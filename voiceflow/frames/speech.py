@@ -20,6 +20,10 @@ class VoiceStarted(Frame):
     """The VAD heard voice start (onset confirmed); the caller may be pausing mid-turn."""
 
     origin: ClassVar[Origin] = Origin.USER
+    #: the agent was speaking and this onset interrupted it (set by ``BargeIn``)
+    over_agent: bool = False
+    #: for such an onset, how long the agent had been audible (seconds)
+    agent_audible_secs: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,10 +36,23 @@ class VoiceStopped(Frame):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EndOfTurnScore(Frame):
+    """An audio end-of-turn model's verdict on a pause: P(the caller has finished)."""
+
+    origin: ClassVar[Origin] = Origin.USER
+    probability: float
+    #: the ``VoiceStopped.last_voiced_at`` of the pause it judges
+    last_voiced_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserStartedSpeaking(Frame):
     """A caller turn began (the endpointer's decision)."""
 
     origin: ClassVar[Origin] = Origin.USER
+    #: the caller went on just after the previous turn was judged over: this turn replaces it
+    #: (its final transcript carries both parts; the reply to the first part was cancelled)
+    continues: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

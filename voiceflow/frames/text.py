@@ -31,6 +31,8 @@ class Intent(Frame):
     emotion: str = "neutral"
     tier: str = ""
     latency_ms: float = 0.0
+    #: a tier passed its threshold; False: the best guess below every threshold (not understood)
+    confident: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

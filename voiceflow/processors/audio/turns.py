@@ -13,6 +13,29 @@ measured from the caller's last voiced audio:
 A transcript arriving during the wait re-times it. If speech resumes before the
 window ends, the turn simply continues (debounce).
 
+**The sound of it.** With ``audio_turn=True`` an ``AudioTurnDetector`` upstream scores each
+pause (``EndOfTurnScore``: P(finished) from the audio alone) and the window combines both
+opinions: when the words read complete (completeness ≥ ``complete_text``) *and* the audio
+says finished (P ≥ ``audio_threshold``) the turn ends after ``complete_secs``; when the
+audio says not finished the wait grows towards ``hold_secs`` as P falls; otherwise the
+words decide as above. Until the pause's score arrives the window is the base one, or,
+when the words already read complete, ``complete_secs`` plus ``audio_grace_secs``: a slow
+or failed model costs a little time; it can only end a turn early together with the words.
+
+**Over the agent.** A turn opened by an onset that interrupted the agent
+(``VoiceStarted(over_agent=True)``, from ``BargeIn``) that turns out to hold no words, or only
+a backchannel ("mm-hm", "okay", "right"), is not a request: it ends with no transcript
+(``backchannels`` counts them) and ``BargeIn`` resumes the agent. One with real words
+interrupts again as it ends, so a resumed utterance never plays over the answer to them.
+
+**Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
+judged over (about the time a reply takes to start and be recognised as one), and has not
+heard more than ``continuation_heard_secs`` of the reply, the end was wrong: the
+Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
+the turn with what was already said, announcing it with
+``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
+parts, so the request is answered once, whole. ``continuations`` counts them.
+
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
 carrying the whole turn's text so far, then at the end of the turn one final
@@ -36,10 +59,23 @@ from collections.abc import Callable
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.base import Frame, evolve
 from voiceflow.frames.control import End
-from voiceflow.frames.speech import UserStartedSpeaking, UserStoppedSpeaking, VoiceStarted, VoiceStopped
+from voiceflow.frames.speech import (
+    EndOfTurnScore,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    VoiceStarted,
+    VoiceStopped,
+)
 from voiceflow.frames.text import Transcript
 
-__all__ = ["HOLD_WORDS", "Endpointer", "default_completeness", "trailing_hold"]
+__all__ = [
+    "BACKCHANNEL_WORDS",
+    "HOLD_WORDS",
+    "Endpointer",
+    "default_completeness",
+    "is_backchannel",
+    "trailing_hold",
+]
 
 #: fillers and conjunctions after which the caller is likely to go on
 HOLD_WORDS = frozenset(
@@ -55,6 +91,16 @@ _SHORT_ANSWERS = frozenset(
     "great perfect fine please".split()
 )
 _WORD = re.compile(r"[a-z0-9']+")
+#: what a listener says over a speaker without taking the turn
+BACKCHANNEL_WORDS = frozenset(
+    "mm mmm hmm mhm mm-hmm uh-huh uh huh um ah oh okay ok yeah yep yes right sure alright i see got "
+    "it cool great".split()
+)
+
+
+def is_backchannel(text: str) -> bool:
+    """True when ``text`` is empty or only listener noises ("mm-hm", "okay, right")."""
+    return all(w in BACKCHANNEL_WORDS for w in _WORD.findall(text.lower().replace("-", " ")))
 
 
 def trailing_hold(text: str) -> bool:
@@ -92,6 +138,13 @@ class Endpointer(Processor):
         completeness: Callable[[str], float] = default_completeness,
         hold: Callable[[str], bool] = trailing_hold,
         merge_transcripts: bool = True,
+        continuation_secs: float = 0.0,
+        continuation_heard_secs: float = 0.8,
+        backchannel: Callable[[str], bool] = is_backchannel,
+        audio_turn: bool = False,
+        audio_threshold: float = 0.5,
+        complete_text: float = 0.8,
+        audio_grace_secs: float = 0.15,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -103,7 +156,23 @@ class Endpointer(Processor):
         self.completeness = completeness
         self.hold = hold
         self.merge_transcripts = merge_transcripts
+        self.continuation_secs = continuation_secs
+        self.continuation_heard_secs = continuation_heard_secs
+        self.backchannel = backchannel
+        self.audio_turn = audio_turn
+        self.audio_threshold = audio_threshold
+        self.complete_text = complete_text
+        self.audio_grace_secs = audio_grace_secs
+        #: the audio model's P(finished) for the current pause (None: none yet)
+        self.audio_p: float | None = None
         self.turns_ended = 0
+        #: turns reopened because the caller went on after their end was judged (see module doc)
+        self.continuations = 0
+        #: turns over the agent that held no words or only a backchannel (see module doc)
+        self.backchannels = 0
+        self._over_agent = False
+        #: the last ended turn while it may still be continued: (ended at, its final transcripts)
+        self._ended: tuple[float, list[Transcript]] | None = None
         #: the silence window chosen for the latest end of turn (seconds)
         self.last_window: float | None = None
         self._late_final_due = False  # an interim stood in for a final that may still come
@@ -125,22 +194,54 @@ class Endpointer(Processor):
         """The turn's text so far (finals, then the latest interim)."""
         return " ".join([f.text for f in self._finals if f.text] + ([self._interim] if self._interim else []))
 
-    def window_for(self, text: str) -> float:
-        """The silence window after the caller stops with ``text`` said so far."""
+    def window_for(self, text: str, audio_p: float | None = None) -> float:
+        """The silence window after the caller stops with ``text`` said so far (module doc)."""
         if text and self.hold(text):
             return self.hold_secs
         c = min(1.0, max(0.0, self.completeness(text))) if text else 0.0
-        return self.silence_secs - c * (self.silence_secs - self.complete_secs)
+        by_words = self.silence_secs - c * (self.silence_secs - self.complete_secs)
+        if not self.audio_turn:
+            return by_words
+        if audio_p is None:  # the pause's score is still on its way: words that read complete
+            # wait only a grace for it (it may still ask for more), others the base window
+            if c >= self.complete_text:
+                return min(self.silence_secs, self.complete_secs + self.audio_grace_secs)
+            return max(by_words, self.silence_secs)
+        if audio_p >= self.audio_threshold:
+            return self.complete_secs if c >= self.complete_text else by_words
+        unsure = (self.audio_threshold - audio_p) / self.audio_threshold
+        return max(by_words, self.silence_secs + unsure * (self.hold_secs - self.silence_secs))
 
     # -- handlers --------------------------------------------------------------------
     @on(VoiceStarted)
     async def started(self, frame: VoiceStarted) -> None:
         self._cancel_timer()
-        self._late_final_due = False
         self._speaking = True
-        if not self.in_turn:
-            self.in_turn = True
+        self.audio_p = None
+        if self.in_turn:
+            return
+        self.in_turn = True
+        previous = self._continued(frame)
+        if previous is None:
+            self._over_agent = frame.over_agent
+            self._late_final_due = False
             await self._emit(UserStartedSpeaking())
+            return
+        # the caller goes on: the end was premature; cancel the reply and reopen the turn
+        self.continuations += 1
+        self._finals = previous
+        await self.interrupt()
+        await self._emit(UserStartedSpeaking(continues=True))
+
+    def _continued(self, onset: VoiceStarted) -> list[Transcript] | None:
+        """The finals of the turn that speech starting now continues, if any (see module doc)."""
+        ended, self._ended = self._ended, None
+        if ended is None or not self.merge_transcripts:
+            return None
+        if onset.over_agent and onset.agent_audible_secs > self.continuation_heard_secs:
+            return None  # the caller heard the reply and talks over it: a new turn (barge-in)
+        at, finals = ended
+        return finals if self.now() - at <= self.continuation_secs else None
 
     @on(VoiceStopped)
     async def stopped(self, frame: VoiceStopped) -> None:
@@ -150,10 +251,17 @@ class Endpointer(Processor):
         self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
         self._start_timer()
 
+    @on(EndOfTurnScore)
+    async def scored(self, frame: EndOfTurnScore) -> None:
+        if self.in_turn and not self._speaking and frame.last_voiced_at == self._last_voiced_at:
+            self.audio_p = frame.probability
+            self._start_timer()  # the window may now be shorter (or longer)
+
     @on(Transcript)
     async def transcript(self, frame: Transcript) -> None:
-        if not self.in_turn and frame.final and self._late_final_due:
-            self._late_final_due = False  # its text already went out with the end of turn
+        if frame.final and self._late_final_due:
+            # its text already went out with the end of turn (or sits in the continued turn)
+            self._late_final_due = False
             return
         if not self.in_turn or not self.merge_transcripts:
             await self._emit(frame)
@@ -189,7 +297,7 @@ class Endpointer(Processor):
 
     async def _wait_then_end(self) -> None:
         clock = self.run.clock
-        window = self.window_for(self.text)
+        window = self.window_for(self.text, self.audio_p)
         deadline = self._last_voiced_at + window
         if (wait := deadline - clock.now()) > 0:
             await clock.sleep(wait)
@@ -206,10 +314,19 @@ class Endpointer(Processor):
         self._reset()
         self._late_final_due = late_final_due and self.merge_transcripts
         self.turns_ended += 1
+        over_agent, self._over_agent = self._over_agent, False
+        if over_agent and self.merge_transcripts and self.backchannel(text):
+            self.backchannels += 1  # not a request: the agent resumes (BargeIn)
+            await self._emit(UserStoppedSpeaking(last_voiced_at=last_voiced))
+            return
+        if over_agent:
+            await self.interrupt()  # whatever resumed meanwhile must not play over the answer
         frames: list[Frame] = []
         if self.merge_transcripts and text:
             base = finals[-1] if finals else Transcript(text=text, final=True)
             frames.append(evolve(base, text=text, final=True))
+        if self.continuation_secs > 0:
+            self._ended = (self.now(), [f for f in frames if isinstance(f, Transcript)])
         frames.append(UserStoppedSpeaking(last_voiced_at=last_voiced))
         await self._emit(*frames)
 

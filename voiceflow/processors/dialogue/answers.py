@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from voiceflow.processors.dialogue.templates import join, render
-from voiceflow.processors.tools.spoken import spoken_digits
+from voiceflow.processors.tools.business import DAY_NAMES
+from voiceflow.processors.tools.spoken import spoken_digits, spoken_time
 
 MAX_ANSWER_CHARS = 320
 
@@ -46,12 +48,44 @@ def _feedback(result: dict[str, Any]) -> str:
     return render("feedback.thanks", rating=result["rating"], comment_part=comment_part)
 
 
-def _hours(result: dict[str, Any]) -> str:
-    return render("hours.open" if result.get("open_now") else "hours.closed", **result)
+def _hours(result: dict[str, Any], day: str | None = None) -> str:
+    """Open now / closed now; for a question about another day (a weekday name), its hours alone."""
+    asked = day
+    today = _weekday(str(result.get("now", ""))[:10])
+    if asked is None or asked == today:
+        return render("hours.open" if result.get("open_now") else "hours.closed", **result)
+    row = next((r for r in result.get("hours", []) if r["day"] == asked), None)
+    if row is None:
+        return render("hours.day_closed", day=asked, **result)
+    return render(
+        "hours.day_open",
+        day=asked,
+        department_name=result["department_name"],
+        spoken_open=spoken_time(row["open"]),
+        spoken_close=spoken_time(row["close"]),
+    )
 
 
-def reply_for(tool: str, result: dict[str, Any], *, task: str | None) -> str:
-    """The spoken answer for a successful tool call."""
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.IGNORECASE)
+
+
+def weekday_asked(text: str, date_entity: object = None) -> str | None:
+    """The weekday an opening-hours question is about ("on Saturday", "Sundays", a resolved date)."""
+    if date_entity:
+        return _weekday(str(date_entity))
+    m = _WEEKDAY.search(text)
+    return m.group(1).capitalize() if m else None
+
+
+def _weekday(iso: str | None) -> str | None:
+    try:
+        return DAY_NAMES[date.fromisoformat(iso).weekday()] if iso else None
+    except ValueError:
+        return None
+
+
+def reply_for(tool: str, result: dict[str, Any], *, task: str | None, day: str | None = None) -> str:
+    """The spoken answer for a successful tool call (``day``: the day an hours question asked about)."""
     if tool == "check_order_status":
         return _order(result, tracking=task == "track_delivery")
     if tool == "schedule_appointment":
@@ -65,7 +99,7 @@ def reply_for(tool: str, result: dict[str, Any], *, task: str | None) -> str:
     if tool == "collect_feedback":
         return _feedback(result)
     if tool == "get_business_hours":
-        return _hours(result)
+        return _hours(result, day)
     if tool == "transfer_to_human":
         return render("transferred", **result)
     raise KeyError(f"no reply template for tool {tool!r}")

@@ -30,6 +30,19 @@ from voiceflow.processors.tools.service import RATING_BOUNDS
 from voiceflow.processors.tools.spoken import spoken_date, spoken_digits, spoken_time
 
 MAX_ATTEMPTS = 3
+#: intents whose handling can end the call, transfer it or write to the database: never on a guess
+ACTING = frozenset(
+    {
+        "goodbye",
+        "transfer_to_human",
+        "affirm",
+        "deny",
+        "feedback",
+        "schedule_appointment",
+        "cancel_appointment",
+        "reschedule_appointment",
+    }
+)
 
 
 class SlotRules(Protocol):
@@ -73,6 +86,8 @@ class DialoguePolicyLogic:
             state.pending_prefix = ""  # keypad presses carry no emotion: keep the spoken one
         if turn.intent == "repeat":
             return [Say(state.last_reply or render("help"))]
+        if not turn.understood and turn.intent in ACTING and not self._answers_a_slot(state):
+            return self._not_understood(state)
         if turn.intent == "goodbye":
             return self._goodbye(state)
         if turn.digits is not None:
@@ -97,7 +112,8 @@ class DialoguePolicyLogic:
         result = outcome.result
         task = state.task
         if call.name in ("get_business_hours", "transfer_to_human"):
-            text = answers.reply_for(call.name, result, task=None)
+            day, state.hours_day = state.hours_day, None
+            text = answers.reply_for(call.name, result, task=None, day=day)
             if call.name == "transfer_to_human":
                 state.clear_task()
                 return [self._say(state, text)]
@@ -213,6 +229,7 @@ class DialoguePolicyLogic:
             state.resume_question = self._question_for(state)
         intent = turn.intent
         if intent == "business_hours":
+            state.hours_day = answers.weekday_asked(turn.text, turn.entities.get("date"))
             dept = department_in(turn.text)
             return [CallTool("get_business_hours", {"department": dept} if dept else {})]
         if intent == "knowledge_question":
@@ -326,12 +343,10 @@ class DialoguePolicyLogic:
             missing = next((s for s in TASKS[state.task].slots if s not in state.slots), None)
             state.awaiting = missing or state.awaiting
         state.attempts += 1
-        if state.attempts >= MAX_ATTEMPTS:
+        if state.attempts >= MAX_ATTEMPTS:  # offer a person; transfer only on a clear yes
             state.clear_task()
-            state.pending_prefix = join(state.pending_prefix, render("too_many_attempts"))
-            return [
-                CallTool("transfer_to_human", {"department": "customer_service", "reason": "dialogue stuck"})
-            ]
+            state.awaiting = "offer_human"
+            return [self._say(state, render("too_many_attempts"))]
         question = self._question_for(state) if state.awaiting else ""
         if lead.rstrip().endswith("?"):
             question = ""
@@ -404,6 +419,16 @@ class DialoguePolicyLogic:
         dept = department_in(turn.text) or "customer_service"
         reason = turn.text.strip() or "caller asked for a person"
         return [CallTool("transfer_to_human", {"department": dept, "reason": reason})]
+
+    @staticmethod
+    def _answers_a_slot(state: DialogueState) -> bool:
+        """A slot question is pending: its answer is read from the words, whatever the intent."""
+        return bool(state.task and state.awaiting in TASKS[state.task].slots)
+
+    def _not_understood(self, state: DialogueState) -> list[Action]:
+        """Ask again, changing nothing: a guessed goodbye, transfer or yes must not act."""
+        question = self._question_for(state) if state.awaiting else render("say_again")
+        return [self._say(state, join(render("not_understood"), question))]
 
     def _fallback(self, state: DialogueState) -> list[Action]:
         state.fallbacks += 1

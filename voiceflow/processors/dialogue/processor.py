@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.db import Database
-from voiceflow.frames import DTMF, Intent, Start, TextToSpeak, ToolCall, ToolResult
+from voiceflow.frames import DTMF, Intent, Start, TextToSpeak, ToolCall, ToolResult, UserStartedSpeaking
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, KnowledgeHit, SlotRules
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
 from voiceflow.processors.tools.business import BusinessConfig
@@ -95,6 +95,8 @@ class DialoguePolicy(Processor):
         self.forward_input = forward_input
         self.max_steps = max_steps
         self.state = DialogueState()
+        #: the state before the last spoken turn, restored if the caller turns out to be continuing it
+        self._before_turn: DialogueState | None = None
         self._call_ids = itertools.count(1)
         self._runners: dict[type, Callable[[Any, DialogueState], Awaitable[list[Action]]]] = {
             Say: self._run_say,
@@ -168,9 +170,21 @@ class DialoguePolicy(Processor):
         if self.forward_input:
             await self.push(frame)
         turn = Turn(
-            intent=frame.intent, entities=dict(frame.entities), emotion=frame.emotion, text=frame.text
+            intent=frame.intent,
+            entities=dict(frame.entities),
+            emotion=frame.emotion,
+            text=frame.text,
+            understood=frame.confident,
         )
+        self._before_turn = self.state
         await self._handle(turn)
+
+    @on(UserStartedSpeaking)
+    async def turn_started(self, frame: UserStartedSpeaking) -> None:
+        """A continued turn replaces the last one: its decisions (not its tool calls) are undone."""
+        await self.push(frame)
+        if frame.continues and self._before_turn is not None:
+            self.state, self._before_turn = self._before_turn, None
 
     @on(DTMF)
     async def keypad(self, frame: DTMF) -> None:

@@ -20,6 +20,8 @@ class Turn:
     emotion: str = "neutral"
     text: str = ""
     digits: str | None = None
+    #: the NLU was confident; a guess must not end the call, transfer or write anything
+    understood: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class DialogueState:
     #: empathy opener waiting for the next reply of this turn
     pending_prefix: str = ""
     ended: bool = False
+    #: the weekday an opening-hours question asked about ("Saturday"), for its answer
+    hours_day: str | None = None
 
     @property
     def first_name(self) -> str | None:

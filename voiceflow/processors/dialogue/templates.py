@@ -42,6 +42,7 @@ TEMPLATES: dict[str, str] = {
     "ask.rating": "On a scale of 1 to 5, how would you rate your experience today? You can press a key too.",
     "ask.comment": "Thank you. Is there anything you'd like to add about your experience?",
     "not_understood": "Sorry, I didn't catch that.",
+    "say_again": "Could you say that again?",
     # -- confirmations (actions that change data) -------------------------------------------------
     "confirm.schedule_appointment": "{spoken_date} at {spoken_time} for {purpose}, under the name {name}. "
     "Shall I book it?",
@@ -72,6 +73,8 @@ TEMPLATES: dict[str, str] = {
     "with a wait of {spoken_wait}. Please hold.",
     "account": "I found the account for {name}, a {tier} member with {order_count} {orders_word}.",
     "account.recent": " Your most recent order, {spoken_order_id}, is {status}.",
+    "hours.day_open": "On {day}, our {department_name} team is open from {spoken_open} to {spoken_close}.",
+    "hours.day_closed": "Our {department_name} team is closed on {day}s. Hours are {spoken_hours}.",
     "hours.open": "Our {department_name} team is open right now, until {spoken_closes_at}. "
     "Hours are {spoken_hours}.",
     "hours.closed": "Our {department_name} team is closed right now. We open {spoken_opens_at}. "
@@ -85,7 +88,8 @@ TEMPLATES: dict[str, str] = {
     "account or tell you our hours.",
     "fallback.offer_human": "Sorry, I'm still not able to help with that. Would you like me to connect you "
     "with a person?",
-    "too_many_attempts": "I'm having trouble with that. Let me connect you with someone who can help.",
+    "too_many_attempts": "I'm having trouble with that. Would you like me to connect you with someone "
+    "who can help?",
     "resume": "Now, back to your request. {question}",
 }
 

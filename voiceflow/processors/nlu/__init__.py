@@ -5,7 +5,7 @@ tier starts or a model is trained.
 """
 
 from voiceflow.processors.nlu.cascade import IntentCascade
-from voiceflow.processors.nlu.completeness import intent_completeness
+from voiceflow.processors.nlu.completeness import intent_backchannel, intent_completeness, intent_hold
 from voiceflow.processors.nlu.emotion import EMOTIONS, EmotionResult, detect_emotion
 from voiceflow.processors.nlu.entities import business_today, extract_entities
 from voiceflow.processors.nlu.intents import (
@@ -47,7 +47,9 @@ __all__ = [
     "detect_emotion",
     "ensure_trained",
     "extract_entities",
+    "intent_backchannel",
     "intent_completeness",
+    "intent_hold",
     "load_catalog",
     "load_test_set",
 ]

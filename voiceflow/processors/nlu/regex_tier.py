@@ -38,6 +38,8 @@ _GREET_TAIL = (
     r"anyone there|can you hear me|i'?m calling"
 )
 _BOOKABLE = r"appointments?|booking|reservation|visit|consultation|session|slot"
+#: internal label of the policy-question patterns; answered as ``knowledge_question``
+POLICY = "policy_question"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,23 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(?:return|warranty|privacy|refund|shipping) policy\b",
         0.9,
     ),
+    # a question about a rule ("is there a fee if I cancel", "how long do I have to return") is
+    # a knowledge question, not the start of the action it mentions (see BEATS, POLICY)
+    _p(
+        POLICY,
+        r"\b(?:is there (?:a|any) (?:fee|charge|penalty|cost|fine)|"
+        r"(?:any|a) (?:fee|charge|penalty) (?:for|if|to|when)|(?:do|will|would) (?:you|they) charge|"
+        r"(?:do|will|would) i (?:get charged|be charged|have to pay|pay)|"
+        r"how (?:long|many days|much time|soon|late|far (?:ahead|in advance)) "
+        r"(?:do|does|can|will|would|should|have) (?:i|we|you)|how much notice|"
+        r"(?:what|what's|whats) (?:is )?(?:the|your) (?:policy|rule|rules|deadline|cut ?off|"
+        r"cancellation fee|fee)|(?:what|what's) (?:happens|would happen) if|(?:am i|are we) allowed to|"
+        r"(?:does|would|will) it cost (?:anything|extra|money)?|"
+        r"how much (?:does it|would it|will it) cost to|"
+        r"is it (?:free|possible|ok|okay|allowed) to \w+ .*\b(?:late|after|without|same day|last minute)|"
+        r"is there (?:a|any) (?:time limit|deadline|limit))",
+        0.96,
+    ),
     _p(
         "small_talk",
         r"\b(?:how are you|what'?s your name|what is your name|are you (?:a |an )?(?:robot|bot|human|real|"
@@ -188,6 +207,18 @@ PATTERNS: tuple[Pattern, ...] = (
 
 #: a more specific intent wins over a generic one it overlaps ("cancel my appointment" also "makes" one)
 BEATS: dict[str, frozenset[str]] = {
+    POLICY: frozenset(
+        {
+            "knowledge_question",
+            "schedule_appointment",
+            "cancel_appointment",
+            "reschedule_appointment",
+            "check_order",
+            "track_delivery",
+            "feedback",
+            "business_hours",
+        }
+    ),
     "cancel_appointment": frozenset({"schedule_appointment"}),
     "reschedule_appointment": frozenset({"schedule_appointment", "cancel_appointment"}),
     "goodbye": frozenset({"affirm", "deny"}),
@@ -238,6 +269,8 @@ class RegexTier:
             if winner in best:
                 for loser in losers:
                     best.pop(loser, None)
+        if POLICY in best:
+            best["knowledge_question"] = best.pop(POLICY)
         ranking = tuple(sorted(best.items(), key=lambda kv: kv[1], reverse=True))
         intent, confidence = ranking[0]
         if len(ranking) > 1 and confidence - ranking[1][1] < _AMBIGUITY_MARGIN:

@@ -68,6 +68,7 @@ class IntentResult:
             "emotion": self.emotion,
             "tier": self.tier,
             "latency_ms": self.latency_ms,
+            "confident": self.confident,
         }
 
 

@@ -12,16 +12,31 @@ it, who closes it: a processor never does, since other calls share the engine.
 On Interrupt the core cancels the in-flight handler; the engine stream is closed
 with it, which stops the synthesis thread, and any stale chunk still in flight is
 dropped by the generation check.
+
+``ResumeSpeaking(utterance_id, from_ms)`` (a false interruption, from ``BargeIn``) says the
+rest of a recent utterance from the position the caller had heard, as a new utterance:
+from the audio kept for it (the last ``keep_utterances``) when its synthesis had finished,
+else by synthesizing it again and skipping what was heard.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import Intent, Interrupt, LLMResponseEnd, LLMToken, TextToSpeak, TTSAudio
+from voiceflow.frames import (
+    Intent,
+    Interrupt,
+    LLMResponseEnd,
+    LLMToken,
+    ResumeSpeaking,
+    TextToSpeak,
+    TTSAudio,
+)
 from voiceflow.services.tts.clauses import ClauseSplitter
 from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody, prosody_for
@@ -46,6 +61,16 @@ class _Chunker:
         return rest
 
 
+@dataclass
+class _Spoken:
+    """A recent utterance: what was said and the audio made for it so far."""
+
+    segments: list[Segment]
+    rate: int
+    audio: bytearray = field(default_factory=bytearray)
+    complete: bool = False
+
+
 class TTSProcessor(Processor):
     produces = (TTSAudio,)
 
@@ -57,6 +82,7 @@ class TTSProcessor(Processor):
         chunk_ms: int = 40,
         soft_min_chars: int = 30,
         emotion_aware: bool = True,
+        keep_utterances: int = 4,
     ) -> None:
         super().__init__(name=name)
         if not 10 <= chunk_ms <= 200:
@@ -68,6 +94,10 @@ class TTSProcessor(Processor):
         self.splitter = ClauseSplitter(soft_min_chars=soft_min_chars)
         self._utterance_ids = itertools.count(1)
         self._response_uid: int | None = None
+        self.keep_utterances = keep_utterances
+        self._spoken: OrderedDict[int, _Spoken] = OrderedDict()
+        #: utterances said again from the played position after a false interruption
+        self.resumed = 0
 
     async def setup(self) -> None:
         # engines are shared by calls: the first start loads, later ones return at once
@@ -115,6 +145,24 @@ class TTSProcessor(Processor):
         self._response_uid = None
         await self.push(frame)
 
+    @on(ResumeSpeaking)
+    async def resume_speaking(self, frame: ResumeSpeaking) -> None:
+        spoken = self._spoken.get(frame.utterance_id)
+        if spoken is None:
+            await self.report_error(f"cannot resume utterance {frame.utterance_id}: no longer kept")
+            return
+        skip = 2 * int(frame.from_ms * spoken.rate / 1000)
+        uid = next(self._utterance_ids)
+        self.resumed += 1
+        if spoken.complete:
+            rest = self._keep(spoken.segments, uid, spoken.rate)  # resumable again
+            rest.audio += spoken.audio[skip:]
+            rest.complete = True
+            chunker = _Chunker(2 * spoken.rate * self.chunk_ms // 1000)
+            await self._emit([*chunker.add(bytes(rest.audio)), chunker.flush()], spoken.rate, uid)
+            return
+        await self._say(spoken.segments, uid, skip_bytes=skip)
+
     async def on_interrupt(self, frame: Interrupt) -> None:
         self.splitter.reset()
         self._response_uid = None
@@ -131,26 +179,50 @@ class TTSProcessor(Processor):
             return [Speech(ssml)]
         return render(ssml)
 
-    async def _say(self, segments: Sequence[Segment], uid: int) -> None:
+    def _keep(self, segments: Sequence[Segment], uid: int, rate: int) -> _Spoken:
+        spoken = self._spoken.get(uid)
+        if spoken is None:
+            spoken = self._spoken[uid] = _Spoken([], rate)
+            while len(self._spoken) > self.keep_utterances:
+                self._spoken.popitem(last=False)
+        spoken.segments.extend(segments)
+        spoken.complete = False
+        return spoken
+
+    async def _say(self, segments: Sequence[Segment], uid: int, *, skip_bytes: int = 0) -> None:
         rate = self.engine.sample_rate
         chunker = _Chunker(2 * rate * self.chunk_ms // 1000)
         base = self.base_prosody
+        spoken = self._keep(segments, uid, rate)
+        skip = skip_bytes
+
+        async def emit(pcm: bytes) -> None:
+            nonlocal skip
+            spoken.audio += pcm
+            if skip:
+                dropped = min(skip, len(pcm))
+                pcm, skip = pcm[dropped:], skip - dropped
+            await self._emit(chunker.add(pcm), rate, uid)
+
         try:
             for seg in segments:
                 if isinstance(seg, Pause):
-                    await self._emit(chunker.add(silence(seg.seconds, rate)), rate, uid)
+                    await emit(silence(seg.seconds, rate))
                     continue
                 # closed on the way out, cancellation included: that stops the engine's work now
                 stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
                 async with contextlib.aclosing(stream) as pcms:
                     async for pcm in pcms:
-                        await self._emit(chunker.add(pcm), rate, uid)
+                        await emit(pcm)
         except TTSError as exc:
             await self.report_error(f"TTS failed: {exc}", exception=exc)
+        else:
+            spoken.complete = True
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, uid)
 
     async def _emit(self, chunks: list[bytes], rate: int, uid: int) -> None:
         for chunk in chunks:
-            await self.push(TTSAudio(audio=chunk, sample_rate=rate, utterance_id=uid))
+            if chunk:
+                await self.push(TTSAudio(audio=chunk, sample_rate=rate, utterance_id=uid))

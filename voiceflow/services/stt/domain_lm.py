@@ -87,6 +87,8 @@ def digits(text: str) -> str:
 _EMAIL = re.compile(r"([a-z]+)(?:[._]([a-z]+))?@([a-z]+)\.([a-z]+)")
 _CODE = re.compile(r"\b([a-z]+)-(\d+)\b")
 _PHONE = re.compile(r"\b\d{3}-\d{3}-\d{4}\b")
+#: digits written in hyphen-joined groups ("9-3-16", Whisper's way with a digit string): said digit by digit
+_DIGIT_GROUPS = re.compile(r"\b\d+(?:-\d+)+\b")
 _ORDINAL_NUM = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b")
 _CLOCK = re.compile(r"\b(\d{1,2})\s*(am|pm)\b")
 _NUMBER = re.compile(r"\d+")
@@ -103,6 +105,7 @@ def spoken_form(text: str) -> str:
     s = _EMAIL.sub(lambda m: " dot ".join(filter(None, m.group(1, 2))) + f" at {m[3]} dot {m[4]}", s)
     s = _CODE.sub(lambda m: " ".join(m[1]) + " " + digits(m[2]), s)
     s = _PHONE.sub(lambda m: digits(m[0].replace("-", "")), s)
+    s = _DIGIT_GROUPS.sub(lambda m: digits(m[0].replace("-", "")), s)
     s = _ORDINAL_NUM.sub(lambda m: ordinal(int(m[1])), s)
     s = _CLOCK.sub(lambda m: f"{m[1]} {m[2][0]} m", s)
     s = _NUMBER.sub(_number_words, s)

@@ -108,6 +108,11 @@ class PacedAudioOutput(Processor):
         # voice-to-voice
         self.v2v = VoiceToVoice()
         self._reply_from_seq = 0  # the first frame enqueued after the caller's turn ended
+        # the end of turn travels behind the reply it caused (the TTS forwards it once the reply is
+        # synthesized), so the reply is found by when its audio was made: (made at, first seq), and
+        # when recent frames were sent: (seq, sent at)
+        self._made: deque[tuple[float, int]] = deque(maxlen=512)
+        self._sent_at: deque[tuple[int, float]] = deque(maxlen=512)
 
     # -- the far end ---------------------------------------------------------------------
     def mark_echoed(self, name: str) -> None:
@@ -172,7 +177,11 @@ class PacedAudioOutput(Processor):
     @on(UserStoppedSpeaking)
     async def user_stopped(self, frame: UserStoppedSpeaking) -> None:
         self.v2v.turn_ended(frame)
-        self._reply_from_seq = self._chunk_seq + 1
+        after = next((seq for made, seq in self._made if made >= frame.ts), None)
+        self._reply_from_seq = self._chunk_seq + 1 if after is None else after
+        sent = next((at for seq, at in self._sent_at if seq >= self._reply_from_seq), None)
+        if sent is not None:  # the reply is already playing: its first frame left at ``sent``
+            await self._count_v2v(sent)
         await self.push(frame)
 
     async def _take_audio(self, frame: TTSAudio) -> None:
@@ -191,6 +200,7 @@ class PacedAudioOutput(Processor):
         if self._resampler is None:
             self._resampler = StreamResampler(frame.sample_rate, self.wire.sample_rate)
         self._utt = frame.utterance_id
+        self._made.append((frame.ts, self._chunk_seq + 1))
         try:
             pcm = self._resampler.process(frame.audio)
         except AudioFormatError as exc:
@@ -318,7 +328,12 @@ class PacedAudioOutput(Processor):
         self.stats.frames_sent += 1
         self.stats.max_lead_ms = max(self.stats.max_lead_ms, (self._playhead - now) * 1000)
         await self.playout.started()
-        if chunk.seq >= self._reply_from_seq and (v2v := self.v2v.audio_out(now)) is not None:
+        self._sent_at.append((chunk.seq, now))
+        if chunk.seq >= self._reply_from_seq:
+            await self._count_v2v(now)
+
+    async def _count_v2v(self, sent_at: float) -> None:
+        if (v2v := self.v2v.audio_out(sent_at)) is not None:
             self.stats.v2v_ms.append(v2v)
             turn = self.v2v.turns
             await self.push_up(Metrics(values={"v2v_ms": v2v, "turn": turn}, processor=self.name))

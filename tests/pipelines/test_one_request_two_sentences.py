@@ -1,0 +1,68 @@
+"""A caller who pauses between two sentences of one request gets one answer to the whole request.
+
+Real Piper speech over the real Twilio Media Streams path: "I have a question about my
+order." then a 1.2 s pause, long enough for the endpointer to judge the turn over and the
+agent to start replying, then "It's order one zero zero two." The agent must not answer
+the first half on its own: the continuation cancels that reply (``clear``) and the two
+sentences become one turn, answered once with the order's status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.offline import OfflinePipeline
+from voiceflow.commands.serve import RunningServer, serve_in_background
+from voiceflow.config import Config
+from voiceflow.server.app import create_app
+from voiceflow.sim.phone_line import PhoneLine
+from voiceflow.sim.scripted_call import CallWatchers
+from voiceflow.sim.speech import normalize_words, synthesize
+from voiceflow.sim.twilio_client import TwilioMediaClient
+
+PAUSE_S = 1.2
+
+
+@pytest.fixture
+async def served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[RunningServer, CallWatchers]]:
+    monkeypatch.setenv("VOICEFLOW_DATA_DIR", str(tmp_path))
+    app = create_app(OfflinePipeline(Config.from_env()))
+    watchers = CallWatchers(app.state.voiceflow.calls)
+    async with serve_in_background(app, startup_timeout_s=600) as server:
+        yield server, watchers
+
+
+def two_sentences(first: str, second: str, pause_s: float, rate: int = 16000) -> bytes:
+    return synthesize(first, rate) + b"\x00\x00" * int(pause_s * rate) + synthesize(second, rate)
+
+
+async def test_pause_between_two_sentences_of_one_request_gets_one_answer(
+    served: tuple[RunningServer, CallWatchers],
+) -> None:
+    server, watchers = served
+    url = server.ws_url("/twilio/media")
+    async with TwilioMediaClient(url, caller="+15550100031") as call, PhoneLine(call) as line:
+        watcher = await watchers.get(call.call_sid)
+        await call.wait_for_reply(timeout=30)
+        watcher.take()
+        pcm = two_sentences("I have a question about my order.", "It's order one zero zero two.", PAUSE_S)
+        spoken = await line.say(pcm, 16000)
+        reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+        turn = watcher.take()
+
+    # the request was heard as one turn carrying both sentences
+    whole = " ".join(normalize_words(turn.heard[-1]))
+    assert "question about my order" in whole and "one zero zero two" in whole, turn.heard
+    # answered once, for the whole request: the order was looked up and its status spoken
+    assert [t for t in turn.tools if t.startswith("check_order_status(")], turn.tools
+    assert reply.frames > 50
+    # whatever the agent began saying to the first half alone was cut off by a clear
+    early = [m for m in call.media if spoken.voiced_start_at < m.at < spoken.voiced_end_at]
+    assert not early or any(spoken.voiced_start_at < c < spoken.voiced_end_at + 0.5 for c in call.clears)
+    # and after the caller finished, one reply: no second answer follows it
+    assert not [m for m in call.media if m.at > reply.ended_at + 0.5]
