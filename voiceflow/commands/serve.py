@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = server_settings(args, config)
-    from voiceflow.telephony.pipeline import with_telephony
+    from voiceflow.telephony.commands import register_campaign_command
+    from voiceflow.telephony.pipeline import TelephonyPipeline, with_telephony
 
     try:  # outbound calls, transfers and campaigns when TWILIO_ACCOUNT_SID is set
         pipeline = with_telephony(pipeline, dataclasses.replace(config, server=settings))
@@ -150,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"voiceflow serve: {exc}", file=sys.stderr)
         return 2
     sessions = CallSessions.from_settings(config.sessions)
+    if isinstance(pipeline, TelephonyPipeline):  # campaign commands reach the instance that placed the call
+        register_campaign_command(sessions, pipeline)
     app = create_app(pipeline, settings, sessions=sessions, admin_token=config.telephony.admin_token)
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
     uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,
