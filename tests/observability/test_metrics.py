@@ -27,12 +27,22 @@ ROUTES = (
     "voiceflow.server.guard",
 )
 BRIEF_NAMES = {
-    "voiceflow_calls_active", "voiceflow_calls", "voiceflow_stage_seconds", "voiceflow_intent_seconds",
-    "voiceflow_v2v_seconds", "voiceflow_bargeins", "voiceflow_provider_requests", "voiceflow_provider_errors",
-    "voiceflow_provider_latency_seconds", "voiceflow_breaker_state", "voiceflow_queue_high_water",
-    "voiceflow_tool_calls", "voiceflow_campaign_calls", "voiceflow_session_store_fallback",
+    "voiceflow_calls_active",
+    "voiceflow_calls",
+    "voiceflow_stage_seconds",
+    "voiceflow_intent_seconds",
+    "voiceflow_v2v_seconds",
+    "voiceflow_bargeins",
+    "voiceflow_provider_requests",
+    "voiceflow_provider_errors",
+    "voiceflow_provider_latency_seconds",
+    "voiceflow_breaker_state",
+    "voiceflow_queue_high_water",
+    "voiceflow_tool_calls",
+    "voiceflow_campaign_calls",
+    "voiceflow_session_store_fallback",
     "voiceflow_input_audio_dropped",
-}  # fmt: skip
+}
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -136,16 +136,17 @@ class RateLimitMiddleware:
             return
         ip = client_ip(scope, self.trusted)
         limits = self.limits
-        if limits.ws_max and self.ws_open.get(ip, 0) >= limits.ws_max:
-            self.refused += 1
-            await _refuse_websocket(scope, send, 1.0, f"at most {limits.ws_max} WebSockets per client")
-            return
+        # every attempt counts towards connects/s, refused ones too (a flood of attempts is the attack)
         wait = self.ws_rate.hit(ip, self.clock.now()) if self.ws_rate is not None else 0.0
         if wait:
             self.refused += 1
             await _refuse_websocket(
                 scope, send, wait, f"at most {limits.ws_per_second} connects/s per client"
             )
+            return
+        if limits.ws_max and self.ws_open.get(ip, 0) >= limits.ws_max:
+            self.refused += 1
+            await _refuse_websocket(scope, send, 1.0, f"at most {limits.ws_max} WebSockets per client")
             return
         self.ws_open[ip] = self.ws_open.get(ip, 0) + 1
         try:
