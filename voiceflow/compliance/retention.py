@@ -50,7 +50,7 @@ def purge(db_path: Path, days: int, *, now: datetime | None = None) -> dict[str,
             deleted: dict[str, int] = {}
             for table, column in AGED:
                 if table in present:  # children first: turns and history reference user_memory
-                    deleted[table] = c.execute(f"DELETE FROM {table} WHERE {column} < ?", (limit,)).rowcount  # nosec B608
+                    deleted[table] = c.execute(f"DELETE FROM {table} WHERE {column} < ?", (limit,)).rowcount
             return deleted
 
         return transaction(conn, work)
