@@ -57,6 +57,7 @@ class GraphRun:
         self.errors: list[Error] = []
         self.observers: list[ObserverFeed] = []
         self.observed = False
+        self.watched: dict[type, bool] = {}
         self.dropped_stale = 0
         self.unrouted = 0
         self.cancel_reason: str | None = None
@@ -86,12 +87,22 @@ class GraphRun:
         feed = ObserverFeed(observer, queue_size)
         self.observers.append(feed)
         self.observed = True
+        self.watched.clear()
         if self._ready.is_set() and self._tg is not None:  # before that, start-up spawns every feed
             self.spawn(feed.run(), name=f"observer:{type(observer).__name__}")
 
     def notify(self, src: Processor, frame: Frame, upstream: bool) -> None:
+        kind = type(frame)
+        wanted = self.watched.get(kind)
+        if wanted is None:  # first frame of this type: does any observer want it? (cached)
+            wanted = self.watched[kind] = any(
+                f.kinds is None or issubclass(kind, f.kinds) for f in self.observers
+            )
+        if not wanted:
+            return
         for feed in self.observers:
-            feed.offer(src, frame, upstream, self.clock.now())
+            if feed.kinds is None or isinstance(frame, feed.kinds):
+                feed.offer(src, frame, upstream, self.clock.now())
 
     # -- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> GraphRun:
