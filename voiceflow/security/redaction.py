@@ -79,6 +79,7 @@ def _only_digits(s: str) -> str:
 
 
 # -- patterns (on the digit view, case-insensitive) -----------------------------------------------
+_ANY_DIGIT = re.compile(r"\d")
 _SEP = r"[ \t.-]?"
 _CARD = re.compile(rf"(?<![\d])(?:\d{_SEP}){{12,18}}\d(?![\d])")
 _SSN_FORMATTED = re.compile(r"(?<![\d-])(\d{3})([ -])(\d{2})\2(\d{4})(?![\d-])")
@@ -216,14 +217,23 @@ class Redactor:
     # -- detectors, in priority order ------------------------------------------------------------
     def _candidates(self, view: DigitView) -> Iterator[tuple[str, int, int, bool]]:
         t = view.text
+        lowered = view.original.lower()
         # spoken email works on the original words ("john dot smith at example dot com")
-        for m in _SPOKEN_EMAIL.finditer(view.original):
-            yield "email", m.start(), m.end(), False
-        for m in _EMAIL.finditer(t):
-            yield "email", m.start(), m.end(), True
-        for m in _DATE.finditer(t):
-            if _cued("date_of_birth", view, m.start(), 40):
-                yield "date_of_birth", m.start(), m.end(), True
+        if " at " in lowered and " dot " in lowered:
+            for m in _SPOKEN_EMAIL.finditer(view.original):
+                yield "email", m.start(), m.end(), False
+        if "@" in t:
+            for m in _EMAIL.finditer(t):
+                yield "email", m.start(), m.end(), True
+        if not _ANY_DIGIT.search(t):  # every other type has a digit in it, but IPv6 may not
+            if ":" in t:
+                yield from self._ipv6(t)
+            return
+        # cheap pre-checks first: most turns have no birth-date, CVV or expiry cue at all
+        if _CUES["date_of_birth"].search(t):
+            for m in _DATE.finditer(t):
+                if _cued("date_of_birth", view, m.start(), 40):
+                    yield "date_of_birth", m.start(), m.end(), True
         cards: list[tuple[int, int]] = []
         for m in _CARD.finditer(t):
             digits = _only_digits(m.group())
@@ -259,16 +269,21 @@ class Redactor:
             octets = re.split(r"\s?(?:\.|dot)\s?", m.group(), flags=re.IGNORECASE)
             if len(octets) == 4 and all(o.isdigit() and int(o) <= 255 for o in octets):
                 yield "ip_address", m.start(), m.end(), True
+        if ":" in t:
+            yield from self._ipv6(t)
+        for m in _ADDRESS.finditer(t):
+            yield "street_address", m.start(), m.end(), True
+        for m in _PO_BOX.finditer(t):
+            yield "street_address", m.start(), m.end(), True
+
+    @staticmethod
+    def _ipv6(t: str) -> Iterator[tuple[str, int, int, bool]]:
         for m in _IPV6.finditer(t):
             try:
                 ipaddress.IPv6Address(m.group())
             except ValueError:
                 continue
             yield "ip_address", m.start(), m.end(), True
-        for m in _ADDRESS.finditer(t):
-            yield "street_address", m.start(), m.end(), True
-        for m in _PO_BOX.finditer(t):
-            yield "street_address", m.start(), m.end(), True
 
     def _card_extras(
         self, view: DigitView, cards: list[tuple[int, int]]
@@ -279,9 +294,12 @@ class Redactor:
         def near_card(at: int) -> bool:
             return any(0 <= at - e <= 60 or 0 <= s - at <= 60 for s, e in cards)
 
-        for m in _CVV.finditer(t):
-            if _cued("cvv", view, m.start(), 32):
-                yield "payment_card", m.start(), m.end(), True
+        if _CUES["cvv"].search(t):
+            for m in _CVV.finditer(t):
+                if _cued("cvv", view, m.start(), 32):
+                    yield "payment_card", m.start(), m.end(), True
+        if not cards and not _CUES["expiry"].search(t):
+            return
         for pattern in (_EXPIRY, _EXPIRY_WORDS):
             for m in pattern.finditer(t):
                 if _cued("expiry", view, m.start(), 32) or (near_card(m.start()) and "/" in m.group()):

@@ -11,6 +11,7 @@ new text; redaction needs the offsets, hence this small separate pass.)
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -54,21 +55,44 @@ _TENS = {
 }
 _REPEAT = {"double": 2, "triple": 3}
 _TOKEN = re.compile(r"[A-Za-z]+|\d+|\S")
+_ANY_NUMBER_WORD = re.compile(
+    r"\b(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple)\b",
+    re.IGNORECASE,
+)
 _JOINERS = re.compile(r"^[\s,-]*$")  # what may stand between two number words of one run
 
 
 @dataclass
 class DigitView:
-    """``text`` with number-word runs as digits; ``start[i]``/``end[i]`` locate char ``i`` in ``original``."""
+    """``text`` with number-word runs as digits; ``span`` maps a view range back into ``original``.
+
+    Each folded word run is one segment (view start/end, original start/end); between
+    segments the view is the original shifted by a constant, so the map is a bisect.
+    """
 
     original: str
     text: str
-    start: list[int]
-    end: list[int]
+    #: per folded run: (view start, view end, original start, original end), in order
+    runs: list[tuple[int, int, int, int]]
+
+    def __post_init__(self) -> None:
+        self._starts = [r[0] for r in self.runs]
+
+    def _locate(self, i: int) -> tuple[int, int]:
+        """Original (start, end) of view char ``i``: its whole word run, or the one char."""
+        k = bisect.bisect_right(self._starts, i) - 1
+        if k >= 0:
+            _, v_end, o_start, o_end = self.runs[k]
+            if i < v_end:
+                return o_start, o_end
+            shifted = i - v_end + o_end
+            return shifted, shifted + 1
+        return i, i + 1
 
     def span(self, begin: int, stop: int) -> tuple[int, int]:
         """The original span behind ``text[begin:stop]``."""
-        return self.start[begin], self.end[stop - 1]
+        return self._locate(begin)[0], self._locate(stop - 1)[1]
 
 
 def _word_value(tokens: list[str], i: int) -> tuple[str, int] | None:
@@ -110,21 +134,14 @@ def _thousands(tokens: list[str], i: int) -> tuple[str, int]:
 
 def digit_view(text: str) -> DigitView:
     """Fold every run of two or more number words (or one unambiguous one) into digits."""
+    if not _ANY_NUMBER_WORD.search(text):
+        return DigitView(text, text, [])
     matches = list(_TOKEN.finditer(text))
     words = [m.group() for m in matches]
     out: list[str] = []
-    start: list[int] = []
-    end: list[int] = []
+    runs: list[tuple[int, int, int, int]] = []
     pos = 0  # next original char not yet copied
-
-    def copy(upto: int) -> None:
-        nonlocal pos
-        for k in range(pos, upto):
-            out.append(text[k])
-            start.append(k)
-            end.append(k + 1)
-        pos = max(pos, upto)
-
+    length = 0  # view length so far
     i = 0
     while i < len(words):
         run: list[tuple[str, int, int]] = []  # (digits, original start, original end)
@@ -142,13 +159,13 @@ def digit_view(text: str) -> DigitView:
         if not run or lone_letter:
             i += 1
             continue
-        copy(run[0][1])
-        for digits, s, e in run:
-            for ch in digits:
-                out.append(ch)
-                start.append(s)
-                end.append(e)
+        out.append(text[pos : run[0][1]])
+        length += run[0][1] - pos
+        for digits, o_start, o_end in run:
+            out.append(digits)
+            runs.append((length, length + len(digits), o_start, o_end))
+            length += len(digits)
         pos = run[-1][2]
         i = j
-    copy(len(text))
-    return DigitView(text, "".join(out), start, end)
+    out.append(text[pos:])
+    return DigitView(text, "".join(out), runs)
