@@ -123,3 +123,14 @@ async def test_purge_endpoint_applies_retention(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "voiceflow.db") as conn:
         assert conn.execute("SELECT call_id FROM conversation_turns").fetchall() == [("CA1",)]
         assert conn.execute("SELECT call_id FROM call_history").fetchall() == [("CA1",)]
+
+
+async def test_a_call_is_ended_at_the_session_limit(tmp_path: Path) -> None:
+    async with guarded_server(tmp_path, max_call_seconds=1) as (server, app):
+        state = app.state.voiceflow
+        async with TwilioMediaClient(server.ws_url("/twilio/media")) as call:
+            await wait_until(lambda: call.call_sid in state.calls.calls)
+            await wait_until(lambda: state.calls.finished == 1, timeout=5)
+            assert app.state.session_timeouts.expired == 1
+            await wait_until(lambda: call.close_code is not None, timeout=5)
+        assert app.state.session_timeouts.timers == {}
