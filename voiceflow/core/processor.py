@@ -163,7 +163,7 @@ class Processor:
         if frame.origin is Origin.BOT and frame.generation < run.generation.value:
             run.dropped_stale += 1
             return
-        if run.observed and run.watched.get(type(frame), True):  # unwanted types skip the call
+        if run.observed and type(frame) not in run.unwatched:  # types no observer wants skip the call
             run.notify(self, frame, False)
         targets = self.downstream
         if not targets:
