@@ -149,8 +149,12 @@ def mark_process_dead(pid: int) -> None:
 
 
 def sample_breakers() -> None:
+    """Each breaker name's worst state among the live breakers of this process."""
+    worst: dict[str, int] = {}
     for breaker in live_breakers():
-        BREAKER_STATE.labels(breaker.name).set(BREAKER_CODES[breaker.state])
+        worst[breaker.name] = max(worst.get(breaker.name, 0), BREAKER_CODES[breaker.state])
+    for name, code in worst.items():
+        BREAKER_STATE.labels(name).set(code)
 
 
 # -- what feeds them ---------------------------------------------------------------------------------
