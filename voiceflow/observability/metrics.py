@@ -4,9 +4,11 @@ The metrics are fed from what already flows, not from calls sprinkled through th
 processors: ``install_call_metrics(registry)`` hooks the call registry, and each
 call gets a ``CallMetrics`` observer (its own queue, so it never slows the graph)
 that wraps a ``LatencyTracker`` and turns its per-turn marks, the output
-transport's voice-to-voice ``Metrics`` frame, ``Interrupt``, ``ToolResult`` and
-upstream ``Error`` frames into histograms and counters. When the call ends, its
-queues' high-water marks and the circuit breakers' states are sampled.
+transport's voice-to-voice ``Metrics`` frame, the processors' provider ``Metrics``
+frames (``voiceflow.services.provider_metrics``: requests, latency, errors),
+``Interrupt`` and ``ToolResult`` into histograms and counters; a provider whose
+processor sends no provider frames (TTS) is timed from its turn stage. When the call
+ends, its queues' high-water marks and the circuit breakers' states are sampled.
 
 Several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
 before the workers start (prometheus-client's multiprocess mode, read when this
@@ -18,6 +20,7 @@ summed over live workers, high-water marks and breaker states take the maximum).
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,7 +38,6 @@ from prometheus_client import multiprocess as _multiprocess
 from voiceflow.calls import CallRegistry, CallSession
 from voiceflow.core.observers import PushEvent
 from voiceflow.frames import (
-    Error,
     Intent,
     Interrupt,
     LLMToken,
@@ -50,6 +52,7 @@ from voiceflow.frames import (
 )
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
 from voiceflow.services.breaker import BreakerState, live_breakers
+from voiceflow.services.provider_metrics import parse as provider_frame
 
 __all__ = [
     "CONTENT_TYPE",
@@ -203,7 +206,6 @@ class CallMetrics:
         ToolResult,
         Metrics,
         Interrupt,
-        Error,
     )
 
     def __init__(self, session: CallSession) -> None:
@@ -219,6 +221,8 @@ class CallMetrics:
         self._llm_ttft_s: float | None = None
         self._generation = 0
         self._tool_results: set[str] = set()
+        self._seen: deque[int] = deque(maxlen=64)  # provider frames counted (they pass through every hop)
+        self._framed_kinds: set[str] = set()  # kinds whose processors report with provider frames
 
     async def on_push(self, event: PushEvent) -> None:
         self.observe(event)
@@ -235,13 +239,8 @@ class CallMetrics:
             if frame.call_id not in self._tool_results:
                 self._tool_results.add(frame.call_id)
                 TOOL_CALLS.labels(frame.tool, frame.status).inc()
-        elif isinstance(frame, Error) and event.upstream and event.source == frame.processor:
-            provider = self.providers.get(frame.processor)
-            if provider is not None:
-                error = type(frame.exception).__name__ if frame.exception is not None else "error"
-                PROVIDER_ERRORS.labels(provider.kind, provider.name, error).inc()
-        elif isinstance(frame, Metrics) and "llm_ttft_ms" in frame.values:
-            self._llm_ttft_s = frame.values["llm_ttft_ms"] / 1000.0
+        elif isinstance(frame, Metrics):
+            self._metrics(frame)
         elif isinstance(frame, UserStoppedSpeaking) and event.source == self.tracker.endpointer:
             self._turn_vad_stop = self._vad_stop
             self._vad_stop = None
@@ -279,8 +278,29 @@ class CallMetrics:
             V2V_SECONDS.observe(turn.v2v_ms / 1000.0)
         self._observe_providers(stages)
 
+    def _metrics(self, frame: Metrics) -> None:
+        if "llm_ttft_ms" in frame.values:
+            self._llm_ttft_s = frame.values["llm_ttft_ms"] / 1000.0
+        named = provider_frame(frame)
+        if named is None or frame.id in self._seen:  # a pass-through push of a frame already counted
+            return
+        self._seen.append(frame.id)
+        kind, provider = named
+        self._framed_kinds.add(kind)
+        values = frame.values
+        if values.get("provider_requests"):
+            PROVIDER_REQUESTS.labels(kind, provider).inc(values["provider_requests"])
+        if "provider_latency_ms" in values:
+            PROVIDER_LATENCY.labels(kind, provider).observe(values["provider_latency_ms"] / 1000.0)
+        for key, count in values.items():
+            if key.startswith("provider_error/") and count:
+                PROVIDER_ERRORS.labels(kind, provider, key.removeprefix("provider_error/")).inc(count)
+
     def _observe_providers(self, stages: dict[str, float]) -> None:
+        """Providers whose processor sends no provider frames (TTS today): timed from the turn."""
         for provider in self.providers.values():
+            if provider.kind in self._framed_kinds:
+                continue
             stage = {"stt": "stt_final", "llm": "llm_ttft", "tts": "tts_first_audio"}[provider.kind]
             if stage in stages:
                 PROVIDER_REQUESTS.labels(provider.kind, provider.name).inc()
