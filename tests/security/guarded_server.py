@@ -24,6 +24,7 @@ ROUTES = (
     "voiceflow.server.ws_routes",
     "voiceflow.server.metrics_routes",
     "voiceflow.server.admin_routes",
+    "voiceflow.server.campaign_routes",
     "tests.security.guarded_server",  # a status callback route, as the outbound-calls work adds one
     "voiceflow.server.guard",
 )

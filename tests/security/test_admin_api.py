@@ -52,7 +52,7 @@ async def test_every_admin_route_needs_a_token_with_the_right_scope(tmp_path: Pa
         # read scope: reads yes, actions no
         assert (await http.get("/admin/calls", headers=bearer(READ_TOKEN))).status_code == 200
         refused = await http.delete("/admin/calls/CA1", headers=bearer(READ_TOKEN))
-        assert refused.status_code == 403 and "needs 'admin'" in refused.json()["error"]
+        assert refused.status_code == 403 and "needs 'admin'" in refused.json()["detail"]
         assert (await http.get("/admin/audit-log", headers=bearer(READ_TOKEN))).status_code == 403
         # admin scope: everything
         assert (await http.delete("/admin/calls/CA1", headers=bearer(ADMIN_TOKEN))).status_code == 404
@@ -72,7 +72,7 @@ async def test_every_admin_route_needs_a_token_with_the_right_scope(tmp_path: Pa
 async def test_no_tokens_configured_means_closed(tmp_path: Path) -> None:
     async with guarded_server(tmp_path, admin_tokens=None) as (server, _), httpx.AsyncClient() as http:
         answer = await http.get(f"{server.http_url}/admin/calls", headers=bearer(ADMIN_TOKEN))
-        assert answer.status_code == 401 and "VOICEFLOW_ADMIN_TOKENS" in answer.json()["error"]
+        assert answer.status_code == 503 and "VOICEFLOW_ADMIN_TOKENS" in answer.json()["detail"]
 
 
 async def test_admin_lists_and_ends_a_live_call(tmp_path: Path) -> None:
@@ -134,3 +134,16 @@ async def test_a_call_is_ended_at_the_session_limit(tmp_path: Path) -> None:
             assert app.state.session_timeouts.expired == 1
             await wait_until(lambda: call.close_code is not None, timeout=5)
         assert app.state.session_timeouts.timers == {}
+
+
+async def test_campaign_routes_take_the_scoped_tokens(tmp_path: Path) -> None:
+    """The telephony's campaign API sits behind the same middleware: read to look, admin to change."""
+    async with guarded_server(tmp_path) as (server, _), httpx.AsyncClient(base_url=server.http_url) as http:
+        assert (await http.get("/admin/campaigns")).status_code == 401
+        looked = await http.get("/admin/campaigns", headers=bearer(READ_TOKEN))
+        # past both guards; this app has no telephony configured, which the route itself says
+        assert looked.status_code == 503 and "TWILIO_ACCOUNT_SID" in looked.json()["detail"]
+        assert (await http.post("/admin/campaigns", headers=bearer(READ_TOKEN), json={})).status_code == 403
+        assert (await http.post("/admin/dnc", headers=bearer(ADMIN_TOKEN), json={})).status_code == 503
+        log = (await http.get("/admin/audit-log", headers=bearer(ADMIN_TOKEN))).json()["entries"]
+    assert {"campaigns.read", "dnc.create"} <= {e["action"] for e in log}

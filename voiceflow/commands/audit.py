@@ -43,6 +43,7 @@ def deployment_from(config: Config, log_files: list[Path]) -> Deployment:
         llm_base_url=config.llm.base_url,
         log_files=log_files,
         twiml=lambda host: connect_stream_twiml(host, caller=None, call_sid=None),
+        plain_admin_token=bool(config.telephony.admin_token),
     )
 
 

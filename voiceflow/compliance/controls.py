@@ -47,6 +47,8 @@ class Deployment:
     llm_base_url: str | None = None
     log_files: list[Path] = field(default_factory=list)
     twiml: Callable[[str], str] | None = None  # host -> the webhook's TwiML
+    #: the telephony's single plain ``VOICEFLOW_ADMIN_TOKEN`` is set (an admin token kept in the clear)
+    plain_admin_token: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -134,6 +136,8 @@ def admin_auth(d: Deployment) -> tuple[str, str]:
         store = _tokens(d)
     except TokenError as exc:
         return "fail", f"VOICEFLOW_ADMIN_TOKENS is malformed: {exc}"
+    if d.plain_admin_token:
+        return "warn", "VOICEFLOW_ADMIN_TOKEN is set: an unscoped admin token kept in the clear"
     if not store:
         return (
             "warn",

@@ -4,10 +4,12 @@ ASGI middleware rather than a per-route dependency, so a route added under
 ``/admin`` later (campaigns) is covered without anyone remembering to: reading
 (``GET``/``HEAD``) needs the ``read`` scope, anything else the ``admin`` scope. The
 token is ``Authorization: Bearer <token>``, checked against the hashed entries of
-``VOICEFLOW_ADMIN_TOKENS`` in constant time. No tokens configured: the admin API is
-closed (401 saying how to open it). Every ``/admin`` request, allowed or refused,
-is written to the audit log with its status; the routes read who asked from
-``scope["state"]["admin"]``.
+``VOICEFLOW_ADMIN_TOKENS`` in constant time (the telephony's single
+``VOICEFLOW_ADMIN_TOKEN``, when set, counts as one more ``admin`` token). Refusals are
+401 (no or unknown token, with ``WWW-Authenticate``), 403 (scope too small), 503 (no
+token configured: the admin API is closed), as ``{"detail": message}``. Every
+``/admin`` request, allowed or refused, is written to the audit log with its status;
+the routes read who asked from ``scope["state"]["admin"]``.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class AdminAuthMiddleware:
         if token is None or not token.allows(need):
             status = 401 if token is None else 403
             if not self.tokens:
+                status = 503
                 message = "the admin API is closed: no admin tokens are configured (VOICEFLOW_ADMIN_TOKENS)"
             elif token is None:
                 message = "a valid admin bearer token is required (Authorization: Bearer ...)"
@@ -142,7 +145,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
         await receive()
         await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
         return
-    body = json.dumps({"error": message}).encode()
+    body = json.dumps({"detail": message}).encode()  # FastAPI's error shape
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="voiceflow-admin"'))

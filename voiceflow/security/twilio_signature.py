@@ -9,7 +9,8 @@ it is accepted) and the route never runs.
 
 The URL checked is the one Twilio requested: with a public host configured,
 ``https://HOST/path?query`` (``wss://`` for a WebSocket; ``https://`` is accepted
-too); otherwise what the request itself says (scheme, Host header, path, query).
+too); otherwise what the request itself says (Host header, path, query), over its
+own scheme or TLS (Twilio signs the ``https``/``wss`` URL when TLS ends at a proxy).
 Form bodies (at most ``MAX_BODY_BYTES``) are validated with their parameters, other
 bodies as Twilio signs JSON (``bodySHA256`` in the query), then replayed to the app.
 """
@@ -51,14 +52,12 @@ def signed_urls(scope: Scope, public_host: str | None) -> list[str]:
     query = scope.get("query_string", b"").decode("latin-1")
     tail = path + (f"?{query}" if query else "")
     websocket = scope["type"] == "websocket"
+    secure, plain = ("wss", "ws") if websocket else ("https", "http")
     if public_host:
-        return (
-            [f"wss://{public_host}{tail}", f"https://{public_host}{tail}"]
-            if websocket
-            else [f"https://{public_host}{tail}"]
-        )
+        return [f"{secure}://{public_host}{tail}"] + ([f"https://{public_host}{tail}"] if websocket else [])
+    # no public host: the request's own URL, and its TLS form (TLS may end at a proxy in front)
     host = _header(scope, b"host") or "localhost"
-    return [f"{scope.get('scheme', 'http')}://{host}{tail}"]
+    return [f"{scheme}://{host}{tail}" for scheme in dict.fromkeys((str(scope.get("scheme", plain)), secure))]
 
 
 class TwilioSignatureMiddleware:
@@ -98,8 +97,8 @@ class TwilioSignatureMiddleware:
             await send({"type": "websocket.close", "code": 1008, "reason": "invalid Twilio signature"})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if _header(scope, b"x-twilio-signature") is None:
-            await self._refuse(send, 403, "missing X-Twilio-Signature")
+        if _header(scope, b"x-twilio-signature") is None:  # same answer as a forged one
+            await self._refuse(send, 403, "invalid Twilio signature", why="no X-Twilio-Signature")
             return
         body = bytearray()
         more = True
@@ -138,9 +137,9 @@ class TwilioSignatureMiddleware:
             return dict(parse_qsl(text, keep_blank_values=True))
         return text  # JSON: signed with bodySHA256 in the URL's query
 
-    async def _refuse(self, send: Send, status: int, message: str) -> None:
+    async def _refuse(self, send: Send, status: int, message: str, *, why: str = "") -> None:
         self.rejected += 1
-        log.warning("twilio: request refused (%d): %s", status, message)
+        log.warning("twilio: request refused (%d): %s", status, why or message)
         body = message.encode()
         await send(
             {

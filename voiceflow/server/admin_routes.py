@@ -41,13 +41,14 @@ def deployment(state: ServerState) -> Deployment:
         data_dir=state.data_dir,
         llm_base_url=llm,
         twiml=lambda host: connect_stream_twiml(host, caller=None, call_sid=None),
+        plain_admin_token=bool(getattr(state.pipeline, "admin_token", None)),
     )
 
 
 def _needs_admin(request: Request) -> JSONResponse | None:
     token: AdminToken | None = request.scope.get("state", {}).get("admin")
     if token is None or token.scope != "admin":
-        return JSONResponse({"error": "this needs a token with the 'admin' scope"}, status_code=403)
+        return JSONResponse({"detail": "this needs a token with the 'admin' scope"}, status_code=403)
     return None
 
 
@@ -70,7 +71,7 @@ def install(app: FastAPI, state: ServerState) -> None:
     @app.delete("/admin/calls/{call_id}")
     async def end_call(call_id: str) -> Response:
         if call_id not in state.calls.calls:
-            return JSONResponse({"error": f"no live call {call_id[:64]!r}"}, status_code=404)
+            return JSONResponse({"detail": f"no live call {call_id[:64]!r}"}, status_code=404)
         await state.calls.close(call_id, drain=False)
         return JSONResponse({"ended": call_id})
 
@@ -80,7 +81,7 @@ def install(app: FastAPI, state: ServerState) -> None:
         if format == "html":
             return HTMLResponse(report.as_html())
         if format != "json":
-            return JSONResponse({"error": "format must be 'json' or 'html'"}, status_code=400)
+            return JSONResponse({"detail": "format must be 'json' or 'html'"}, status_code=400)
         return JSONResponse(report.as_json())
 
     @app.get("/admin/audit-log")
@@ -94,7 +95,7 @@ def install(app: FastAPI, state: ServerState) -> None:
     async def purge_now() -> Response:
         if retention is None:
             return JSONResponse(
-                {"error": "no retention period: set VOICEFLOW_RETENTION_DAYS"}, status_code=409
+                {"detail": "no retention period: set VOICEFLOW_RETENTION_DAYS"}, status_code=409
             )
         deleted = await asyncio.to_thread(purge, state.data_dir / DB_FILE, retention)
         return JSONResponse({"retention_days": retention, "deleted": deleted})

@@ -23,7 +23,7 @@ from voiceflow.security.admin_auth import AdminAuthMiddleware
 from voiceflow.security.audit_log import AuditLog
 from voiceflow.security.client_ip import TrustedProxies
 from voiceflow.security.rate_limit import RateLimitMiddleware, RateLimits
-from voiceflow.security.tokens import TokenStore
+from voiceflow.security.tokens import AdminToken, TokenStore, hash_token
 from voiceflow.security.twilio_signature import TwilioSignatureMiddleware
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ def install(app: FastAPI, state: ServerState) -> None:
     security = state.security
     trusted = TrustedProxies.parse(security.trusted_proxies)
     tokens = TokenStore.parse(security.admin_tokens)
+    legacy = getattr(state.pipeline, "admin_token", None)  # VOICEFLOW_ADMIN_TOKEN (telephony), plain
+    if legacy:
+        tokens.tokens.append(AdminToken("admin-token", "admin", hash_token(legacy)))
     audit = AuditLogHolder(state)
     app.state.audit_log = audit
     state.on_shutdown.append(audit.close)

@@ -87,8 +87,11 @@ class TwilioMediaClient:
         echo_marks: bool = True,
         open_timeout: float = 5.0,
         auth_token: str | None = None,
+        signed_url: str | None = None,
     ) -> None:
         self.url = url
+        #: the URL Twilio would sign (the TwiML's ``wss://`` one; default: ``url``)
+        self.signed_url = signed_url or url
         #: like Twilio, sign the handshake (X-Twilio-Signature over the URL) with the account's auth token
         self.auth_token = auth_token
         self.call_sid = call_sid or "CA" + uuid.uuid4().hex
@@ -134,7 +137,8 @@ class TwilioMediaClient:
         if self.auth_token:
             from twilio.request_validator import RequestValidator
 
-            headers["X-Twilio-Signature"] = RequestValidator(self.auth_token).compute_signature(self.url, {})
+            validator = RequestValidator(self.auth_token)
+            headers["X-Twilio-Signature"] = validator.compute_signature(self.signed_url, {})
         self._ws = await connect(
             self.url, open_timeout=self.open_timeout, max_size=2**22, additional_headers=headers
         )
