@@ -50,7 +50,6 @@ deploy-check: $(STAMP)
 container:
 	bash scripts/container_build.sh
 
-
 bench: $(STAMP)
 	$(BIN)/python benchmarks/framework.py
 

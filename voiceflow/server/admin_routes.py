@@ -41,7 +41,7 @@ def deployment(state: ServerState) -> Deployment:
         data_dir=state.data_dir,
         llm_base_url=llm,
         twiml=lambda host: connect_stream_twiml(host, caller=None, call_sid=None),
-        plain_admin_token=bool(getattr(state.pipeline, "admin_token", None)),
+        plain_admin_token=bool(state.admin_token or getattr(state.pipeline, "admin_token", None)),
     )
 
 

@@ -95,7 +95,8 @@ def install(app: FastAPI, state: ServerState) -> None:
     security = state.security
     trusted = TrustedProxies.parse(security.trusted_proxies)
     tokens = TokenStore.parse(security.admin_tokens)
-    legacy = getattr(state.pipeline, "admin_token", None)  # VOICEFLOW_ADMIN_TOKEN (telephony), plain
+    # VOICEFLOW_ADMIN_TOKEN (telephony, sessions): one plain admin token
+    legacy = state.admin_token or getattr(state.pipeline, "admin_token", None)
     if legacy:
         tokens.tokens.append(AdminToken("admin-token", "admin", hash_token(legacy)))
     audit = AuditLogHolder(state)
