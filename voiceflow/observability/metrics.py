@@ -122,8 +122,20 @@ QUEUE_HIGH_WATER = Gauge(
 )
 TOOL_CALLS = Counter("voiceflow_tool_calls_total", "Tool calls by outcome", ["tool", "outcome"])
 CAMPAIGN_CALLS = Counter("voiceflow_campaign_calls_total", "Campaign calls by status", ["campaign", "status"])
-SESSION_STORE_FALLBACK = Counter(
-    "voiceflow_session_store_fallback_total", "Times the session store fell back to process memory"
+
+
+def _shared_counter(name: str, doc: str) -> Counter:
+    """A counter another module may have registered already (``voiceflow.sessions.metrics``): reuse it."""
+    try:
+        return Counter(name, doc)
+    except ValueError:
+        existing = REGISTRY._names_to_collectors[f"{name}_total"]
+        assert isinstance(existing, Counter)
+        return existing
+
+
+SESSION_STORE_FALLBACK = _shared_counter(
+    "voiceflow_session_store_fallback", "Times the session store fell back to process memory"
 )
 INPUT_AUDIO_DROPPED = Counter(
     "voiceflow_input_audio_dropped_total", "Caller audio frames dropped on input", ["transport"]
