@@ -28,9 +28,6 @@ async def test_http_requests_per_ip_get_429_with_retry_after(tmp_path: Path) -> 
             refused.headers["retry-after"] == "55"
         )  # now t=5; the first of the five leaves the window at t=60
         assert "5 requests per 60 s" in refused.text
-        # a forged X-Forwarded-For does not buy a fresh budget: the peer is no trusted proxy
-        spoofed = await http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
-        assert spoofed.status_code == 429
         await clock.advance(55.0)
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/healthz")).status_code == 429, "only one slot freed"

@@ -169,10 +169,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _uvicorn_options(max_message_bytes: int) -> dict[str, Any]:
-    # the protocol layer refuses frames far over the app's limit before buffering them;
-    # proxy_headers off: X-Forwarded-For is judged by VOICEFLOW_TRUSTED_PROXIES alone (voiceflow.security)
-    return {"ws_max_size": 2 * max_message_bytes + 4096, "timeout_graceful_shutdown": 5, "lifespan": "on",
-            "proxy_headers": False}  # fmt: skip
+    # the protocol layer refuses frames far over the app's limit before buffering them
+    return {"ws_max_size": 2 * max_message_bytes + 4096, "timeout_graceful_shutdown": 5, "lifespan": "on"}
 
 
 @dataclass(frozen=True)
