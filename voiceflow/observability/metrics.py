@@ -253,7 +253,7 @@ class CallMetrics:
                 TOOL_CALLS.labels(frame.tool, frame.status).inc()
         elif isinstance(frame, Metrics):
             self._metrics(frame)
-        elif isinstance(frame, UserStoppedSpeaking) and event.source == self.tracker.endpointer:
+        elif isinstance(frame, UserStoppedSpeaking) and event.source in self.tracker.endpointers:
             self._turn_vad_stop = self._vad_stop
             self._vad_stop = None
             self._llm_ttft_s = None
