@@ -6,7 +6,11 @@ Prints throughput (frames/s through the chain), cost per hop, unloaded latency
 virtualenv (``.venv-bench``, created on first use) and measured in the same run.
 
     .venv/bin/python benchmarks/framework.py [--hops 10] [--frames 20000] [--compare-pipecat]
-        [--baseline REV] [--json]
+        [--baseline REV] [--metrics] [--json]
+
+``--metrics`` measures the cost of Prometheus metrics: the same chain with and
+without the per-call ``CallMetrics`` observer the server attaches to every call,
+in alternating rounds (best of each kept), as throughput and cost per hop.
 """
 
 from __future__ import annotations
@@ -139,6 +143,42 @@ def _measure_tree(tree: Path, hops: int, frames: int, latency_frames: int) -> di
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
+async def measure_throughput(hops: int, frames: int, *, metrics: bool) -> float:
+    """Frames/s through the chain, with or without the server's per-call metrics observer."""
+    from voiceflow.calls import CallContext, CallSession
+    from voiceflow.observability.metrics import CallMetrics
+
+    sink = _Sink()
+    graph = Graph("bench", inputs=[AudioRaw]).chain(*[Passthrough(name=f"p{i}") for i in range(hops)], sink)
+    run = GraphRun(graph, clock=_PerfClock())
+    if metrics:
+        run.add_observer(CallMetrics(CallSession(CallContext("bench", "local"), run)))
+    async with run:
+        sink.target = frames
+        t0 = time.perf_counter()
+        for _ in range(frames):
+            await run.push(run.make(AudioRaw, audio=AUDIO, sample_rate=16000))
+        await sink.done.wait()
+        elapsed = time.perf_counter() - t0
+    return frames / elapsed
+
+
+def measure_metrics_cost(hops: int, frames: int, rounds: int) -> dict[str, float]:
+    bare, observed = [], []
+    for _ in range(rounds):
+        bare.append(asyncio.run(measure_throughput(hops, frames, metrics=False)))
+        observed.append(asyncio.run(measure_throughput(hops, frames, metrics=True)))
+    without, with_ = max(bare), max(observed)
+    return {
+        "metrics_off_throughput_fps": round(without),
+        "metrics_on_throughput_fps": round(with_),
+        "metrics_off_per_hop_us": round(1e6 / without / hops, 3),
+        "metrics_on_per_hop_us": round(1e6 / with_ / hops, 3),
+        "metrics_cost_per_hop_us": round(1e6 / with_ / hops - 1e6 / without / hops, 3),
+        "metrics_throughput_cost_pct": round(100.0 * (without - with_) / without, 2),
+    }
+
+
 def _best(runs: list[dict[str, float]]) -> dict[str, float]:
     """Best of the rounds per measure (the least disturbed by other work on the machine)."""
     best = dict(runs[0])
@@ -173,6 +213,9 @@ def main() -> int:
     ap.add_argument("--compare-pipecat", action="store_true")
     ap.add_argument("--baseline", metavar="REV", help="also measure voiceflow at git revision REV, same run")
     ap.add_argument("--rounds", type=int, default=3, help="with --baseline: alternating rounds, best kept")
+    ap.add_argument(
+        "--metrics", action="store_true", help="also measure the per-call metrics observer's cost"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     a = ap.parse_args()
 
@@ -216,6 +259,8 @@ def main() -> int:
         ):
             fig["baseline_" + key] = base[key]
         fig["throughput_vs_baseline"] = round(float(fig["throughput_fps"]) / float(base["throughput_fps"]), 3)
+    if a.metrics:
+        fig.update(measure_metrics_cost(a.hops, a.frames, max(3, a.rounds)))
     if a.json:
         print(json.dumps(fig))
         return 0
@@ -242,6 +287,13 @@ def main() -> int:
         print(f"\nagainst voiceflow at {a.baseline} (same run)")
         for label, key in rows:
             print(f"{label:32} {fig[key]!s:>12} {fig['baseline_' + key]!s:>16}")
+    if a.metrics:
+        print("\nPrometheus metrics (the per-call CallMetrics observer), alternating rounds, best of each")
+        print(f"{'':32} {'without':>12} {'with':>12}")
+        for label, key in (("throughput (frames/s)", "throughput_fps"), ("cost per hop (us)", "per_hop_us")):
+            print(f"{label:32} {fig['metrics_off_' + key]!s:>12} {fig['metrics_on_' + key]!s:>12}")
+        print(f"metrics cost: {fig['metrics_throughput_cost_pct']} % of throughput, "
+              f"{fig['metrics_cost_per_hop_us']} us per hop")  # fmt: skip
     print(f"order preserved end to end: {fig['order_preserved']}")
     return 0
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pipelines.offline import SYSTEM_PROMPT, stt_engine
+from pipelines.offline import SYSTEM_PROMPT, llm_engine, redactor, stt_engine
 from voiceflow.calls import CallContext
 from voiceflow.config import Config
 from voiceflow.db import Database, open_seeded
@@ -47,7 +47,6 @@ from voiceflow.processors.stt import EngineEndpointer, STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
 from voiceflow.processors.tts import TTSProcessor
 from voiceflow.services.llm.engine import LLMEngine
-from voiceflow.services.providers import llm_engine
 from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.tts.engine import TTSEngine
 from voiceflow.services.tts.piper import PiperEngine
@@ -120,7 +119,7 @@ class CloudPipeline:
         return [stt, turns]
 
     async def prepare(self) -> None:
-        llm = llm_engine(self.config.llm)
+        llm = llm_engine(self.config.llm, self.config.security)  # VOICEFLOW_REDACT_LLM_INPUT applies
         if llm is None:
             raise RuntimeError("the cloud pipeline needs an LLM: set VOICEFLOW_LLM (and its API key)")
         paths = self.config.paths
@@ -129,7 +128,7 @@ class CloudPipeline:
         self.shared = shared = Shared(
             db,
             build_registry(db, now=self.now),
-            PersistentUserMemory(db),
+            PersistentUserMemory(db, redact=redactor(self.config.security)),
             KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
             NLUConfig.from_settings(self.config.nlu),
             stt=stt_engine(self.config.stt, "phone"),
@@ -167,7 +166,7 @@ class CloudPipeline:
             MemoryRecorder(name="memory", persistent=shared.memory),
             LLMAgent(
                 shared.llm,
-                memory=ConversationMemory(SYSTEM_PROMPT),
+                memory=ConversationMemory(SYSTEM_PROMPT, redact=redactor(self.config.security)),
                 registry=shared.registry,
                 tracker=ToolCallTracker(shared.registry),
                 respond_to="intent",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from voiceflow.calls import CallContext
-from voiceflow.config import Config, LLMSettings, STTSettings
+from voiceflow.config import Config, LLMSettings, SecuritySettings, STTSettings
 from voiceflow.db import Database, open_seeded
 from voiceflow.graphs import Graph, MonotonicClock
 from voiceflow.processors import Processor
@@ -50,6 +50,8 @@ from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
 from voiceflow.processors.tts import TTSProcessor
+from voiceflow.security.llm_input import RedactingLLM
+from voiceflow.security.redaction import Redactor
 from voiceflow.services.llm.engine import LLMEngine
 from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
@@ -113,13 +115,13 @@ class OfflinePipeline:
         self.shared = shared = Shared(
             db,
             build_registry(db, now=self.now),
-            PersistentUserMemory(db),
+            PersistentUserMemory(db, redact=redactor(self.config.security)),
             KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
             NLUConfig.from_settings(self.config.nlu),
             stt_phone=stt_engine(self.config.stt, "phone"),
             stt_wideband=stt_engine(self.config.stt, None),
             tts=PiperEngine(),
-            llm=llm_engine(self.config.llm),
+            llm=llm_engine(self.config.llm, self.config.security),
         )
         if self.config.stt.turn_model == "smart-turn":
             from voiceflow.services.turn.smart_turn import SmartTurnModel
@@ -191,7 +193,7 @@ class OfflinePipeline:
 
         return LLMAgent(
             shared.llm,
-            memory=ConversationMemory(SYSTEM_PROMPT),
+            memory=ConversationMemory(SYSTEM_PROMPT, redact=redactor(self.config.security)),
             registry=shared.registry,
             tracker=ToolCallTracker(shared.registry),
             respond_to="intent",
@@ -221,9 +223,20 @@ def stt_engine(stt: STTSettings, channel: str | None) -> STTEngine:
     return PocketsphinxEngine(channel=channel, domain_lm=True)
 
 
-def llm_engine(llm: LLMSettings) -> LLMEngine | None:
+def llm_engine(llm: LLMSettings, security: SecuritySettings | None = None) -> LLMEngine | None:
     """The engine ``VOICEFLOW_LLM`` chooses (an OpenAI-compatible one when only
-    ``VOICEFLOW_LLM_BASE_URL`` is set), else None (offline)."""
+    ``VOICEFLOW_LLM_BASE_URL`` is set), else None (offline).
+
+    With ``VOICEFLOW_REDACT_LLM_INPUT=on`` what it is sent is redacted first.
+    """
     from voiceflow.services.providers import llm_engine as chosen_engine
 
-    return chosen_engine(llm)
+    engine = chosen_engine(llm)
+    if engine is not None and security is not None and security.redact_llm_input == "on":
+        return RedactingLLM(engine, Redactor().redact)
+    return engine
+
+
+def redactor(security: SecuritySettings) -> Callable[[str], str] | None:
+    """PII redaction for stored transcripts and summaries (``VOICEFLOW_REDACT``, on by default)."""
+    return Redactor().redact if security.redaction == "on" else None

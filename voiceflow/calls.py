@@ -100,6 +100,8 @@ class CallRegistry:
         except BaseException:
             self.calls.pop(ctx.call_id, None)
             self.failed += 1
+            for hook in self.on_close:  # what on_open set up (metrics, timers) is undone
+                hook(session)
             raise
         if self.sessions is not None:
             await self.sessions.call_opened(session)

@@ -38,6 +38,7 @@ __all__ = [
     "RealtimeSettings",
     "RuntimeSettings",
     "STTSettings",
+    "SecuritySettings",
     "ServerSettings",
     "SessionSettings",
     "Setting",
@@ -114,6 +115,10 @@ def _redis_url(value: str) -> str | None:
     return None if ok else "is not a redis://, rediss:// or unix:// URL"
 
 
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
 def _timezone(value: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(value)
@@ -145,7 +150,7 @@ class ServerSettings:
     twilio_auth_token: str | None = setting(
         "TWILIO_AUTH_TOKEN",
         None,
-        "when set, `POST /twilio/voice` requires a valid X-Twilio-Signature",
+        "when set, every `/twilio/` request (webhook, callbacks, media handshake) needs X-Twilio-Signature",
         secret=True,
     )
 
@@ -438,6 +443,66 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """Admin access, rate limits, PII redaction, logs and retention (``voiceflow.security``)."""
+
+    admin_tokens: str | None = setting(
+        "VOICEFLOW_ADMIN_TOKENS",
+        None,
+        "admin bearer tokens, hashed: comma-separated `name:scope:sha256hex` (`voiceflow admin-token`)",
+        secret=True,
+    )
+    metrics_auth: str = setting(
+        "VOICEFLOW_METRICS_AUTH", "off", "`on`: `GET /metrics` needs a read-scope admin token",
+        check=_one_of("on", "off"),
+    )  # fmt: skip
+    redaction: str = setting(
+        "VOICEFLOW_REDACT", "on", "`on`: PII is redacted in logs, stored transcripts and memory summaries",
+        check=_one_of("on", "off"),
+    )  # fmt: skip
+    redact_llm_input: str = setting(
+        "VOICEFLOW_REDACT_LLM_INPUT", "off", "`on`: PII is redacted from what is sent to a cloud LLM",
+        check=_one_of("on", "off"),
+    )  # fmt: skip
+    log_format: str = setting(
+        "VOICEFLOW_LOG_FORMAT", "text", "`json`: one JSON object per log line (call id on every call's line)",
+        check=_one_of("text", "json"),
+    )  # fmt: skip
+    rate_limit_requests: int = setting(
+        "VOICEFLOW_RATE_LIMIT_REQUESTS", 200, "HTTP requests per client IP per window (0: no limit)",
+        check=_not_negative,
+    )  # fmt: skip
+    rate_limit_window_s: float = setting(
+        "VOICEFLOW_RATE_LIMIT_WINDOW", 60.0, "the rate limit's window in seconds", check=_not_negative
+    )
+    ws_max_per_ip: int = setting(
+        "VOICEFLOW_WS_MAX_PER_IP",
+        100,
+        "concurrent WebSockets per client IP (0: no limit)",
+        check=_not_negative,
+    )
+    ws_connects_per_s: int = setting(
+        "VOICEFLOW_WS_CONNECTS_PER_SEC", 20, "WebSocket connects per client IP per second (0: no limit)",
+        check=_not_negative,
+    )  # fmt: skip
+    trusted_proxies: str | None = setting(
+        "VOICEFLOW_TRUSTED_PROXIES",
+        None,
+        "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed",
+    )
+    retention_days: int | None = setting(
+        "VOICEFLOW_RETENTION_DAYS", None, "stored transcripts and call history older than this are purged",
+        check=_positive,
+    )  # fmt: skip
+    max_call_seconds: int = setting(
+        "VOICEFLOW_MAX_CALL_SECONDS",
+        3600,
+        "a call is ended after this long (session timeout)",
+        check=_positive,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """All settings, by section. ``Config()`` is the defaults; ``Config.from_env`` reads variables."""
 
@@ -451,6 +516,7 @@ class Config:
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

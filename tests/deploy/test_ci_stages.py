@@ -29,7 +29,7 @@ def test_make_test_runs_the_five_stages_in_order() -> None:
     order = ["--cov=voiceflow", "--cov-fail-under", "security", "deploy-check", "container"]
     positions = [test.index(step) for step in order]
     assert positions == sorted(positions)
-    assert "bandit" in recipe("security") and "tests/deploy" in recipe("deploy-check")
+    assert "scripts/security_check.py" in recipe("security") and "tests/deploy" in recipe("deploy-check")
 
 
 def test_the_github_workflow_describes_the_same_stages() -> None:

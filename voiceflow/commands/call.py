@@ -119,7 +119,9 @@ async def _call_with(args: argparse.Namespace, overrides: dict[str, str]) -> int
         print(f"voiceflow call: {exc}", file=sys.stderr)
         return 2
     lines = _lines(args)
-    app = create_app(pipeline, config.server)  # its lifespan prepares the pipeline and shuts it down
+    app = create_app(  # its lifespan prepares the pipeline and shuts it down
+        pipeline, config.server, security=config.security, data_dir=config.paths.data_dir
+    )
     watchers = CallWatchers(app.state.voiceflow.calls)
 
     def show(turn: TurnResult) -> None:
@@ -151,6 +153,7 @@ async def _call_with(args: argparse.Namespace, overrides: dict[str, str]) -> int
             caller=args.caller,
             barge_in=args.barge_in,
             on_turn=show,
+            twilio_auth_token=config.server.twilio_auth_token,
         )
     if args.out is not None:
         from voiceflow.transports.local import write_wav

@@ -123,8 +123,6 @@ def server_settings(args: argparse.Namespace, config: Config) -> ServerSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
     import uvicorn
 
     from voiceflow.server.app import create_app
@@ -138,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
     except (PipelineNotFound, ConfigError) as exc:
         print(f"voiceflow serve: {exc}")
         return 2
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from voiceflow.observability.logs import configure_logging
+    from voiceflow.security.redaction import Redactor
+
+    redact = Redactor().redact if config.security.redaction == "on" else None
+    configure_logging(args.log_level, fmt=config.security.log_format, redact=redact)
     settings = server_settings(args, config)
     from voiceflow.telephony.commands import register_campaign_command
     from voiceflow.telephony.pipeline import TelephonyPipeline, with_telephony
@@ -153,10 +153,18 @@ def run(args: argparse.Namespace) -> int:
     sessions = CallSessions.from_settings(config.sessions)
     if isinstance(pipeline, TelephonyPipeline):  # campaign commands reach the instance that placed the call
         register_campaign_command(sessions, pipeline)
-    app = create_app(pipeline, settings, sessions=sessions, admin_token=config.telephony.admin_token)
+    app = create_app(
+        pipeline,
+        settings,
+        sessions=sessions,
+        admin_token=config.telephony.admin_token,
+        security=config.security,
+        data_dir=config.paths.data_dir,
+    )
+    # log_config=None: uvicorn's loggers go through our root handler (redacted, with call ids)
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
     uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,
-                log_level=args.log_level)  # fmt: skip
+                log_level=args.log_level, log_config=None)  # fmt: skip
     return 0
 
 

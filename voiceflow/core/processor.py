@@ -163,7 +163,7 @@ class Processor:
         if frame.origin is Origin.BOT and frame.generation < run.generation.value:
             run.dropped_stale += 1
             return
-        if run.observed:
+        if run.observed and type(frame) not in run.unwatched:  # types no observer wants skip the call
             run.notify(self, frame, False)
         targets = self.downstream
         if not targets:

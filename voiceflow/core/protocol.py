@@ -44,6 +44,8 @@ class RunContext(Protocol):
 
     #: whether any observer watches pushes (a plain field: read on the hot path before ``notify``)
     observed: bool
+    #: frame types no observer wants (learnt by ``notify``): pushes of these skip the call
+    unwatched: set[type]
 
     @property
     def done(self) -> bool:

@@ -57,6 +57,7 @@ class GraphRun:
         self.errors: list[Error] = []
         self.observers: list[ObserverFeed] = []
         self.observed = False
+        self.unwatched: set[type] = set()
         self.dropped_stale = 0
         self.unrouted = 0
         self.cancel_reason: str | None = None
@@ -86,12 +87,18 @@ class GraphRun:
         feed = ObserverFeed(observer, queue_size)
         self.observers.append(feed)
         self.observed = True
+        self.unwatched.clear()
         if self._ready.is_set() and self._tg is not None:  # before that, start-up spawns every feed
             self.spawn(feed.run(), name=f"observer:{type(observer).__name__}")
 
     def notify(self, src: Processor, frame: Frame, upstream: bool) -> None:
+        kind = type(frame)
+        if not any(f.kinds is None or issubclass(kind, f.kinds) for f in self.observers):
+            self.unwatched.add(kind)  # learnt once per type: later pushes of it skip this call
+            return
         for feed in self.observers:
-            feed.offer(src, frame, upstream, self.clock.now())
+            if feed.kinds is None or isinstance(frame, feed.kinds):
+                feed.offer(src, frame, upstream, self.clock.now())
 
     # -- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> GraphRun:

@@ -8,16 +8,21 @@ is the ``server`` section of ``voiceflow.config`` (``Config.from_env().server``)
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from voiceflow.calls import CallRegistry, PipelineFactory
-from voiceflow.config import ServerSettings
+from voiceflow.config import PathSettings, SecuritySettings, ServerSettings
+from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.pipeline import Pipeline, as_pipeline
 from voiceflow.sessions import CallSessions
+
+log = logging.getLogger("voiceflow.server")
 
 __all__ = ["ROUTE_MODULES", "ServerSettings", "ServerState", "create_app"]
 
@@ -30,6 +35,9 @@ ROUTE_MODULES = (
     "voiceflow.server.telephony_routes",
     "voiceflow.server.campaign_routes",
     "voiceflow.server.session_routes",
+    "voiceflow.server.metrics_routes",
+    "voiceflow.server.admin_routes",
+    "voiceflow.server.guard",
 )
 
 
@@ -42,6 +50,12 @@ class ServerState:
     sessions: CallSessions | None = None
     #: the bearer token the session admin routes require (``VOICEFLOW_ADMIN_TOKEN``; None: they answer 503)
     admin_token: str | None = None
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    data_dir: Path = field(default_factory=lambda: PathSettings().data_dir)
+    clock: Clock = field(default_factory=MonotonicClock)
+    #: run after the pipeline is prepared / after the last call closed (route modules add theirs)
+    on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def factory(self) -> PipelineFactory:
@@ -56,6 +70,9 @@ def create_app(
     routes: Sequence[str] = ROUTE_MODULES,
     sessions: CallSessions | None = None,
     admin_token: str | None = None,
+    security: SecuritySettings | None = None,
+    data_dir: Path | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The app; ``routes`` picks the route modules (all of them unless a test or embedder narrows it).
 
@@ -64,12 +81,20 @@ def create_app(
     A bare build function is a pipeline without shared resources. ``sessions`` (from
     ``CallSessions.from_settings(config.sessions)``) shares call records and commands
     with other instances; it starts before ``prepare`` and closes after the last call.
+    ``security`` and ``data_dir`` feed the guard (admin tokens, rate limits, audit log);
+    ``clock`` is what the rate limits count on.
     """
     state = ServerState(
         as_pipeline(pipeline), settings or ServerSettings(), sessions=sessions, admin_token=admin_token
     )
     if sessions is not None:
         sessions.attach(state.calls)
+    if security is not None:
+        state.security = security
+    if data_dir is not None:
+        state.data_dir = data_dir
+    if clock is not None:
+        state.clock = clock
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,9 +102,16 @@ def create_app(
             if state.sessions is not None:
                 await state.sessions.start()
             await state.pipeline.prepare()
+            for start in state.on_startup:
+                await start()
             yield
         finally:
             await state.calls.close_all()
+            for stop in reversed(state.on_shutdown):
+                try:
+                    await stop()
+                except Exception:  # the pipeline still shuts down
+                    log.exception("server shutdown step %s failed", stop)
             await state.pipeline.shutdown()
             if state.sessions is not None:
                 await state.sessions.aclose()

@@ -12,6 +12,7 @@ reads time from an injected clock so tests move through the cool-down with
 from __future__ import annotations
 
 import enum
+import weakref
 from typing import Protocol
 
 from voiceflow.core.clock import MonotonicClock
@@ -29,12 +30,27 @@ class BreakerState(enum.Enum):
     HALF_OPEN = "half_open"  # one trial call decides
 
 
+#: every breaker alive in this process, so metrics can sample their states without being told
+_LIVE: weakref.WeakSet[CircuitBreaker] = weakref.WeakSet()
+
+
+def live_breakers() -> list[CircuitBreaker]:
+    return list(_LIVE)
+
+
 class CircuitBreaker:
     def __init__(
-        self, *, failure_threshold: int = 2, cooldown: float = 30.0, clock: TimeSource | None = None
+        self,
+        *,
+        failure_threshold: int = 2,
+        cooldown: float = 30.0,
+        clock: TimeSource | None = None,
+        name: str = "breaker",
     ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
+        self.name = name
+        _LIVE.add(self)
         self.failure_threshold = failure_threshold
         self.cooldown = cooldown
         self.clock: TimeSource = clock or MonotonicClock()

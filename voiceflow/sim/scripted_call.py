@@ -149,6 +149,7 @@ async def run_scripted_call(
     talk_over_after: float = 1.0,
     reply_timeout: float = 30.0,
     on_turn: Callable[[TurnResult], None] | None = None,
+    twilio_auth_token: str | None = None,
 ) -> CallResult:
     """Play ``lines`` ((label, pcm16, rate) each), waiting for the agent's answer after each.
 
@@ -156,7 +157,8 @@ async def run_scripted_call(
     seconds into it the next line starts, and the turn records how long after the caller's
     speech onset the server sent ``clear``.
     """
-    async with TwilioMediaClient(url, caller=caller) as client, PhoneLine(client) as line:
+    client_ = TwilioMediaClient(url, caller=caller, auth_token=twilio_auth_token)
+    async with client_ as client, PhoneLine(client) as line:
         watcher = await watchers.get(client.call_sid)
         greeting = None
         if expect_greeting:

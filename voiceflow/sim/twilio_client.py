@@ -86,8 +86,14 @@ class TwilioMediaClient:
         clock: Clock | None = None,
         echo_marks: bool = True,
         open_timeout: float = 5.0,
+        auth_token: str | None = None,
+        signed_url: str | None = None,
     ) -> None:
         self.url = url
+        #: the URL Twilio would sign (the TwiML's ``wss://`` one; default: ``url``)
+        self.signed_url = signed_url or url
+        #: like Twilio, sign the handshake (X-Twilio-Signature over the URL) with the account's auth token
+        self.auth_token = auth_token
         self.call_sid = call_sid or "CA" + uuid.uuid4().hex
         self.stream_sid = stream_sid or "MZ" + uuid.uuid4().hex
         self.account_sid = account_sid
@@ -127,7 +133,15 @@ class TwilioMediaClient:
 
     async def connect(self, *, start: bool = True) -> None:
         """Open the socket and send ``connected`` (and ``start`` unless told not to)."""
-        self._ws = await connect(self.url, open_timeout=self.open_timeout, max_size=2**22)
+        headers = {}
+        if self.auth_token:
+            from twilio.request_validator import RequestValidator
+
+            validator = RequestValidator(self.auth_token)
+            headers["X-Twilio-Signature"] = validator.compute_signature(self.signed_url, {})
+        self._ws = await connect(
+            self.url, open_timeout=self.open_timeout, max_size=2**22, additional_headers=headers
+        )
         self._started_at = self._playhead = self.clock.now()
         self._tasks = [
             asyncio.create_task(self._reader(), name="twilio-client:reader"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from voiceflow.processors.memory.summarizer import ExtractiveSummarizer, LLMSummarizer, Summarizer
@@ -36,6 +36,7 @@ class ConversationMemory:
         summarizer: Summarizer | None = None,
         engine: LLMEngine | None = None,
         intent_hints: bool = True,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         """``keep_recent`` turns stay verbatim after a summary (default: half of ``max_turns``)."""
         if max_turns < 1:
@@ -48,6 +49,8 @@ class ConversationMemory:
         )
         #: add the NLU's intent and entities of the latest turn as a system note
         self.intent_hints = intent_hints
+        #: applied to every summary written (PII redaction: ``voiceflow.security.redaction``)
+        self.redact = redact
         self.turns: list[Turn] = []
         self.summary = ""
         self.summarized_turns = 0
@@ -218,7 +221,8 @@ class ConversationMemory:
             folded = self.turns[: len(self.turns) - self.keep_recent]
             if not folded:
                 return False
-            self.summary = await self.summarizer.summarize(self.summary, folded)
+            summary = await self.summarizer.summarize(self.summary, folded)
+            self.summary = self.redact(summary) if self.redact is not None else summary
             gone = {id(t) for t in folded}
             self.turns = [t for t in self.turns if id(t) not in gone]
             self.summarized_turns += len(folded)

@@ -184,8 +184,11 @@ class PersistentUserMemory:
         default_country_code: str = "1",
         now: Callable[[], datetime] = utc_now,
         owns_db: bool = False,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.db = db
+        #: applied to every stored utterance (PII redaction: ``voiceflow.security.redaction``)
+        self.redact = redact
         self.business = business
         self.default_country_code = default_country_code
         self.now = now
@@ -310,6 +313,8 @@ class PersistentUserMemory:
             raise ValueError(f"role must be 'user' or 'assistant', got {role!r}")
         key = self.normalize(phone)
         stamp = self._stamp()
+        if self.redact is not None:
+            text = self.redact(text)
 
         def write(conn: sqlite3.Connection) -> int:
             self._ensure_row(conn, key, stamp)

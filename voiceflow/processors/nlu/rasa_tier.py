@@ -81,13 +81,16 @@ class RasaTier:
         failure_threshold: int = 2,
         cooldown: float = 30.0,
         clock: TimeSource | None = None,
+        breaker_name: str = "rasa",
     ) -> None:
         self.url = url.rstrip("/") if url else None
         self.threshold = threshold
         self.timeout = timeout
         self.known_intents = known_intents
         self.intent_map = intent_map
-        self.breaker = CircuitBreaker(failure_threshold=failure_threshold, cooldown=cooldown, clock=clock)
+        self.breaker = CircuitBreaker(
+            failure_threshold=failure_threshold, cooldown=cooldown, clock=clock, name=breaker_name
+        )
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:

@@ -76,6 +76,7 @@ class Carrier(Protocol):
     """The fake Twilio as the call player sees it."""
 
     account_sid: str
+    auth_token: str  # signs the Media Streams handshake, as Twilio does
     clock: Clock
     unanswered_numbers: set[str]
 

@@ -186,11 +186,18 @@ async def _verb(fake: FakeTwilio, call: FakeCall, verb: ET.Element) -> str | Non
 
 
 async def _stream(fake: FakeTwilio, call: FakeCall, stream: ET.Element) -> str | None:
-    url = (stream.get("url") or "").replace("wss://", "ws://", 1)
+    twiml_url = stream.get("url") or ""
+    url = twiml_url.replace("wss://", "ws://", 1)
     params = {p.get("name") or "": p.get("value") or "" for p in stream.findall("Parameter")}
     call.stream_parameters.append(params)
-    client = TwilioMediaClient(
-        url, call_sid=call.sid, caller=None, account_sid=fake.account_sid, custom_parameters=params
+    client = TwilioMediaClient(  # like Twilio, the handshake is signed over the TwiML's wss:// URL
+        url,
+        call_sid=call.sid,
+        caller=None,
+        account_sid=fake.account_sid,
+        custom_parameters=params,
+        auth_token=fake.auth_token,
+        signed_url=twiml_url,
     )
     await client.connect()
     first = len(call.stream_parameters) == 1

@@ -1,0 +1,1 @@
+"""Security: PII redaction, admin tokens and audit log, rate limits, Twilio signatures."""
