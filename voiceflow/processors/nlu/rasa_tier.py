@@ -87,7 +87,9 @@ class RasaTier:
         self.timeout = timeout
         self.known_intents = known_intents
         self.intent_map = intent_map
-        self.breaker = CircuitBreaker(failure_threshold=failure_threshold, cooldown=cooldown, clock=clock)
+        self.breaker = CircuitBreaker(
+            failure_threshold=failure_threshold, cooldown=cooldown, clock=clock, name="nlu:rasa"
+        )
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
