@@ -1,0 +1,131 @@
+"""FailoverLLM: one LLMEngine in front of a chain (Anthropic → Gemini → OpenAI), a breaker per engine.
+
+- An engine that fails before its first event (refused, 5xx, timeout, dropped) is
+  skipped and the turn is retried, whole, on the next one: the caller heard nothing yet.
+- An engine that fails after text went out is not asked again for this turn; the next
+  engine is given the conversation plus what was already said as the assistant's
+  words and an instruction to continue from exactly there, so the reply goes on
+  without repeating itself. "Already said" is the text this wrapper handed on (the
+  TTS speaks all of it unless the caller barges in, which cancels the turn anyway).
+- A failure after a complete tool call ends the round with ``Done("tool_calls")``: the
+  agent runs the calls it has, and never sees a call twice.
+- When every engine fails the last error is raised (``LLMError``): the pipeline then
+  answers with its offline dialogue policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Sequence
+
+from voiceflow.core.clock import Clock, MonotonicClock
+from voiceflow.services.breaker import CircuitBreaker
+from voiceflow.services.llm.engine import (
+    ChatMessage,
+    Done,
+    LLMEngine,
+    LLMEvent,
+    TextDelta,
+    ToolCallRequest,
+    ToolChoice,
+)
+from voiceflow.services.llm.errors import LLMError
+from voiceflow.services.llm.tools import ToolSpec
+
+log = logging.getLogger("voiceflow.llm.failover")
+
+CONTINUE_NOTE = (
+    "Your previous reply was cut off after the words in the last assistant message, which the "
+    "caller already heard. Continue that reply from exactly where it stopped: do not repeat any of "
+    "it, do not apologise, start with the next word."
+)
+
+
+class FailoverLLM:
+    name = "failover"
+
+    def __init__(
+        self,
+        engines: Sequence[LLMEngine],
+        *,
+        failure_threshold: int = 1,
+        cooldown: float = 30.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if not engines:
+            raise ValueError("FailoverLLM needs at least one engine")
+        self.engines = list(engines)
+        self.clock: Clock = clock or MonotonicClock()
+        self.breakers = [
+            CircuitBreaker(
+                failure_threshold=failure_threshold, cooldown=cooldown, clock=self.clock, name=f"llm:{e.name}"
+            )
+            for e in self.engines
+        ]
+        #: which engines answered the last turn, in order
+        self.last_engines: list[str] = []
+
+    async def start(self, clock: Clock) -> None:
+        self.clock = clock
+        for breaker in self.breakers:
+            breaker.clock = clock
+        for engine, breaker in zip(self.engines, self.breakers, strict=True):
+            try:
+                await engine.start(clock)
+            except Exception as exc:
+                breaker.record_failure(f"failed to start: {exc}")
+
+    async def aclose(self) -> None:
+        for engine in self.engines:
+            try:
+                await engine.aclose()
+            except Exception:
+                log.warning("closing llm engine %s failed", engine.name, exc_info=True)
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoice | None = None,
+        system_override: str | None = None,
+    ) -> AsyncGenerator[LLMEvent, None]:
+        said = ""
+        called = False
+        errors: list[str] = []
+        self.last_engines = []
+        for engine, breaker in zip(self.engines, self.breakers, strict=True):
+            if not breaker.allow():
+                errors.append(f"{engine.name}: skipped (breaker open, last: {breaker.last_error})")
+                continue
+            history = list(messages)
+            if said:
+                history += [ChatMessage("assistant", said), ChatMessage("system", CONTINUE_NOTE)]
+            self.last_engines.append(engine.name)
+            verdict = False
+            stream = engine.stream(
+                history, tools=tools, tool_choice=tool_choice, system_override=system_override
+            )
+            try:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        said += event.text
+                    elif isinstance(event, ToolCallRequest):
+                        called = True
+                    yield event
+                verdict = True
+                breaker.record_success()
+                return
+            except LLMError as exc:
+                verdict = True
+                breaker.record_failure(str(exc))
+                errors.append(f"{engine.name}: {exc}")
+                log.warning("llm %s failed (%s); %s", engine.name, exc, "continuing" if said else "retrying")
+                if called:
+                    yield Done(finish_reason="tool_calls")
+                    return
+            finally:
+                await stream.aclose()
+                if not verdict:
+                    breaker.release()  # interrupted (barge-in): no verdict on the engine
+        raise LLMError("every LLM engine failed: " + "; ".join(errors), provider=self.name)
