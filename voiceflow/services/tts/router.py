@@ -15,7 +15,9 @@ tries it again. When an engine dies mid-utterance the rest of that utterance is 
 by the next engine, starting at the first word the dead one had not begun (estimated
 from the audio it delivered and its learnt seconds per character), so nothing already
 played is repeated. Engines at another rate are resampled (soxr) to the router's rate,
-the fallback's. SSML goes as is to engines that read it and is rendered for the others.
+the fallback's unless ``sample_rate`` is given (the transport's, so a phone line's μ-law
+voices pass untouched and only Piper is resampled). SSML goes as is to engines that
+read it and is rendered for the others.
 
 The router owns its engines: ``start`` starts them all (a routed engine that fails to
 start opens its breaker and is started again when next tried), ``aclose`` closes them.
@@ -86,6 +88,7 @@ class TTSRouter:
         failure_threshold: int = 1,
         auto_weights: tuple[float, float, float] = (0.4, 0.4, 0.2),
         clock: Clock | None = None,
+        sample_rate: int | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown TTS policy {policy!r}; choose from {POLICIES}")
@@ -95,6 +98,8 @@ class TTSRouter:
             fallback = PiperEngine()
         self.engines = list(engines)
         self.fallback = fallback
+        #: the output rate: the transport's (8 kHz on a phone line), else the fallback's
+        self._rate = sample_rate
         self.policy: Policy = policy
         self.first_audio_timeout = first_audio_timeout
         self.cooldown = cooldown
@@ -119,7 +124,7 @@ class TTSRouter:
 
     @property
     def sample_rate(self) -> int:
-        return self.fallback.sample_rate
+        return self._rate or self.fallback.sample_rate
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self, clock: Clock) -> None:
