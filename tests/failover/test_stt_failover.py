@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.speech.speech_helpers import calibrated_engine
+from tests.speech.speech_helpers import calibrated_engine, wait_until
 from voiceflow.graphs import VirtualClock
 from voiceflow.services.breaker import BreakerState
 from voiceflow.services.failover.stt import FailoverSTT, FailoverSTTStream
@@ -153,3 +153,65 @@ async def test_an_open_breaker_is_skipped_then_one_trial_after_the_cooldown(spee
     for s in streams:
         await s.aclose()
     await stt.aclose()
+
+
+class GarbageEngine(DyingEngine):
+    """Pocketsphinx whose event stream breaks on a malformed provider message after the first interim."""
+
+    async def open_stream(self, **kw: object) -> STTStream:
+        return _Garbage(self, await self.inner.open_stream(**kw))  # type: ignore[arg-type]
+
+
+class _Garbage(_Dying):
+    async def events(self) -> AsyncIterator[STTEvent]:
+        async for event in self.inner.events():
+            yield event
+            raise ValueError("malformed message: {'type': 'Results', 'channel': <truncated>")
+
+
+async def test_garbage_from_the_recognizer_fails_over_without_losing_words(speech16k: bytes) -> None:
+    stt = FailoverSTT([GarbageEngine(die_after=None), calibrated_engine()])
+    await stt.start(VirtualClock())
+    stream = await stt.open_stream()
+    try:
+        final, events = await _run(stream, speech16k, 640)
+    finally:
+        await stream.aclose()
+        await stt.aclose()
+    assert stream.used == ["dying", "pocketsphinx"]
+    assert any(isinstance(e, STTFailure) and "malformed" in e.message for e in events)
+    assert "order" in final.text.split() and "two" in final.text.split(), final.text
+
+
+async def test_a_recognizer_slower_than_its_deadline_is_replaced(speech16k: bytes) -> None:
+    from tests.speech.speech_helpers import FaultyEngine
+
+    clock = VirtualClock()
+    slow = FaultyEngine(hold_finals=True)  # answers finalize only when released: never, here
+    stt = FailoverSTT([slow, calibrated_engine()], final_timeout=2.0)
+    await stt.start(clock)
+    stream = await stt.open_stream()
+    events: list[STTEvent] = []
+
+    async def collect() -> FinalText:
+        async for event in stream.events():
+            events.append(event)
+            if isinstance(event, FinalText) and event.from_finalize:
+                return event
+        raise AssertionError("no final")
+
+    reader = asyncio.create_task(collect())
+    try:
+        for i in range(0, len(speech16k), 640):
+            await stream.send(speech16k[i : i + 640])
+        await stream.finalize()
+        await wait_until(lambda: slow.held > 0, timeout=30)
+        await clock.advance(2.0)  # the deadline passes on the run clock
+        final = await asyncio.wait_for(reader, 60)
+    finally:
+        slow.release()
+        await stream.aclose()
+        await stt.aclose()
+    assert stream.used == ["pocketsphinx", "pocketsphinx"]
+    assert any(isinstance(e, STTFailure) and "no final within 2s" in e.message for e in events)
+    assert "order" in final.text.split(), final.text

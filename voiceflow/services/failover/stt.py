@@ -7,8 +7,10 @@ current engine fails (``send`` or ``finalize`` raises, or it reports an unrecove
 ``STTFailure``, or its events end unasked), the next engine's stream is opened and
 that audio is replayed to it, so the caller's words of the utterance in progress are
 recognized by the fallback instead of lost. A ``finalize`` still unanswered is asked
-again of the fallback. The switch is reported as a recoverable ``STTFailure`` (the
-call goes on) and times in the fallback's results are shifted to the call's timeline.
+again of the fallback; a recognizer that does not answer a ``finalize`` within
+``final_timeout`` seconds (of the run clock) counts as failed too. The switch is reported
+as a recoverable ``STTFailure`` (the call goes on) and times in the fallback's results are
+shifted to the call's timeline.
 
 A fallback that cannot take the stream's encoding (μ-law 8 kHz from a phone line to
 an engine that reads 16 kHz linear PCM) gets the audio decoded and resampled (soxr).
@@ -52,11 +54,13 @@ class FailoverSTT:
         *,
         failure_threshold: int = 1,
         cooldown: float = 30.0,
+        final_timeout: float = 3.0,
         clock: Clock | None = None,
     ) -> None:
         if not engines:
             raise ValueError("FailoverSTT needs at least one engine")
         self.engines = list(engines)
+        self.final_timeout = final_timeout
         self.clock: Clock = clock or MonotonicClock()
         self.breakers = [
             CircuitBreaker(
@@ -140,6 +144,8 @@ class FailoverSTTStream:
         self._offset = 0.0
         self._sent_to_current = 0.0
         self._unanswered_finalizes = 0
+        #: finalize answers received so far (the deadline watch compares it)
+        self._answered = 0
         self._events: asyncio.Queue[STTEvent | None] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         self._switches: set[asyncio.Task[None]] = set()
@@ -240,6 +246,7 @@ class FailoverSTTStream:
                     self._pending_bytes = 0
                     if event.from_finalize and self._unanswered_finalizes:
                         self._unanswered_finalizes -= 1
+                        self._answered += 1
                     event = _shift(event, self._offset)
                 self._events.put_nowait(event)
         except asyncio.CancelledError:
@@ -275,6 +282,7 @@ class FailoverSTTStream:
         if self._closed:
             raise STTClosedError("finalize on a closed stream")
         self._unanswered_finalizes += 1
+        self._watch_final(self._unanswered_finalizes, self.index)
         async with self._switching:
             if self.inner is None:
                 return
@@ -284,6 +292,19 @@ class FailoverSTTStream:
             except Exception as exc:
                 reason = f"finalize failed: {type(exc).__name__}: {exc}"
         await self._fail_over(reason)
+
+    def _watch_final(self, waiting: int, index: int) -> None:
+        """Fail over when this finalize is still unanswered by the same engine after ``final_timeout``."""
+        answered_before = self._answered
+
+        async def watch() -> None:
+            await self.owner.clock.sleep(self.owner.final_timeout)
+            if self._answered == answered_before and self.index == index and not self._closed:
+                await self._fail_over(f"no final within {self.owner.final_timeout:g}s of finalize")
+
+        task = asyncio.get_running_loop().create_task(watch(), name="stt-final-watch")
+        self._switches.add(task)
+        task.add_done_callback(self._switches.discard)
 
     async def events(self) -> AsyncIterator[STTEvent]:
         while True:
@@ -296,6 +317,9 @@ class FailoverSTTStream:
         if self._closed:
             return
         self._closed = True
+        for task in list(self._switches):
+            if task.get_name() == "stt-final-watch":
+                task.cancel()
         if self._switches:
             await asyncio.gather(*self._switches, return_exceptions=True)
         pump, inner = self._pump, self.inner
