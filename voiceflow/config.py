@@ -604,6 +604,11 @@ def _missing_keys(config: Config) -> list[str]:
     if llm.chosen == "openai" and llm.openai_base_url is None and llm.openai_key is None:
         # a compatible server at VOICEFLOW_LLM_BASE_URL / VOICEFLOW_OPENAI_URL may need no key
         problems.append("VOICEFLOW_LLM=openai needs OPENAI_API_KEY (or a VOICEFLOW_OPENAI_URL server)")
+    tts = config.tts
+    if tts.engine == "elevenlabs" and not tts.elevenlabs_api_key:
+        problems.append("VOICEFLOW_TTS=elevenlabs needs ELEVENLABS_API_KEY")
+    if tts.engine == "cartesia" and not tts.cartesia_api_key:
+        problems.append("VOICEFLOW_TTS=cartesia needs CARTESIA_API_KEY")
     return problems
 
 

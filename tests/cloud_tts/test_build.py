@@ -18,9 +18,8 @@ from voiceflow.testing.fakes.elevenlabs_server import FakeElevenLabsServer
 
 @pytest.mark.parametrize("engine", ["elevenlabs", "cartesia"])
 def test_a_chosen_voice_without_its_key_is_an_error_at_start_up(engine: str) -> None:
-    settings = Config.from_env({"VOICEFLOW_TTS": engine}).tts
     with pytest.raises(ConfigError, match=f"{engine.upper()}_API_KEY"):
-        VoiceSet(settings, PiperEngine())
+        VoiceSet(Config.from_env({"VOICEFLOW_TTS": engine}).tts, PiperEngine())
 
 
 async def test_phone_calls_get_mulaw_untouched_and_providers_share_a_breaker() -> None:

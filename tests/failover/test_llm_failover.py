@@ -108,10 +108,11 @@ async def test_every_engine_down_raises_so_the_offline_policy_answers(
     second.script(ErrorReply(status=429, message="slow down"))
     with pytest.raises(LLMError, match="every LLM engine failed"):
         await _turn(llm)
-    # both breakers open: the next turn asks nobody, at once
+    # both breakers open: the next turn skips the first and asks only the last (never refused outright)
+    second.script(ErrorReply(status=503))
     with pytest.raises(LLMError, match="breaker open"):
         await _turn(llm)
-    assert len(first.requests) == 1 and len(second.requests) == 1
+    assert len(first.requests) == 1 and len(second.requests) == 2
     await clock.advance(30.0)
     first.script(TextReply(text="Back again."))
     assert _text(await _turn(llm)) == "Back again."

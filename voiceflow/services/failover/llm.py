@@ -9,12 +9,13 @@
   TTS speaks all of it unless the caller barges in, which cancels the turn anyway).
 - A failure after a complete tool call ends the round with ``Done("tool_calls")``: the
   agent runs the calls it has, and never sees a call twice.
-- When every engine fails the last error is raised (``LLMError``): the pipeline then
-  answers with its offline dialogue policy.
+- The last engine is asked whatever its breaker says (a chain never refuses a turn outright);
+  when it fails too, ``LLMError`` is raised and the agent speaks its fallback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Sequence
 
@@ -64,8 +65,13 @@ class FailoverLLM:
         ]
         #: which engines answered the last turn, in order
         self.last_engines: list[str] = []
+        self._started = False
 
     async def start(self, clock: Clock) -> None:
+        """Adopt the clock and start every engine once (a processor starts it for every call)."""
+        if self._started:
+            return
+        self._started = True
         self.clock = clock
         for breaker in self.breakers:
             breaker.clock = clock
@@ -76,6 +82,7 @@ class FailoverLLM:
                 breaker.record_failure(f"failed to start: {exc}")
 
     async def aclose(self) -> None:
+        self._started = False
         for engine in self.engines:
             try:
                 await engine.aclose()
@@ -94,8 +101,10 @@ class FailoverLLM:
         called = False
         errors: list[str] = []
         self.last_engines = []
+        last = self.engines[-1]
         for engine, breaker in zip(self.engines, self.breakers, strict=True):
-            if not breaker.allow():
+            # the last engine is always asked: a chain never refuses a turn outright
+            if not breaker.allow() and engine is not last:
                 errors.append(f"{engine.name}: skipped (breaker open, last: {breaker.last_error})")
                 continue
             history = list(messages)
@@ -117,6 +126,8 @@ class FailoverLLM:
                 breaker.record_success()
                 return
             except LLMError as exc:
+                if _being_cancelled():
+                    raise  # a barge-in cancelled the turn: the SDK's error is no verdict on the engine
                 verdict = True
                 breaker.record_failure(str(exc))
                 errors.append(f"{engine.name}: {exc}")
@@ -129,3 +140,8 @@ class FailoverLLM:
                 if not verdict:
                     breaker.release()  # interrupted (barge-in): no verdict on the engine
         raise LLMError("every LLM engine failed: " + "; ".join(errors), provider=self.name)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

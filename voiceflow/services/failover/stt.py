@@ -46,8 +46,6 @@ MAX_REPLAY_S = 60.0
 
 
 class FailoverSTT:
-    name = "failover"
-
     def __init__(
         self,
         engines: Sequence[STTEngine],
@@ -60,6 +58,8 @@ class FailoverSTT:
         if not engines:
             raise ValueError("FailoverSTT needs at least one engine")
         self.engines = list(engines)
+        #: the chain is known by its primary's name (pipelines choose behaviour by it)
+        self.name = self.engines[0].name
         self.final_timeout = final_timeout
         self.clock: Clock = clock or MonotonicClock()
         self.breakers = [
@@ -69,9 +69,13 @@ class FailoverSTT:
             for e in self.engines
         ]
         self.encodings: tuple[Encoding, ...] = self.engines[0].encodings
+        self._started = False
 
     async def start(self, clock: Clock) -> None:
-        """Adopt the run clock and start every engine; one that fails opens its breaker (not the last)."""
+        """Adopt the clock and start every engine once; one that fails opens its breaker (not the last)."""
+        if self._started:
+            return
+        self._started = True
         self.clock = clock
         for breaker in self.breakers:
             breaker.clock = clock
@@ -84,6 +88,7 @@ class FailoverSTT:
                 breaker.record_failure(f"failed to start: {exc}")
 
     async def aclose(self) -> None:
+        self._started = False
         for engine in self.engines:
             with contextlib.suppress(Exception):
                 await engine.aclose()

@@ -285,6 +285,8 @@ class TTSRouter:
                 timeout = None if last_resort else self.first_audio_timeout
                 first = await self.clock.wait_for(self._first_chunk(engine, stream), timeout)
             except (StopAsyncIteration, TimeoutError, Exception) as exc:
+                if _being_cancelled():
+                    raise  # a barge-in, not the engine's failure
                 raise _EngineFailed(_describe(exc, self.first_audio_timeout)) from exc
             ttfa = self.clock.now() - started_at
             self.last_engine = engine.name
@@ -301,6 +303,8 @@ class TTSRouter:
                 if tail:
                     yield tail, delivered / 2 / engine.sample_rate
             except Exception as exc:
+                if _being_cancelled():
+                    raise
                 reason = f"failed mid-utterance: {type(exc).__name__}: {exc}"
                 raise _EngineFailed(reason) from exc
             if entry is not None:
@@ -339,6 +343,11 @@ class _EngineFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _is_ssml(text: str) -> bool:
