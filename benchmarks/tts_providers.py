@@ -6,12 +6,15 @@ Against the local fakes (ElevenLabs, Cartesia) with an injected time to first au
   latency: the adapter's share (connection, messages, decoding), p50 / p95;
 * the router in front of the voice: the same, through ``TTSRouter``;
 * failover time: ElevenLabs refuses at the start of the utterance (quota) or its socket drops
-  mid-utterance → Cartesia's first audio, minus Cartesia's own injected latency, p50 / p95.
+  mid-utterance → Cartesia's first audio, minus Cartesia's own injected latency, p50 / p95;
+* with ``--v2v``: the cloud pipeline (``pipelines/cloud.py``) voice to voice over
+  ``/twilio/media``, every provider a fake injecting a typical latency (``V2V_LATENCIES``), and
+  what is left once those latencies and the turn-taking waits are taken out: the framework's part.
 
 The fakes synthesize with Piper; each text is synthesized once and cached before timing, so
 the fake's own synthesis time is not in the figures.
 
-    .venv/bin/python benchmarks/tts_providers.py [--rounds 30] [--latency-ms 150] [--json]
+    .venv/bin/python benchmarks/tts_providers.py [--rounds 30] [--latency-ms 150] [--v2v] [--json]
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ async def _first_audio(stream: AsyncGenerator[bytes, None]) -> float:
         await stream.aclose()
 
 
-def _warm() -> None:
+def warm() -> None:
     for clause in CLAUSES:
         for enc, rate in (("pcm", 16000), ("mulaw", 8000), ("pcm", 22050)):
             tts_audio.speech(clause, enc, rate)
@@ -142,17 +145,112 @@ async def failover_times(rounds: int, latency: float) -> dict[str, float]:
     return out
 
 
+#: typical provider latencies injected for the cloud call (assumptions, see the README): Deepgram's
+#: final after the end of speech, the LLM's time to first token, ElevenLabs' time to first audio
+V2V_LATENCIES = {"deepgram_final_s": 0.10, "llm_ttft_s": 0.35, "tts_first_audio_s": 0.15}
+V2V_SCRIPT = (
+    "My rating is five.",
+    "Where is my order one zero zero two?",
+    "I would like to book an appointment.",
+)
+
+
+async def cloud_v2v(calls: int = 2, voice: str = "router") -> dict[str, float]:
+    """Scripted calls through ``pipelines/cloud.py`` over ``/twilio/media`` with every provider faked."""
+    import dataclasses
+    import tempfile
+    from contextlib import AsyncExitStack
+
+    from pipelines.cloud import CloudPipeline
+    from voiceflow.commands.serve import serve_in_background
+    from voiceflow.config import Config
+    from voiceflow.server.app import create_app
+    from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+    from voiceflow.sim.scripted_call import CallWatchers, run_scripted_call
+    from voiceflow.sim.speech import synthesize
+    from voiceflow.testing.fakes.anthropic_server import FakeAnthropicServer
+    from voiceflow.testing.fakes.deepgram_server import FakeDeepgramServer
+
+    lat = V2V_LATENCIES
+    lines = [(t, synthesize(t, 16000), 16000) for t in V2V_SCRIPT]
+    async with AsyncExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        deepgram = await stack.enter_async_context(
+            FakeDeepgramServer(
+                api_key="dg",
+                result_delay_s=lat["deepgram_final_s"],
+                recognizer=lambda rate: PocketsphinxEngine(channel="phone", domain_lm=True),
+            )
+        )
+        llm = await stack.enter_async_context(FakeAnthropicServer(api_key="ant"))
+        decide = llm._next_reply
+        llm._next_reply = lambda body: dataclasses.replace(decide(body), delay_s=lat["llm_ttft_s"])  # type: ignore[method-assign]
+        eleven = await stack.enter_async_context(FakeElevenLabsServer())
+        eleven.faults.first_audio_delay_s = lat["tts_first_audio_s"]
+        env = {
+            "VOICEFLOW_DATA_DIR": str(data),
+            "VOICEFLOW_STT": "deepgram",
+            "DEEPGRAM_API_KEY": "dg",
+            "VOICEFLOW_DEEPGRAM_URL": deepgram.url,
+            "VOICEFLOW_LLM": "anthropic",
+            "ANTHROPIC_API_KEY": "ant",
+            "VOICEFLOW_ANTHROPIC_URL": llm.base_url,
+            "VOICEFLOW_TTS_POLICY": "quality",
+            "VOICEFLOW_TTS": voice,
+            "ELEVENLABS_API_KEY": eleven.api_key,
+            "VOICEFLOW_ELEVENLABS_URL": eleven.http_url,
+        }
+        config = Config.from_env(env)
+        app = create_app(CloudPipeline(config), config.server)
+        watchers = CallWatchers(app.state.voiceflow.calls)
+        server = await stack.enter_async_context(serve_in_background(app, startup_timeout_s=600))
+        url = server.ws_url("/twilio/media")
+        await run_scripted_call(url, lines[:1], watchers, expect_greeting=False)  # warm-up
+        turns = []
+        for i in range(calls):
+            result = await run_scripted_call(
+                url, lines, watchers, caller=f"+1555019{i:04d}", expect_greeting=False, reply_timeout=60
+            )
+            turns += [t for t in result.turns if t.client_v2v_ms is not None and t.latency is not None]
+    v2v = [t.client_v2v_ms for t in turns if t.client_v2v_ms is not None]
+    stages: dict[str, list[float]] = {}
+    rest: list[float] = []
+    for t in turns:
+        assert t.latency is not None and t.client_v2v_ms is not None
+        parts = t.latency.breakdown()
+        for k in ("stt_final", "endpoint", "intent", "reply", "tts_audio", "tool"):
+            stages.setdefault(k, []).append(parts.get(k, 0.0))
+        # what is left once hearing (VAD stop window, Deepgram, endpointing), the LLM rounds and the
+        # voice's first audio are taken out: routing, NLU, tools, transport and the line to the caller
+        heard_thought_spoken = sum(parts.get(k, 0.0) for k in ("stt_final", "endpoint", "reply", "tts_audio"))
+        rest.append(t.client_v2v_ms - heard_thought_spoken)
+    out: dict[str, float] = {
+        "v2v_turns": len(v2v),
+        "v2v_client_p50_ms": statistics.median(v2v),
+        "v2v_client_p95_ms": _pct(v2v, 0.95),
+        "v2v_framework_rest_p50_ms": statistics.median(rest),
+        "v2v_framework_rest_p95_ms": _pct(rest, 0.95),
+    }
+    for k, vals in stages.items():
+        out[f"v2v_stage_{k}_p50_ms"] = statistics.median(vals)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--latency-ms", type=float, default=150.0, help="first-audio latency the fakes inject")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--v2v", action="store_true", help="also the cloud pipeline's voice to voice")
+    ap.add_argument("--calls", type=int, default=2, help="scripted calls for --v2v")
     args = ap.parse_args()
-    _warm()
+    warm()
     latency = args.latency_ms / 1000
     results: dict[str, float] = {"injected_first_audio_ms": args.latency_ms, "rounds": args.rounds}
     results.update(asyncio.run(adapter_overheads(args.rounds, latency)))
     results.update(asyncio.run(failover_times(args.rounds, latency)))
+    if args.v2v:
+        results.update(asyncio.run(cloud_v2v(args.calls)))
     if args.json:
         print(json.dumps(results))
         return
