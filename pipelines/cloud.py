@@ -20,7 +20,9 @@ start-up (``Config.from_env``).
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -55,6 +57,11 @@ from voiceflow.services.tts.piper import PiperEngine
 from voiceflow.transports.twilio import TwilioInput
 
 
+#: ``voiceflow call --pipeline cloud --fake-providers``: Deepgram, Anthropic, ElevenLabs and Cartesia
+#: as local fakes (loaded only on that flag, never by the product)
+FAKE_PROVIDERS = "voiceflow.testing.fakes.cloud:start_cloud_fakes"
+
+
 def pipeline(config: Config) -> CloudPipeline:
     """What ``voiceflow serve --pipeline cloud`` and ``voiceflow call --pipeline cloud`` load."""
     return CloudPipeline(config)
@@ -83,6 +90,9 @@ class Shared:
 
 
 class CloudPipeline:
+    #: the agent waits for the caller to speak first (``voiceflow call`` then expects no greeting)
+    greets = False
+
     def __init__(
         self,
         config: Config,
