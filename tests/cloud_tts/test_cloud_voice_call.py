@@ -33,6 +33,7 @@ class Agent:
     eleven: FakeElevenLabsServer
     cartesia: FakeCartesiaServer
     llm: FakeAnthropicServer
+    deepgram: FakeDeepgramServer
 
     @property
     def url(self) -> str:
@@ -67,7 +68,7 @@ async def cloud_voice_agent(data: Path, policy: str = "quality") -> AsyncIterato
         app = create_app(CloudPipeline(Config.from_env(env)), Config.from_env(env).server)
         watchers = CallWatchers(app.state.voiceflow.calls)
         server = await stack.enter_async_context(serve_in_background(app, startup_timeout_s=600))
-        yield Agent(server, watchers, eleven, cartesia, llm)
+        yield Agent(server, watchers, eleven, cartesia, llm, deepgram)
 
 
 async def test_a_call_answered_in_elevenlabs_ulaw_and_on_cartesia_when_elevenlabs_is_down(
@@ -115,3 +116,20 @@ async def test_barge_in_cancels_the_cartesia_context_and_no_stale_audio_follows(
             await asyncio.sleep(1.0)
             assert agent.cartesia.contexts[cancelled[0]].chunks_sent == sent  # nothing generated after cancel
             assert cleared
+
+
+async def test_deepgram_and_both_voices_down_the_offline_engines_serve_the_call(tmp_path: Path) -> None:
+    async with cloud_voice_agent(tmp_path) as agent:
+        for _ in range(5):
+            agent.deepgram.reject_next(401)  # the key is refused on every (re)connect
+        agent.eleven.faults.error = "quota_exceeded"
+        agent.cartesia.faults.error = "rate_limited"
+        async with TwilioMediaClient(agent.url, caller="+15550100023") as call, PhoneLine(call) as line:
+            watcher = await agent.watchers.get(call.call_sid)
+            spoken = await line.say(synthesize("My rating is five.", 16000), 16000)
+            reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=60)
+            turn = watcher.take()
+        # pocketsphinx heard the caller, Piper answered: the call never went silent
+        assert any(t.startswith("collect_feedback(rating=5") for t in turn.tools), (turn.heard, turn.tools)
+        assert reply.frames > 25
+        assert not agent.deepgram.sessions or all(s.audio_seconds < 1.0 for s in agent.deepgram.sessions)
