@@ -19,8 +19,8 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Sequence
 
-from voiceflow.core.clock import Clock, MonotonicClock
-from voiceflow.services.breaker import CircuitBreaker
+from voiceflow.core.clock import Clock
+from voiceflow.services.failover.chain import Chain
 from voiceflow.services.llm.engine import (
     ChatMessage,
     Done,
@@ -53,41 +53,20 @@ class FailoverLLM:
         cooldown: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
-        if not engines:
-            raise ValueError("FailoverLLM needs at least one engine")
-        self.engines = list(engines)
-        self.clock: Clock = clock or MonotonicClock()
-        self.breakers = [
-            CircuitBreaker(
-                failure_threshold=failure_threshold, cooldown=cooldown, clock=self.clock, name=f"llm:{e.name}"
-            )
-            for e in self.engines
-        ]
+        self.chain = Chain(
+            "llm", engines, failure_threshold=failure_threshold, cooldown=cooldown, clock=clock
+        )
+        self.engines = self.chain.engines
+        self.breakers = self.chain.breakers
         #: which engines answered the last turn, in order
         self.last_engines: list[str] = []
-        self._started = False
 
     async def start(self, clock: Clock) -> None:
         """Adopt the clock and start every engine once (a processor starts it for every call)."""
-        if self._started:
-            return
-        self._started = True
-        self.clock = clock
-        for breaker in self.breakers:
-            breaker.clock = clock
-        for engine, breaker in zip(self.engines, self.breakers, strict=True):
-            try:
-                await engine.start(clock)
-            except Exception as exc:
-                breaker.record_failure(f"failed to start: {exc}")
+        await self.chain.start(clock)
 
     async def aclose(self) -> None:
-        self._started = False
-        for engine in self.engines:
-            try:
-                await engine.aclose()
-            except Exception:
-                log.warning("closing llm engine %s failed", engine.name, exc_info=True)
+        await self.chain.aclose()
 
     async def stream(
         self,

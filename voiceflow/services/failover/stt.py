@@ -26,8 +26,8 @@ from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 
-from voiceflow.core.clock import Clock, MonotonicClock
-from voiceflow.services.breaker import CircuitBreaker
+from voiceflow.core.clock import Clock
+from voiceflow.services.failover.chain import Chain
 from voiceflow.services.stt.engine import (
     Encoding,
     FinalText,
@@ -55,43 +55,31 @@ class FailoverSTT:
         final_timeout: float = 3.0,
         clock: Clock | None = None,
     ) -> None:
-        if not engines:
-            raise ValueError("FailoverSTT needs at least one engine")
-        self.engines = list(engines)
+        self.chain = Chain(
+            "stt",
+            engines,
+            failure_threshold=failure_threshold,
+            cooldown=cooldown,
+            clock=clock,
+            last_must_start=True,
+        )
+        self.engines = self.chain.engines
+        self.breakers = self.chain.breakers
         #: the chain is known by its primary's name (pipelines choose behaviour by it)
         self.name = self.engines[0].name
         self.final_timeout = final_timeout
-        self.clock: Clock = clock or MonotonicClock()
-        self.breakers = [
-            CircuitBreaker(
-                failure_threshold=failure_threshold, cooldown=cooldown, clock=self.clock, name=f"stt:{e.name}"
-            )
-            for e in self.engines
-        ]
         self.encodings: tuple[Encoding, ...] = self.engines[0].encodings
-        self._started = False
+
+    @property
+    def clock(self) -> Clock:
+        return self.chain.clock
 
     async def start(self, clock: Clock) -> None:
         """Adopt the clock and start every engine once; one that fails opens its breaker (not the last)."""
-        if self._started:
-            return
-        self._started = True
-        self.clock = clock
-        for breaker in self.breakers:
-            breaker.clock = clock
-        for engine, breaker in zip(self.engines, self.breakers, strict=True):
-            try:
-                await engine.start(clock)
-            except Exception as exc:
-                if engine is self.engines[-1]:
-                    raise
-                breaker.record_failure(f"failed to start: {exc}")
+        await self.chain.start(clock)
 
     async def aclose(self) -> None:
-        self._started = False
-        for engine in self.engines:
-            with contextlib.suppress(Exception):
-                await engine.aclose()
+        await self.chain.aclose()
 
     async def open_stream(
         self,
