@@ -20,9 +20,7 @@ start-up (``Config.from_env``).
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -55,7 +53,6 @@ from voiceflow.services.tts.build import VoiceSet
 from voiceflow.services.tts.engine import TTSEngine
 from voiceflow.services.tts.piper import PiperEngine
 from voiceflow.transports.twilio import TwilioInput
-
 
 #: ``voiceflow call --pipeline cloud --fake-providers``: Deepgram, Anthropic, ElevenLabs and Cartesia
 #: as local fakes (loaded only on that flag, never by the product)

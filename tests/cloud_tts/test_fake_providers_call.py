@@ -38,4 +38,4 @@ def test_the_cloud_pipeline_runs_against_the_fakes_without_keys(tmp_path: Path) 
 
 def test_a_pipeline_without_fakes_is_a_clear_error(tmp_path: Path) -> None:
     done = _call("--pipeline", "echo", "--fake-providers", "hello", tmp=tmp_path)
-    assert done.returncode == 2 and "has no fake providers" in done.stderr
+    assert done.returncode == 2 and "has no fake providers" in done.stderr, done.stderr
