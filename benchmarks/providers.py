@@ -10,7 +10,8 @@ stream, our event mapping. Target: <= 5 ms added per adapter (p50 and p95).
 - LLM (OpenAI, Anthropic, Gemini): time to first token observed vs the fake's injected time
   to first byte; then N concurrent streams (20 tokens, 10 ms apart) at once: streams/s the
   process sustains and the added time to first token under that load.
-- TTS: a section with no rows yet (cloud TTS adapters add theirs, see ``TTS_CASES``).
+- TTS (ElevenLabs, Cartesia): time to first audio observed vs the fake's injected 150 ms, direct
+  and through the TTS router, and failover to Cartesia's first audio (``tts_providers.py``).
 
     .venv/bin/python benchmarks/providers.py [--json] [--only stt|llm|tts] [--requests N]
         [--concurrency 1,16,64] [--stt-streams 1,4]
@@ -250,7 +251,33 @@ async def bench_llm(case: LLMCase, requests: int, concurrency: list[int]) -> lis
 # == TTS ======================================================================================
 #: cloud TTS adapters add a case here: (provider, async function(requests) -> list[Row]),
 #: measuring time to first audio observed vs the fake's injected latency, like the rows above.
-TTS_CASES: list[tuple[str, Callable[[int], Awaitable[list[Row]]]]] = []
+TTS_INJECTED_S = 0.150
+
+
+async def _cloud_voices(requests: int) -> list[Row]:
+    """ElevenLabs and Cartesia (direct and through the router), and failover (``tts_providers.py``)."""
+    import tts_providers  # benchmarks/tts_providers.py: the cloud voices' own benchmark
+
+    tts_providers.warm()
+    figures = await tts_providers.adapter_overheads(requests, TTS_INJECTED_S)
+    figures |= await tts_providers.failover_times(requests, TTS_INJECTED_S)
+    rows: list[Row] = []
+    for key in dict.fromkeys(k.rsplit("_p", 1)[0] for k in figures):
+        provider = "router" if key.startswith("failover") else key.split("_")[0]
+        what = "failover to Cartesia's first audio" if key.startswith("failover") else "first audio"
+        rows.append(
+            Row(
+                "tts",
+                provider,
+                f"{key.removesuffix('_added_ttfa').removesuffix('_added')}: {what}, added (ms)",
+                f"tts_{key}",
+                {"p50": figures[f"{key}_p50_ms"], "p95": figures[f"{key}_p95_ms"]},
+            )
+        )
+    return rows
+
+
+TTS_CASES: list[tuple[str, Callable[[int], Awaitable[list[Row]]]]] = [("cloud voices", _cloud_voices)]
 
 
 async def bench_tts(requests: int) -> list[Row]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pipelines.offline import SYSTEM_PROMPT, llm_engine, redactor, stt_engine
+from pipelines.offline import SYSTEM_PROMPT, redactor, stt_engine
 from voiceflow.calls import CallContext
 from voiceflow.config import Config
 from voiceflow.db import Database, open_seeded
@@ -46,11 +46,19 @@ from voiceflow.processors.rag import KnowledgeBase
 from voiceflow.processors.stt import EngineEndpointer, STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
 from voiceflow.processors.tts import TTSProcessor
+from voiceflow.security.llm_input import RedactingLLM
+from voiceflow.security.redaction import Redactor
+from voiceflow.services.failover.chains import llm_chain, stt_chain
 from voiceflow.services.llm.engine import LLMEngine
 from voiceflow.services.stt.engine import STTEngine
+from voiceflow.services.tts.build import VoiceSet
 from voiceflow.services.tts.engine import TTSEngine
 from voiceflow.services.tts.piper import PiperEngine
 from voiceflow.transports.twilio import TwilioInput
+
+#: ``voiceflow call --pipeline cloud --fake-providers``: Deepgram, Anthropic, ElevenLabs and Cartesia
+#: as local fakes (loaded only on that flag, never by the product)
+FAKE_PROVIDERS = "voiceflow.testing.fakes.cloud:start_cloud_fakes"
 
 
 def pipeline(config: Config) -> CloudPipeline:
@@ -71,9 +79,19 @@ class Shared:
     stt: STTEngine
     llm: LLMEngine
     tts: TTSEngine
+    #: the cloud voices per line kind (``VOICEFLOW_TTS``), unless a ``tts`` was given
+    voices: VoiceSet | None = None
+
+    def voice(self, ctx: CallContext) -> TTSEngine:
+        if self.voices is None:
+            return self.tts
+        return self.voices.voice("phone" if ctx.transport == "twilio" else "wideband")
 
 
 class CloudPipeline:
+    #: the agent waits for the caller to speak first (``voiceflow call`` then expects no greeting)
+    greets = False
+
     def __init__(
         self,
         config: Config,
@@ -82,7 +100,7 @@ class CloudPipeline:
         endpoint_silence_secs: float = 0.8,
         llm_retries: int = 1,
     ) -> None:
-        """``tts`` replaces Piper (the TTS router plugs in here)."""
+        """``tts`` replaces the voices ``VOICEFLOW_TTS`` chooses (ElevenLabs, Cartesia, Piper)."""
         self.config = config
         self.tts = tts
         self.endpoint_silence_secs = endpoint_silence_secs
@@ -119,7 +137,9 @@ class CloudPipeline:
         return [stt, turns]
 
     async def prepare(self) -> None:
-        llm = llm_engine(self.config.llm, self.config.security)  # VOICEFLOW_REDACT_LLM_INPUT applies
+        llm = llm_chain(self.config.llm)  # the chosen provider, then every other one with a key
+        if llm is not None and self.config.security.redact_llm_input == "on":
+            llm = RedactingLLM(llm, Redactor().redact)  # VOICEFLOW_REDACT_LLM_INPUT
         if llm is None:
             raise RuntimeError("the cloud pipeline needs an LLM: set VOICEFLOW_LLM (and its API key)")
         paths = self.config.paths
@@ -131,13 +151,16 @@ class CloudPipeline:
             PersistentUserMemory(db, redact=redactor(self.config.security)),
             KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
             NLUConfig.from_settings(self.config.nlu),
-            stt=stt_engine(self.config.stt, "phone"),
+            stt=stt_chain(stt_engine(self.config.stt, "phone")),  # Deepgram, then pocketsphinx
             llm=llm,
             tts=self.tts or PiperEngine(),
+            voices=None if self.tts else VoiceSet(self.config.tts, PiperEngine()),
         )
+        voices = shared.voices
         await asyncio.gather(
             asyncio.to_thread(SileroVAD.shared),
             shared.tts.start(MonotonicClock()),
+            *(voices.voice(line).start(MonotonicClock()) for line in ("phone", "wideband") if voices),
             shared.stt.start(MonotonicClock()),
             shared.llm.start(MonotonicClock()),
             shared.kb.prepare(),
@@ -151,6 +174,8 @@ class CloudPipeline:
         await shared.llm.aclose()
         await shared.stt.aclose()
         await shared.tts.aclose()
+        if shared.voices is not None:
+            await shared.voices.aclose()
         await shared.db.close()
 
     def build(self, ctx: CallContext, input: Processor, output: Processor) -> Graph:
@@ -174,7 +199,7 @@ class CloudPipeline:
                 max_retries=self.llm_retries,
                 name="dialogue",
             ),
-            TTSProcessor(shared.tts, name="tts"),
+            TTSProcessor(shared.voice(ctx), name="tts"),
             HangUpAfterGoodbye(name="hangup"),
             output,
         )

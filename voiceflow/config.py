@@ -253,9 +253,60 @@ class STTSettings:
         return "pocketsphinx" if self.engine == "offline" else self.engine
 
 
+def _nonnegative(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
 @dataclass(frozen=True, slots=True)
 class TTSSettings:
-    """Text-to-speech: the engine choice and its provider's URL and key land here (none yet)."""
+    """Text-to-speech for the cloud pipeline: which voice(s), the router's policy, each provider's
+    URL, key, voice and price (the offline pipeline always speaks with Piper)."""
+
+    engine: str = setting(
+        "VOICEFLOW_TTS",
+        "router",
+        "cloud voice: `router` (each voice with a key, then Piper), `elevenlabs`, `cartesia`, `piper`",
+        check=_one_of("router", "elevenlabs", "cartesia", "piper"),
+    )
+    policy: str = setting(
+        "VOICEFLOW_TTS_POLICY",
+        "auto",
+        "router policy per utterance: `auto` (live first audio, health), `quality`, `speed`, `cost`",
+        check=_one_of("auto", "quality", "speed", "cost"),
+    )
+    first_audio_timeout: float = setting(
+        "VOICEFLOW_TTS_FIRST_AUDIO_TIMEOUT", 2.0, "seconds a voice may take to first audio before failover",
+        check=_nonnegative,
+    )  # fmt: skip
+    elevenlabs_api_key: str | None = setting("ELEVENLABS_API_KEY", None, "ElevenLabs API key", secret=True)
+    elevenlabs_url: str = setting(
+        "VOICEFLOW_ELEVENLABS_URL", "https://api.elevenlabs.io", "ElevenLabs API base URL", check=_http_url
+    )
+    elevenlabs_voice: str = setting(
+        "VOICEFLOW_ELEVENLABS_VOICE", "21m00Tcm4TlvDq8ikWAM", "ElevenLabs voice id"
+    )
+    elevenlabs_model: str = setting(
+        "VOICEFLOW_ELEVENLABS_MODEL",
+        "eleven_multilingual_v2",
+        "ElevenLabs model (multilingual takes a language)",
+    )
+    elevenlabs_price: float = setting(
+        "VOICEFLOW_ELEVENLABS_PRICE", 0.30, "ElevenLabs price per 1 000 characters (your plan's), for `cost`",
+        check=_nonnegative,
+    )  # fmt: skip
+    cartesia_api_key: str | None = setting("CARTESIA_API_KEY", None, "Cartesia API key", secret=True)
+    cartesia_url: str = setting(
+        "VOICEFLOW_CARTESIA_URL", "https://api.cartesia.ai", "Cartesia API base URL", check=_http_url
+    )
+    cartesia_voice: str = setting(
+        "VOICEFLOW_CARTESIA_VOICE", "a0e99841-438c-4a64-b679-ae501e7d6091", "Cartesia voice id"
+    )
+    cartesia_model: str = setting("VOICEFLOW_CARTESIA_MODEL", "sonic-3", "Cartesia model")
+    cartesia_price: float = setting(
+        "VOICEFLOW_CARTESIA_PRICE", 0.05, "Cartesia price per 1 000 characters (your plan's), for `cost`",
+        check=_nonnegative,
+    )  # fmt: skip
+    language: str = setting("VOICEFLOW_TTS_LANGUAGE", "en", "language code the cloud voices speak")
 
 
 #: the model each provider gets when ``VOICEFLOW_LLM_MODEL`` is unset
@@ -625,6 +676,11 @@ def _missing_keys(config: Config) -> list[str]:
     if llm.chosen == "openai" and llm.openai_base_url is None and llm.openai_key is None:
         # a compatible server at VOICEFLOW_LLM_BASE_URL / VOICEFLOW_OPENAI_URL may need no key
         problems.append("VOICEFLOW_LLM=openai needs OPENAI_API_KEY (or a VOICEFLOW_OPENAI_URL server)")
+    tts = config.tts
+    if tts.engine == "elevenlabs" and not tts.elevenlabs_api_key:
+        problems.append("VOICEFLOW_TTS=elevenlabs needs ELEVENLABS_API_KEY")
+    if tts.engine == "cartesia" and not tts.cartesia_api_key:
+        problems.append("VOICEFLOW_TTS=cartesia needs CARTESIA_API_KEY")
     return problems
 
 

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 from tests.speech.speech_helpers import FailingEngine, ToneEngine
 from voiceflow.services.tts import NEUTRAL, Prosody, RoutedEngine, TTSEngine, TTSRouter
+from voiceflow.services.tts.cartesia import CartesiaEngine
+from voiceflow.services.tts.elevenlabs import ElevenLabsEngine
 from voiceflow.services.tts.piper import PiperEngine
+from voiceflow.testing.fakes.cartesia_server import FakeCartesiaServer
+from voiceflow.testing.fakes.elevenlabs_server import FakeElevenLabsServer
 
 
 @dataclass
@@ -122,8 +126,35 @@ async def open_router_resampling() -> AsyncIterator[TTSHarness]:
     yield TTSHarness(router, *_probes(tone.meter))
 
 
+def _open_elevenlabs(output_format: str) -> Callable[[], AbstractAsyncContextManager[TTSHarness]]:
+    @asynccontextmanager
+    async def open_elevenlabs() -> AsyncIterator[TTSHarness]:
+        async with FakeElevenLabsServer() as fake:
+            engine = ElevenLabsEngine(fake.api_key, base_url=fake.http_url, output_format=output_format)
+            yield TTSHarness(engine, fake.work, fake.busy)
+
+    return open_elevenlabs
+
+
+def _open_cartesia(encoding: str, rate: int) -> Callable[[], AbstractAsyncContextManager[TTSHarness]]:
+    @asynccontextmanager
+    async def open_cartesia() -> AsyncIterator[TTSHarness]:
+        async with FakeCartesiaServer() as fake:
+            engine = CartesiaEngine(fake.api_key, base_url=fake.http_url, encoding=encoding, sample_rate=rate)
+            try:
+                yield TTSHarness(engine, fake.work, fake.busy)
+            finally:
+                await engine.aclose()
+
+    return open_cartesia
+
+
 TTS_ADAPTERS: list[TTSAdapter] = [
     TTSAdapter("piper", open_piper),
     TTSAdapter("router-failover", open_router_failover),
     TTSAdapter("router-resampling", open_router_resampling),
+    TTSAdapter("elevenlabs-pcm16k", _open_elevenlabs("pcm_16000")),
+    TTSAdapter("elevenlabs-ulaw8k", _open_elevenlabs("ulaw_8000")),
+    TTSAdapter("cartesia-pcm16k", _open_cartesia("pcm_s16le", 16000)),
+    TTSAdapter("cartesia-mulaw8k", _open_cartesia("pcm_mulaw", 8000)),
 ]

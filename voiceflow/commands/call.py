@@ -152,6 +152,7 @@ async def _call_with(args: argparse.Namespace, overrides: dict[str, str]) -> int
             watchers,
             caller=args.caller,
             barge_in=args.barge_in,
+            expect_greeting=getattr(pipeline, "greets", True),  # a pipeline may answer without a greeting
             on_turn=show,
             twilio_auth_token=config.server.twilio_auth_token,
         )

@@ -7,12 +7,19 @@ the trial (``allow`` answers False to every other caller until the trial reports
 success, failure, or is released); success closes, failure re-opens. The breaker
 reads time from an injected clock so tests move through the cool-down with
 ``VirtualClock.advance`` instead of sleeping.
+
+Every breaker has a name (``"tts:elevenlabs"``, ``"stt:deepgram"``, ``"rasa"``) and is
+listed in a process-wide registry while it lives: ``breaker_states()`` is what the
+``voiceflow_breaker_state{breaker}`` gauge exports (0 closed, 1 half-open, 2 open), and
+``on_change`` callbacks hear every transition as it happens.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 from voiceflow.core.clock import MonotonicClock
@@ -30,12 +37,26 @@ class BreakerState(enum.Enum):
     HALF_OPEN = "half_open"  # one trial call decides
 
 
-#: every breaker alive in this process, so metrics can sample their states without being told
+#: the gauge value of each state (``voiceflow_breaker_state``)
+STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+_registry: weakref.WeakValueDictionary[str, CircuitBreaker] = weakref.WeakValueDictionary()
+_anonymous = itertools.count(1)
+#: every breaker alive in this process (names may repeat: one per call), for the metrics sampler
 _LIVE: weakref.WeakSet[CircuitBreaker] = weakref.WeakSet()
 
 
 def live_breakers() -> list[CircuitBreaker]:
     return list(_LIVE)
+
+
+def breaker_states() -> dict[str, int]:
+    """Every live breaker's state as the gauge exports it (0 closed, 1 half-open, 2 open)."""
+    return {name: STATE_VALUES[b.state] for name, b in sorted(_registry.items())}
+
+
+def get_breaker(name: str) -> CircuitBreaker | None:
+    return _registry.get(name)
 
 
 class CircuitBreaker:
@@ -45,11 +66,16 @@ class CircuitBreaker:
         failure_threshold: int = 2,
         cooldown: float = 30.0,
         clock: TimeSource | None = None,
-        name: str = "breaker",
+        name: str | None = None,
+        on_change: Callable[[str, BreakerState], None] | None = None,
     ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
-        self.name = name
+        self.name = name or f"breaker-{next(_anonymous)}"
+        #: called with (name, new state) on every transition
+        self.on_change = on_change
+        self._last_state = BreakerState.CLOSED
+        _registry[self.name] = self
         _LIVE.add(self)
         self.failure_threshold = failure_threshold
         self.cooldown = cooldown
@@ -63,10 +89,21 @@ class CircuitBreaker:
     @property
     def state(self) -> BreakerState:
         if self.opened_at is None:
-            return BreakerState.CLOSED
-        if self.clock.now() - self.opened_at >= self.cooldown:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
+            state = BreakerState.CLOSED
+        elif self.clock.now() - self.opened_at >= self.cooldown:
+            state = BreakerState.HALF_OPEN
+        else:
+            state = BreakerState.OPEN
+        if state is not self._last_state:
+            self._last_state = state
+            if self.on_change is not None:
+                self.on_change(self.name, state)
+        return state
+
+    @property
+    def state_value(self) -> int:
+        """0 closed, 1 half-open, 2 open (the gauge's encoding)."""
+        return STATE_VALUES[self.state]
 
     def allow(self) -> bool:
         """May this caller call now? In HALF_OPEN only the first caller gets True (the trial)."""
@@ -93,6 +130,7 @@ class CircuitBreaker:
         self.opened_at = None
         self.last_error = ""
         self.trial_out = False
+        _ = self.state  # report the transition
 
     def record_failure(self, error: str) -> bool:
         """Count a failure; True when this failure opened (or re-opened) the circuit."""
@@ -102,5 +140,6 @@ class CircuitBreaker:
         self.trial_out = False
         if trial or self.state is BreakerState.HALF_OPEN or self.failures >= self.failure_threshold:
             self.opened_at = self.clock.now()
+            _ = self.state  # report the transition
             return True
         return False

@@ -81,7 +81,7 @@ class RasaTier:
         failure_threshold: int = 2,
         cooldown: float = 30.0,
         clock: TimeSource | None = None,
-        breaker_name: str = "rasa",
+        breaker_name: str = "nlu:rasa",
     ) -> None:
         self.url = url.rstrip("/") if url else None
         self.threshold = threshold

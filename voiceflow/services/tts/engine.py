@@ -46,3 +46,19 @@ class TTSEngine(Service, Protocol):
 def silence(seconds: float, sample_rate: int) -> bytes:
     """PCM16 silence (used to render SSML breaks)."""
     return bytes(2 * max(0, round(seconds * sample_rate)))
+
+
+class TTSProviderError(TTSError):
+    """A cloud voice refused or failed a request: which provider, its status, whether a retry may help."""
+
+    def __init__(self, provider: str, status: str, message: str, *, code: int | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        self.code = code
+        #: rate limits and server trouble pass; a bad key, a missing voice or no quota do not
+        self.retryable = status in RETRYABLE
+        where = f" (close code {code})" if code is not None else ""
+        super().__init__(f"{provider}: {status}: {message}{where}")
+
+
+RETRYABLE = frozenset({"rate_limited", "too_many_concurrent_requests", "server_error", "connection_lost"})

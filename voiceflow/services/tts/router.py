@@ -1,20 +1,32 @@
-"""TTSRouter: one TTSEngine in front of several, chosen per utterance by policy, with health.
+"""TTSRouter: one TTSEngine in front of several, chosen per utterance by policy, with failover.
 
-Policies: ``quality`` (best voice first), ``speed`` (fastest first audio first),
-``cost`` (cheapest first) and ``auto`` (a weighted blend). An engine that raises
-or gives no first audio within ``first_audio_timeout`` is skipped for ``cooldown``
-seconds of the router's clock (the run clock, adopted in ``start``). The fallback
-engine (Piper by default) is always tried last, whatever its health, so the agent
-can always speak. Engines at another rate are resampled (soxr) to the router's
-rate, which is the fallback's.
+Policies: ``quality`` (best voice first: ElevenLabs), ``speed`` (fastest first audio
+first: Cartesia; measured time to first audio once there is one, the declared score
+before), ``cost`` (cheapest per character first; ``cost`` is the price per 1 000
+characters from the config) and ``auto`` (a blend of quality, live speed and price,
+with an engine's recent failures counted against it). The fallback engine (Piper)
+costs nothing and is always tried last, whatever its health, so the agent can always
+speak.
 
-The router owns its engines: ``start`` starts them all (a routed engine that fails
-to start cools down and is started again when next tried), ``aclose`` closes them.
+Health is one ``CircuitBreaker`` per engine (named ``tts:<engine>``, on the router's
+clock): an engine that raises, gives no first audio within ``first_audio_timeout`` or
+dies mid-utterance opens its breaker; after ``cooldown`` seconds exactly one utterance
+tries it again. When an engine dies mid-utterance the rest of that utterance is spoken
+by the next engine, starting at the first word the dead one had not begun (estimated
+from the audio it delivered and its learnt seconds per character), so nothing already
+played is repeated. Engines at another rate are resampled (soxr) to the router's rate,
+the fallback's unless ``sample_rate`` is given (the transport's, so a phone line's μ-law
+voices pass untouched and only Piper is resampled). SSML goes as is to engines that
+read it and is rendered for the others.
+
+The router owns its engines: ``start`` starts them all (a routed engine that fails to
+start opens its breaker and is started again when next tried), ``aclose`` closes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -23,31 +35,47 @@ from typing import Literal
 import numpy as np
 
 from voiceflow.core.clock import Clock, MonotonicClock
-from voiceflow.services.tts.engine import TTSEngine, TTSError
+from voiceflow.services.breaker import BreakerState, CircuitBreaker
+from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
+from voiceflow.services.tts.ssml import Pause, plain_text, render
 
 log = logging.getLogger("voiceflow.tts.router")
 
 Policy = Literal["auto", "quality", "speed", "cost"]
 POLICIES: tuple[Policy, ...] = ("auto", "quality", "speed", "cost")
+#: seconds of speech per character before an engine's own rate is learnt (Piper speaks ~0.065)
+DEFAULT_SECONDS_PER_CHAR = 0.065
 
 
 @dataclass(slots=True)
 class RoutedEngine:
-    """An engine with its declared scores (0..1; ``cost`` is relative price, lower is cheaper)."""
+    """An engine with its declared scores (0..1) and its price (per 1 000 characters)."""
 
     engine: TTSEngine
     quality: float = 0.5
     speed: float = 0.5
     cost: float = 0.0
-    #: router-clock time before which the engine is skipped (after a failure)
-    down_until: float = field(default=float("-inf"))
+    #: set by the router (one per engine, on the router's clock) unless given
+    breaker: CircuitBreaker | None = None
     failures: int = 0
+    #: live time to first audio, seconds (moving average); None until measured
+    ttfa: float | None = None
+    #: seconds of audio per character of text (moving average)
+    seconds_per_char: float = DEFAULT_SECONDS_PER_CHAR
+    utterances: int = field(default=0)
+
+    def live_speed(self) -> float:
+        """0..1, higher is faster: the measured first-audio time once known, else the declared score."""
+        if self.ttfa is None:
+            return self.speed
+        return 1.0 / (1.0 + self.ttfa / 0.25)
 
 
 class TTSRouter:
     name = "router"
-    supports_ssml = False
+    #: SSML reaches engines that read it; the router renders it for the others
+    supports_ssml = True
 
     def __init__(
         self,
@@ -57,8 +85,10 @@ class TTSRouter:
         policy: Policy = "auto",
         first_audio_timeout: float = 2.0,
         cooldown: float = 30.0,
+        failure_threshold: int = 1,
         auto_weights: tuple[float, float, float] = (0.4, 0.4, 0.2),
         clock: Clock | None = None,
+        sample_rate: int | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown TTS policy {policy!r}; choose from {POLICIES}")
@@ -68,6 +98,8 @@ class TTSRouter:
             fallback = PiperEngine()
         self.engines = list(engines)
         self.fallback = fallback
+        #: the output rate: the transport's (8 kHz on a phone line), else the fallback's
+        self._rate = sample_rate
         self.policy: Policy = policy
         self.first_audio_timeout = first_audio_timeout
         self.cooldown = cooldown
@@ -75,26 +107,39 @@ class TTSRouter:
         self._clock_given = clock is not None
         #: health and cool-downs are on this clock: the run's (adopted in ``start``) unless given here
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        #: name of the engine that spoke the last utterance
+        for entry in self.engines:
+            if entry.breaker is None:
+                entry.breaker = CircuitBreaker(
+                    failure_threshold=failure_threshold,
+                    cooldown=cooldown,
+                    clock=self.clock,
+                    name=f"tts:{entry.engine.name}",
+                )
+        #: name of the engine that spoke the last utterance (the last one, after a failover)
         self.last_engine: str | None = None
+        #: the engines that spoke each part of the last utterance, with the text each was given
+        self.last_parts: list[tuple[str, str]] = []
         self._started = False
         self._running: set[int] = set()  # ids of the engines started (and not closed since)
 
     @property
     def sample_rate(self) -> int:
-        return self.fallback.sample_rate
+        return self._rate or self.fallback.sample_rate
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self, clock: Clock) -> None:
         """Adopt ``clock`` (unless one was given) and start every engine; a no-op once started.
 
         The fallback must start (it is the last resort): its failure raises TTSError. A routed
-        engine that fails to start is put on cool-down and started again when next tried.
+        engine that fails to start opens its breaker and is started again when next tried.
         """
         if self._started:
             return
         if not self._clock_given:
             self.clock = clock
+            for entry in self.engines:
+                assert entry.breaker is not None
+                entry.breaker.clock = clock
         try:
             await self._start_engine(self.fallback)
         except Exception as exc:
@@ -107,7 +152,7 @@ class TTSRouter:
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
-                self._mark_down(entry.engine, f"failed to start: {type(result).__name__}: {result}")
+                self._failed(entry, f"failed to start: {type(result).__name__}: {result}")
         self._started = True
 
     async def aclose(self) -> None:
@@ -128,84 +173,199 @@ class TTSRouter:
             await engine.start(self.clock)
             self._running.add(id(engine))
 
+    # -- policy ---------------------------------------------------------------------------------
     def ranked(self, policy: Policy | None = None) -> list[RoutedEngine]:
         """Engines in the order ``policy`` would try them (healthy or not)."""
         policy = policy or self.policy
         wq, ws, wc = self.auto_weights
+
+        def auto(e: RoutedEngine) -> tuple[float]:
+            recent = e.breaker.failures if e.breaker is not None else 0
+            return (-(wq * e.quality + ws * e.live_speed() - wc * e.cost - 0.2 * recent),)
+
         keys = {
-            "quality": lambda e: (-e.quality, -e.speed, e.cost),
-            "speed": lambda e: (-e.speed, -e.quality, e.cost),
-            "cost": lambda e: (e.cost, -e.quality, -e.speed),
-            "auto": lambda e: (-(wq * e.quality + ws * e.speed - wc * e.cost),),
+            "quality": lambda e: (-e.quality, -e.live_speed(), e.cost),
+            "speed": lambda e: (-e.live_speed(), -e.quality, e.cost),
+            "cost": lambda e: (e.cost, -e.quality, -e.live_speed()),
+            "auto": auto,
         }
         if policy not in keys:
             raise ValueError(f"unknown TTS policy {policy!r}; choose from {POLICIES}")
         return sorted(self.engines, key=keys[policy])
 
-    def healthy(self, entry: RoutedEngine) -> bool:
-        return self.clock.now() >= entry.down_until
+    @staticmethod
+    def healthy(entry: RoutedEngine) -> bool:
+        """Not open and no half-open trial out (a query: it claims no trial)."""
+        breaker = entry.breaker
+        assert breaker is not None
+        state = breaker.state
+        return state is BreakerState.CLOSED or (state is BreakerState.HALF_OPEN and not breaker.trial_out)
 
     def plan(self, policy: Policy | None = None) -> list[TTSEngine]:
         """The engines the next utterance will try, in order (fallback last)."""
         chosen = [e.engine for e in self.ranked(policy) if self.healthy(e) and e.engine is not self.fallback]
         return [*chosen, self.fallback]
 
-    def _mark_down(self, engine: TTSEngine, reason: str) -> None:
-        for entry in self.engines:
-            if entry.engine is engine:
-                entry.failures += 1
-                entry.down_until = self.clock.now() + self.cooldown
-        log.warning("tts engine %s skipped for %.0fs: %s", engine.name, self.cooldown, reason)
+    def _entry(self, engine: TTSEngine) -> RoutedEngine | None:
+        return next((e for e in self.engines if e.engine is engine), None)
 
+    def _failed(self, entry: RoutedEngine, reason: str) -> None:
+        entry.failures += 1
+        assert entry.breaker is not None
+        entry.breaker.record_failure(reason)
+        log.warning(
+            "tts engine %s failed (%s); breaker %s", entry.engine.name, reason, entry.breaker.state.value
+        )
+
+    def _learn(self, entry: RoutedEngine, ttfa: float | None, text: str, seconds: float) -> None:
+        if ttfa is not None:
+            entry.ttfa = ttfa if entry.ttfa is None else 0.7 * entry.ttfa + 0.3 * ttfa
+        if seconds > 0 and len(text) >= 10:
+            spc = seconds / len(text)
+            entry.seconds_per_char = (
+                spc if entry.utterances == 0 else 0.7 * entry.seconds_per_char + 0.3 * spc
+            )
+            entry.utterances += 1
+
+    # -- synthesis ------------------------------------------------------------------------------
     async def synthesize(
         self, text: str, *, prosody: Prosody = NEUTRAL, policy: Policy | None = None
     ) -> AsyncGenerator[bytes, None]:
-        if not text.strip():  # bad input, not an engine failure: nothing is put on cool-down
+        if not text.strip():  # bad input, not an engine failure: no breaker is touched
             raise TTSError("nothing to synthesize (empty text)")
         errors: list[str] = []
+        self.last_parts = []
+        remaining = text
         for engine in self.plan(policy):
             last_resort = engine is self.fallback
-            stream = engine.synthesize(text, prosody=prosody)
+            entry = None if last_resort else self._entry(engine)
+            if entry is not None:
+                assert entry.breaker is not None
+                if not entry.breaker.allow():  # a half-open trial already taken by another call
+                    continue
+            spoken = 0.0
+            verdict = False
+            try:
+                async with contextlib.aclosing(self._speak(engine, entry, remaining, prosody)) as parts:
+                    async for pcm, seconds in parts:
+                        spoken = seconds
+                        yield pcm
+                verdict = True
+            except _EngineFailed as failure:
+                verdict = True
+                errors.append(f"{engine.name}: {failure.reason}")
+                if entry is None:
+                    raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
+                self._failed(entry, failure.reason)
+                if spoken > 0:
+                    remaining = _rest_after(_words_of(remaining), spoken, entry.seconds_per_char)
+                    if not remaining:
+                        return
+                continue
+            finally:
+                if not verdict and entry is not None and entry.breaker is not None:
+                    entry.breaker.release()  # interrupted: no verdict, the next caller may try
+            if entry is not None:
+                assert entry.breaker is not None
+                entry.breaker.record_success()
+            return
+        raise TTSError("no TTS engine could speak: " + "; ".join(errors))  # pragma: no cover - fallback last
+
+    async def _speak(
+        self, engine: TTSEngine, entry: RoutedEngine | None, text: str, prosody: Prosody
+    ) -> AsyncGenerator[tuple[bytes, float], None]:
+        """``engine``'s PCM at the router rate, with the seconds delivered; failures as _EngineFailed."""
+        last_resort = entry is None
+        started_at = self.clock.now()
+        stream = self._engine_stream(engine, text, prosody)
+        convert = _Converter(engine.sample_rate, self.sample_rate)
+        delivered = 0
+        try:
             try:
                 timeout = None if last_resort else self.first_audio_timeout
-                # an engine not started yet (or cooled down after a failed start) starts within
-                # its first-audio budget
                 first = await self.clock.wait_for(self._first_chunk(engine, stream), timeout)
             except (StopAsyncIteration, TimeoutError, Exception) as exc:
-                await _close(stream)
-                reason = _describe(exc, self.first_audio_timeout)
-                errors.append(f"{engine.name}: {reason}")
-                if not last_resort:
-                    self._mark_down(engine, reason)
-                    continue
-                raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from exc
+                if _being_cancelled():
+                    raise  # a barge-in, not the engine's failure
+                raise _EngineFailed(_describe(exc, self.first_audio_timeout)) from exc
+            ttfa = self.clock.now() - started_at
             self.last_engine = engine.name
-            convert = _Converter(engine.sample_rate, self.sample_rate)
+            self.last_parts.append((engine.name, text))
             try:
-                # the resampler holds back a few samples at first: never hand out an empty chunk
-                out = convert(first)
-                if out:
-                    yield out
-                async for chunk in stream:
+                chunk: bytes | None = first
+                while chunk is not None:
+                    delivered += len(chunk)
                     out = convert(chunk)
-                    if out:
-                        yield out
+                    if out:  # the resampler holds back a few samples at first: never an empty chunk
+                        yield out, delivered / 2 / engine.sample_rate
+                    chunk = await anext(stream, None)
                 tail = convert.flush()
                 if tail:
-                    yield tail
+                    yield tail, delivered / 2 / engine.sample_rate
             except Exception as exc:
-                if not last_resort:
-                    self._mark_down(engine, f"failed mid-utterance: {exc}")
-                if isinstance(exc, TTSError):
+                if _being_cancelled():
                     raise
-                raise TTSError(f"{engine.name} failed mid-utterance: {type(exc).__name__}: {exc}") from exc
-            finally:
-                await _close(stream)
+                reason = f"failed mid-utterance: {type(exc).__name__}: {exc}"
+                raise _EngineFailed(reason) from exc
+            if entry is not None:
+                self._learn(
+                    entry,
+                    ttfa,
+                    plain_text(text) if _is_ssml(text) else text,
+                    delivered / 2 / engine.sample_rate,
+                )
+        finally:
+            await _close(stream)
+
+    async def _engine_stream(
+        self, engine: TTSEngine, text: str, prosody: Prosody
+    ) -> AsyncGenerator[bytes, None]:
+        """SSML as is for engines that read it, rendered (speech and silences) for the others."""
+        if not _is_ssml(text) or engine.supports_ssml:
+            async with contextlib.aclosing(engine.synthesize(text, prosody=prosody)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
             return
+        for seg in render(text, prosody):
+            if isinstance(seg, Pause):
+                yield silence(seg.seconds, engine.sample_rate)
+                continue
+            async with contextlib.aclosing(engine.synthesize(seg.text, prosody=seg.prosody)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
 
     async def _first_chunk(self, engine: TTSEngine, stream: AsyncGenerator[bytes, None]) -> bytes:
         await self._start_engine(engine)
         return await anext(stream)
+
+
+class _EngineFailed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _is_ssml(text: str) -> bool:
+    return text.lstrip().startswith("<speak")
+
+
+def _words_of(text: str) -> list[str]:
+    return (plain_text(text) if _is_ssml(text) else text).split()
+
+
+def _rest_after(words: list[str], spoken: float, seconds_per_char: float) -> str:
+    """The words not yet begun after ``spoken`` seconds of audio (each word costs its letters and a space)."""
+    at = 0.0
+    for i, word in enumerate(words):
+        if at >= spoken:
+            return " ".join(words[i:])
+        at += (len(word) + 1) * seconds_per_char
+    return ""
 
 
 def _describe(exc: BaseException, timeout: float) -> str:

@@ -1,0 +1,141 @@
+"""The TTS failover matrix: ElevenLabs down at start, dying mid-utterance, too slow, returning garbage;
+Cartesia behind it, Piper last. The caller always hears the whole utterance, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from voiceflow.core.clock import MonotonicClock
+from voiceflow.graphs import VirtualClock
+from voiceflow.services.breaker import BreakerState, breaker_states
+from voiceflow.services.tts import RoutedEngine, TTSRouter
+from voiceflow.services.tts.cartesia import CartesiaEngine
+from voiceflow.services.tts.elevenlabs import ElevenLabsEngine
+from voiceflow.services.tts.piper import PiperEngine
+from voiceflow.testing.fakes.cartesia_server import FakeCartesiaServer
+from voiceflow.testing.fakes.elevenlabs_server import FakeElevenLabsServer
+
+TEXT = (
+    "Thanks for waiting while I looked that up. Your order shipped on Monday from our warehouse, "
+    "and it should arrive by Thursday afternoon."
+)
+
+
+@dataclass
+class Voices:
+    eleven: FakeElevenLabsServer
+    cartesia: FakeCartesiaServer
+    router: TTSRouter
+    clock: VirtualClock
+
+
+@pytest.fixture
+async def voices() -> AsyncIterator[Voices]:
+    clock = VirtualClock()
+    async with FakeElevenLabsServer() as eleven, FakeCartesiaServer() as cartesia:
+        router = TTSRouter(
+            [
+                RoutedEngine(
+                    ElevenLabsEngine(eleven.api_key, base_url=eleven.http_url), quality=0.95, cost=0.3
+                ),
+                RoutedEngine(
+                    CartesiaEngine(cartesia.api_key, base_url=cartesia.http_url), quality=0.8, cost=0.05
+                ),
+            ],
+            fallback=PiperEngine(),
+            policy="quality",
+            clock=clock,
+        )
+        await router.start(clock)
+        try:
+            yield Voices(eleven, cartesia, router, clock)
+        finally:
+            await router.aclose()
+
+
+async def _speak(router: TTSRouter, text: str = TEXT) -> bytes:
+    return b"".join([c async for c in router.synthesize(text)])
+
+
+def _cartesia_text(v: Voices) -> str:
+    return " ".join(c.transcript.strip() for c in v.cartesia.contexts.values())
+
+
+async def test_healthy_quality_policy_speaks_with_elevenlabs(voices: Voices) -> None:
+    assert await _speak(voices.router)
+    assert voices.router.last_engine == "elevenlabs" and not voices.cartesia.contexts
+
+
+async def test_down_at_start_fails_over_and_the_breaker_lets_one_trial_after_30s(voices: Voices) -> None:
+    voices.eleven.faults.error = "quota_exceeded"
+    assert await _speak(voices.router)
+    assert voices.router.last_engine == "cartesia" and _cartesia_text(voices) == TEXT
+    breaker = voices.router.engines[0].breaker
+    assert breaker is not None and breaker.state is BreakerState.OPEN
+    assert breaker_states()["tts:elevenlabs"] == 2
+    sessions = len(voices.eleven.sessions)
+    await _speak(voices.router, "Anything else?")  # open: ElevenLabs is not even asked
+    assert len(voices.eleven.sessions) == sessions
+    await voices.clock.advance(30.0)
+    assert breaker.state is BreakerState.HALF_OPEN and breaker_states()["tts:elevenlabs"] == 1
+    voices.eleven.faults.error = None
+    voices.eleven.faults.chunk_delay_s = 0.01
+    # two callers at once: exactly one is the trial, the other goes straight to Cartesia
+    await asyncio.gather(_speak(voices.router, "First caller."), _speak(voices.router, "Second caller."))
+    assert len(voices.eleven.sessions) == sessions + 1
+    assert "Second caller." in _cartesia_text(voices) or "First caller." in _cartesia_text(voices)
+    assert breaker.state is BreakerState.CLOSED
+
+
+async def test_dying_mid_utterance_the_next_voice_says_the_rest_and_nothing_twice(voices: Voices) -> None:
+    voices.eleven.faults.drop_after = 12  # about 1.2 s of speech, inside the first sentence
+    audio = await _speak(voices.router)
+    assert voices.eleven.sessions[-1].ended == "dropped"
+    parts = voices.router.last_parts
+    assert [name for name, _ in parts] == ["elevenlabs", "cartesia"]
+    rest = parts[1][1]
+    words = TEXT.split()
+    # the rest is a strict suffix of the utterance, starting on a word boundary: nothing repeated
+    assert TEXT.endswith(rest) and 0 < len(rest.split()) < len(words)
+    skipped = words[: len(words) - len(rest.split())]
+    played_seconds = 12 * 0.1  # chunks the fake sent before the drop, 100 ms each
+    assert sum(len(w) + 1 for w in skipped) * 0.065 >= played_seconds - 0.3
+    assert _cartesia_text(voices) == rest
+    assert len(audio) / 2 / 22050 > 4.0  # the whole utterance was spoken
+
+
+async def test_garbage_then_everything_cloud_down_piper_speaks(voices: Voices) -> None:
+    voices.eleven.faults.garbage = True
+    assert await _speak(voices.router)
+    assert voices.router.last_engine == "cartesia"
+    voices.cartesia.faults.error = "rate_limited"
+    await voices.clock.advance(31.0)
+    assert await _speak(voices.router, "Still here.")
+    assert voices.router.last_engine == "piper"
+    assert breaker_states()["tts:cartesia"] == 2
+
+
+async def test_slower_than_the_deadline_moves_on() -> None:
+    async with FakeElevenLabsServer() as eleven, FakeCartesiaServer() as cartesia:
+        eleven.faults.first_audio_delay_s = 1.0
+        clock = MonotonicClock()
+        router = TTSRouter(
+            [
+                RoutedEngine(ElevenLabsEngine(eleven.api_key, base_url=eleven.http_url), quality=0.95),
+                RoutedEngine(CartesiaEngine(cartesia.api_key, base_url=cartesia.http_url), quality=0.8),
+            ],
+            fallback=PiperEngine(),
+            policy="quality",
+            first_audio_timeout=0.3,
+        )
+        await router.start(clock)
+        try:
+            assert await _speak(router, "One moment please.")
+            assert router.last_engine == "cartesia"
+            assert router.engines[0].failures == 1
+        finally:
+            await router.aclose()
