@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from pipelines.echo import pipeline as echo_pipeline
 from tests.telephony.conftest import CALLER_ID, LineEnv, line_env
@@ -111,5 +112,12 @@ async def test_the_campaign_command_end_to_end(tmp_path: Path, capsys: pytest.Ca
     assert "[##############################] 3/3 settled, 0 in flight, finished" in out
     report = json.loads(out[out.index("{") : out.rindex("}") + 1])
     assert report["calls"] == {"busy": 2, "no-answer": 1} and report["contacts"] == {"failed": 3}
+    counted = {
+        status: REGISTRY.get_sample_value(
+            "voiceflow_campaign_calls_total", {"campaign": "spring", "status": status}
+        )
+        for status in ("busy", "no-answer")
+    }
+    assert counted == {"busy": 2.0, "no-answer": 1.0}  # the Prometheus counter agrees with the report
     assert "HTTP 409: campaign 'spring' is not running" in err
     assert "HTTP 401" in err

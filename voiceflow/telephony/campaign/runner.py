@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from voiceflow.core.clock import Clock
+from voiceflow.observability.metrics import CAMPAIGN_CALLS
 from voiceflow.telephony.amd import is_machine
 from voiceflow.telephony.campaign.store import Campaign, CampaignStore, Contact
 from voiceflow.telephony.dnc import DoNotCall
@@ -235,6 +236,7 @@ class CampaignRunner:
             self._wake.set()
 
     async def _settle(self, contact: Contact, attempt: int, end: CallEnd, outcome: str | None) -> None:
+        CAMPAIGN_CALLS.labels(self.campaign.name, end.status).inc()
         outcome = outcome or end.outcome
         if end.status in RETRY:
             await self._retry_or_fail(contact, attempt, end.status)
@@ -255,6 +257,7 @@ class CampaignRunner:
         await self.store.settle(contact.id, "pending", status, next_at=self.clock.now() + delay)
 
     async def _rest_error(self, contact: Contact, attempt: int, exc: TwilioCallError) -> None:
+        CAMPAIGN_CALLS.labels(self.campaign.name, "rest_error").inc()
         if exc.code == 20003:  # our credentials: nothing can be dialed; keep the attempt
             self.error = str(exc)
             await self.store.settle(contact.id, "pending", None, refund=True)
