@@ -77,11 +77,11 @@ async def test_sdp_that_aiortc_cannot_use_is_400_and_frees_the_connection() -> N
     assert live_peer_connections() == 0
 
 
-async def test_oversized_body_is_400() -> None:
+async def test_oversized_body_is_413() -> None:
     async with live_server(loopback_factory) as server, httpx.AsyncClient() as http:
         huge = b'{"type": "offer", "sdp": "' + b"a" * 200_000 + b'"}'
         response = await http.post(
             f"{server.url}/webrtc/offer", content=huge, headers={"content-type": "application/json"}
         )
-        assert response.status_code == 400
-        assert "larger than" in response.json()["error"]
+        assert response.status_code == 413
+        assert "over 69632 bytes" in response.json()["error"]

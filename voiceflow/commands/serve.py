@@ -160,17 +160,24 @@ def run(args: argparse.Namespace) -> int:
         admin_token=config.telephony.admin_token,
         security=config.security,
         data_dir=config.paths.data_dir,
+        guard=config.guard,
     )
     # log_config=None: uvicorn's loggers go through our root handler (redacted, with call ids)
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
-    uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,
-                log_level=args.log_level, log_config=None)  # fmt: skip
+    options = _uvicorn_options(settings.max_message_bytes, config.guard.header_timeout_s)
+    uvicorn.run(
+        app, **options, host=settings.host, port=settings.port, log_level=args.log_level, log_config=None
+    )
     return 0
 
 
-def _uvicorn_options(max_message_bytes: int) -> dict[str, Any]:
-    # the protocol layer refuses frames far over the app's limit before buffering them
-    return {"ws_max_size": 2 * max_message_bytes + 4096, "timeout_graceful_shutdown": 5, "lifespan": "on"}
+def _uvicorn_options(max_message_bytes: int, header_timeout_s: float = 10.0) -> dict[str, Any]:
+    from voiceflow.guard.http_limits import HeaderTimeoutProtocol
+
+    # the protocol layer refuses frames far over the app's limit before buffering them;
+    # h11 with a deadline for the request head (uvicorn alone waits forever)
+    return {"ws_max_size": 2 * max_message_bytes + 4096, "timeout_graceful_shutdown": 5, "lifespan": "on",
+            "http": HeaderTimeoutProtocol.with_timeout(header_timeout_s)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -203,11 +210,14 @@ async def serve_in_background(
     port: int = 0,
     max_message_bytes: int = 64 * 1024,
     startup_timeout_s: float = 10.0,
+    header_timeout_s: float = 10.0,
+    **uvicorn_options: Any,
 ) -> AsyncIterator[RunningServer]:
     """Serve ``app`` in this event loop (port 0 = a free one); stops the server and its calls on exit."""
     import uvicorn
 
-    options = _uvicorn_options(max_message_bytes) | {"timeout_graceful_shutdown": 2}
+    options = _uvicorn_options(max_message_bytes, header_timeout_s) | {"timeout_graceful_shutdown": 2}
+    options |= uvicorn_options
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **options))
     task = asyncio.create_task(_serve(server), name="uvicorn")
     try:

@@ -8,12 +8,12 @@ problem; too many live peers 503; a pipeline that fails to start 500. The
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from voiceflow.guard.json_limits import loads_bounded
 from voiceflow.transports.webrtc.offer import MAX_SDP_BYTES, OfferError
 from voiceflow.transports.webrtc.transport import PeerLimitError, PipelineStartError, WebRTCTransport
 
@@ -41,9 +41,9 @@ async def _read_json(request: Request) -> object:
     if not body:
         raise OfferError('body is empty; expected JSON {"sdp": ..., "type": "offer"}')
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise OfferError("body is not valid JSON") from None
+        return loads_bounded(bytes(body), max_bytes=MAX_BODY_BYTES)
+    except ValueError as exc:
+        raise OfferError(f"body is {exc}") from None
 
 
 def install(app: FastAPI, state: ServerState) -> None:
