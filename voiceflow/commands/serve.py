@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="largest WebSocket message ($VOICEFLOW_MAX_MESSAGE_BYTES)",
     )
+    p.add_argument("--workers", type=int, default=None, help="server processes ($VOICEFLOW_WORKERS, 1)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -150,19 +151,31 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"voiceflow serve: {exc}", file=sys.stderr)
         return 2
+    workers = args.workers or config.guard.workers
+    if workers > 1:
+        from voiceflow.commands.serve_workers import run_workers
+
+        where = f"http://{settings.host}:{settings.port}"
+        print(f"voiceflow: pipeline {args.pipeline!r} on {where}, {workers} worker processes")
+        run_workers(args.pipeline, settings, config, workers=workers, log_level=args.log_level)
+        return 0
     sessions = CallSessions.from_settings(config.sessions)
     if isinstance(pipeline, TelephonyPipeline):  # campaign commands reach the instance that placed the call
         register_campaign_command(sessions, pipeline)
-    app = create_app(
-        pipeline,
-        settings,
-        sessions=sessions,
-        admin_token=config.telephony.admin_token,
-        security=config.security,
-        data_dir=config.paths.data_dir,
-        guard=config.guard,
-    )
-    # log_config=None: uvicorn's loggers go through our root handler (redacted, with call ids)
+    try:
+        app = create_app(
+            pipeline,
+            settings,
+            sessions=sessions,
+            admin_token=config.telephony.admin_token,
+            security=config.security,
+            data_dir=config.paths.data_dir,
+            guard=config.guard,
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"voiceflow serve: {problem}", file=sys.stderr)
+        return 2
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
     options = _uvicorn_options(settings.max_message_bytes, config.guard.header_timeout_s)
     uvicorn.run(

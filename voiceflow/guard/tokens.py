@@ -5,7 +5,9 @@ purpose, the subject (a CallSid for a stream, nothing for the page), the expiry
 and a random nonce, under the server's secret (``VOICEFLOW_SECRET``, or a
 random one per start). Nothing is stored at issue time, so any process holding
 the secret can check a token. A stream token is also one-time: its nonce is
-remembered until it would have expired anyway (``consume`` refuses a replay).
+remembered until it would have expired anyway (``consume`` refuses a replay):
+in memory for one process, in a shared SQLite file (``SQLiteNonces``) when
+several server processes share the port.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["StreamTokens", "TokenError", "TokenSigner"]
 
@@ -64,12 +68,37 @@ class TokenSigner:
         return expiry, nonce
 
 
+class SQLiteNonces:
+    """Used nonces shared by the processes of one server (the PRIMARY KEY makes a claim atomic)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS used (nonce TEXT PRIMARY KEY, expiry INTEGER NOT NULL)"
+        )
+
+    def claim(self, nonce: str, expiry: int, now: float) -> bool:
+        """True the first time ``nonce`` is claimed (by any process), False after."""
+        self._conn.execute("DELETE FROM used WHERE expiry < ?", (int(now),))
+        try:
+            self._conn.execute("INSERT INTO used (nonce, expiry) VALUES (?, ?)", (nonce, expiry))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class StreamTokens:
     """One-time tokens binding a Media Streams socket to the CallSid the signed webhook saw."""
 
-    def __init__(self, signer: TokenSigner, ttl_s: float = 60.0) -> None:
+    def __init__(self, signer: TokenSigner, ttl_s: float = 60.0, shared: SQLiteNonces | None = None) -> None:
         self.signer = signer
         self.ttl_s = ttl_s
+        self.shared = shared
         self._used: dict[str, int] = {}  # nonce -> expiry; pruned as they expire
 
     def issue(self, call_sid: str) -> str:
@@ -77,11 +106,11 @@ class StreamTokens:
 
     def consume(self, call_sid: str, token: object) -> None:
         """Accept ``token`` for ``call_sid`` once; ``TokenError`` otherwise."""
-        expiry, nonce = self.signer.check(STREAM, call_sid, token)
         now = self.signer.now()
         for old in [n for n, exp in self._used.items() if exp < now]:
             del self._used[old]
-        if nonce in self._used:
+        expiry, nonce = self.signer.check(STREAM, call_sid, token)
+        if nonce in self._used or (self.shared is not None and not self.shared.claim(nonce, expiry, now)):
             raise TokenError("token already used")
         self._used[nonce] = expiry
 

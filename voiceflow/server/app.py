@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -24,6 +25,8 @@ from voiceflow.server import edge as edge_module
 from voiceflow.sessions import CallSessions
 
 log = logging.getLogger("voiceflow.server")
+if TYPE_CHECKING:
+    from voiceflow.transports.webrtc.transport import WebRTCTransport
 
 __all__ = ["ROUTE_MODULES", "ServerSettings", "ServerState", "create_app"]
 
@@ -59,6 +62,8 @@ class ServerState:
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     guard: GuardSettings = field(default_factory=GuardSettings)
     edge: edge_module.Edge = field(init=False)
+    #: set by the WebRTC routes when installed
+    webrtc: WebRTCTransport | None = None
 
     def __post_init__(self) -> None:
         self.edge = edge_module.Edge(self.guard, self.settings.public_host)
@@ -117,6 +122,8 @@ def create_app(
                 await start()
             yield
         finally:
+            if state.webrtc is not None:  # offers still waiting to connect have no call to close
+                await state.webrtc.close_all()
             await state.calls.close_all()
             for stop in reversed(state.on_shutdown):
                 try:

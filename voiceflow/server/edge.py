@@ -9,17 +9,20 @@ origin allow-list. ``install`` wraps the app in ``EdgeMiddleware`` and
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
-from voiceflow.config import GuardSettings
+from voiceflow.config import ConfigError, GuardSettings
 from voiceflow.guard.admission import Admission, Full
 from voiceflow.guard.http_limits import BodyLimits
 from voiceflow.guard.origin import EdgeMiddleware, origin_allowed
-from voiceflow.guard.tokens import PAGE, StreamTokens, TokenError, TokenSigner
+from voiceflow.guard.tokens import PAGE, SQLiteNonces, StreamTokens, TokenError, TokenSigner
 
 __all__ = ["TOKEN_HEADER", "Edge", "install", "refuse_full"]
 
@@ -34,10 +37,15 @@ class Edge:
     """What the routes check before a call is built (see module doc)."""
 
     def __init__(self, guard: GuardSettings, public_host: str | None) -> None:
+        if guard.env == "production" and not public_host:
+            raise ConfigError(
+                ["VOICEFLOW_ENV=production requires VOICEFLOW_PUBLIC_HOST (the Host header is not trusted)"]
+            )
         self.guard = guard
         self.public_host = public_host
         self.signer = TokenSigner(guard.secret)
-        self.stream_tokens = StreamTokens(self.signer, guard.stream_token_ttl_s)
+        shared = SQLiteNonces(shared_nonce_path(guard.secret)) if guard.workers > 1 and guard.secret else None
+        self.stream_tokens = StreamTokens(self.signer, guard.stream_token_ttl_s, shared)
         self.admission = Admission(
             max_calls=guard.max_calls,
             max_per_address=guard.max_calls_per_address,
@@ -64,6 +72,12 @@ class Edge:
             self.refused_token += 1
             return f"{exc}; get one from GET /token"
         return None
+
+
+def shared_nonce_path(secret: str) -> Path:
+    """The used-token file the processes of one server share (named by a digest of their secret)."""
+    digest = hashlib.sha256(b"voiceflow-nonces\n" + secret.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"voiceflow-stream-tokens-{digest}.sqlite"
 
 
 def client_address(conn: HTTPConnection) -> str | None:
