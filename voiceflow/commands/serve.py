@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import importlib
 import os
-import pkgutil
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from voiceflow.commands.pipeline_loading import PipelineNotFound, available_pipelines, load_pipeline
 from voiceflow.config import Config, ConfigError, ServerSettings, unknown_names
-from voiceflow.pipeline import Pipeline
 
 __all__ = [
     "PipelineNotFound",
@@ -54,48 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--workers", type=int, default=None, help="server processes ($VOICEFLOW_WORKERS, 1)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
-
-
-class PipelineNotFound(LookupError):
-    """The named pipeline does not exist, or its module has no ``pipeline(config)`` factory."""
-
-
-def available_pipelines() -> list[str]:
-    """The modules of ``pipelines/`` that define ``pipeline(config)`` (read, not imported: no models load)."""
-    try:
-        import pipelines
-    except ImportError:
-        return []
-    found = []
-    for m in pkgutil.iter_modules(pipelines.__path__):
-        path = Path(pipelines.__path__[0]) / f"{m.name}.py"
-        if not m.name.startswith("_") and path.is_file() and "\ndef pipeline(" in path.read_text():
-            found.append(m.name)
-    return sorted(found)
-
-
-def load_pipeline(name: str, config: Config) -> Pipeline:
-    """``pipelines.NAME:pipeline(config)``, or ``module:factory(config)`` when ``name`` has a colon."""
-    module_name, _, attr = (name if ":" in name else f"pipelines.{name}:pipeline").partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            raise PipelineNotFound(
-                f"no pipeline {name!r} (module {module_name} not found); available: "
-                f"{', '.join(available_pipelines())}"
-            ) from None
-        raise
-    factory: Callable[[Config], object] | None = getattr(module, attr or "pipeline", None)
-    if not callable(factory):
-        raise PipelineNotFound(f"{module_name} has no {attr or 'pipeline'}(config) -> Pipeline factory")
-    made = factory(config)
-    if not isinstance(made, Pipeline):
-        raise PipelineNotFound(
-            f"{module_name}:{attr}(config) returned {type(made).__name__}, "
-            "which lacks async prepare(), build(ctx, input, output) and async shutdown()"
-        )
-    return made
 
 
 def load_config(command: str, overrides: dict[str, str] | None = None) -> Config | None:
@@ -157,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
         where = f"http://{settings.host}:{settings.port}"
         print(f"voiceflow: pipeline {args.pipeline!r} on {where}, {workers} worker processes")
-        run_workers(args.pipeline, settings, config, workers=workers, log_level=args.log_level)
+        options = _uvicorn_options(settings.max_message_bytes, config.guard.header_timeout_s)
+        run_workers(
+            args.pipeline, settings, config, workers=workers, log_level=args.log_level, options=options
+        )
         return 0
     sessions = CallSessions.from_settings(config.sessions)
     if isinstance(pipeline, TelephonyPipeline):  # campaign commands reach the instance that placed the call

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -37,7 +38,7 @@ ENV_SETTINGS = "VF_WORKER_SERVER_SETTINGS"
 
 def app_factory() -> FastAPI:
     """The app of one worker process (uvicorn calls this in each worker)."""
-    from voiceflow.commands.serve import load_pipeline
+    from voiceflow.commands.pipeline_loading import load_pipeline
     from voiceflow.guard.http_limits import HeaderTimeoutProtocol
     from voiceflow.server.app import create_app
 
@@ -49,18 +50,22 @@ def app_factory() -> FastAPI:
 
 
 def run_workers(
-    pipeline: str, settings: ServerSettings, config: Config, *, workers: int, log_level: str
+    pipeline: str,
+    settings: ServerSettings,
+    config: Config,
+    *,
+    workers: int,
+    log_level: str,
+    options: dict[str, Any],
 ) -> None:
     """Serve with ``workers`` processes until interrupted (uvicorn's supervisor restarts a dead one)."""
     import uvicorn
-
-    from voiceflow.commands.serve import _uvicorn_options
 
     os.environ.setdefault("VOICEFLOW_SECRET", config.guard.secret or secrets.token_urlsafe(32))
     os.environ["VOICEFLOW_WORKERS"] = str(workers)
     os.environ[ENV_PIPELINE] = pipeline
     os.environ[ENV_SETTINGS] = json.dumps(dataclasses.asdict(settings))
-    options = _uvicorn_options(settings.max_message_bytes, config.guard.header_timeout_s)
+    options = dict(options)
     options["http"] = (
         "voiceflow.guard.http_limits:HeaderTimeoutProtocol"  # a class by name: workers import it
     )
