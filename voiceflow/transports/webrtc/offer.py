@@ -64,9 +64,7 @@ def parse_offer(body: object) -> RTCSessionDescription:
         raise OfferError(f"the offer has {len(parsed.media)} media sections (at most {MAX_MEDIA_SECTIONS})")
     if sum(len(m.ice_candidates) for m in parsed.media) > MAX_CANDIDATES:
         raise OfferError(f"the offer has more than {MAX_CANDIDATES} ICE candidates")
-    for media in parsed.media:
-        if media.kind == "audio" and not media.rtp.codecs:
-            raise OfferError("the audio section offers no codec")
+    check_sections(parsed)
     return RTCSessionDescription(sdp=sdp, type="offer")
 
 
@@ -78,3 +76,26 @@ def short_reason(exc: BaseException) -> str:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def check_sections(parsed: SessionDescription) -> None:
+    """The shape aiortc's negotiation relies on (a malformed one breaks it after the answer is sent)."""
+    kinds = [m.kind for m in parsed.media]
+    if kinds.count("audio") != 1 or kinds.count("application") > 1 or set(kinds) - {"audio", "application"}:
+        raise OfferError("the offer must have one audio section and at most one data channel section")
+    mids = [m.rtp.muxId for m in parsed.media]
+    if any(not mid for mid in mids) or len(set(mids)) != len(mids):
+        raise OfferError("every media section needs its own 'a=mid:'")
+    for group in parsed.group:
+        if group.semantic == "BUNDLE" and any(str(item) not in mids for item in group.items):
+            raise OfferError("'a=group:BUNDLE' names a section the offer does not have")
+    for media in parsed.media:
+        ice, dtls = media.ice, media.dtls
+        if ice is None or not ice.usernameFragment or not ice.password:
+            raise OfferError(f"the {media.kind} section has no ICE credentials")
+        if dtls is None or not dtls.fingerprints:
+            raise OfferError(f"the {media.kind} section has no DTLS fingerprint")
+        if media.kind == "audio" and not media.rtp.codecs:
+            raise OfferError("the audio section offers no codec")
+        if media.kind == "application" and media.sctp_port is None and not media.sctpmap:
+            raise OfferError("the data channel section has no SCTP port")

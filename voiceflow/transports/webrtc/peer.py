@@ -172,8 +172,10 @@ class WebRTCPeer:
             self.remote_audio.stop()
         try:
             await self.pc.close()
-        except Exception:  # closing must always complete
-            log.exception("peer %s: closing the connection failed", self.peer_id)
+        except Exception as exc:  # closing must always complete (aiortc can trip on a half-built peer)
+            log.warning(
+                "peer %s: closing the connection failed: %s: %s", self.peer_id, type(exc).__name__, exc
+            )
         self.pc.remove_all_listeners()
 
     @property
