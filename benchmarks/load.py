@@ -30,10 +30,12 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,8 @@ from voiceflow.sim.speech import synthesize  # noqa: E402
 from voiceflow.sim.twilio_client import TwilioMediaClient  # noqa: E402
 
 LINES = ["Hi, where is my order one zero zero two?", "What time do you close on Saturday?"]
+#: the line each call's transport logs when it ends (voiceflow/transports/websocket/call.py)
+ENDED = re.compile(r"call (?P<sid>CA\w+) ended: \d+ frames out, \d+ late, worst (?P<worst>\d+) ms late")
 LIMITS = {  # every benchmark call comes from 127.0.0.1: lift the per-address bounds, keep a total
     "VOICEFLOW_MAX_CALLS": "64",
     "VOICEFLOW_MAX_CALLS_PER_ADDRESS": "64",
@@ -83,6 +87,7 @@ class CallOutcome:
     late_ms: list[float] = field(default_factory=list)
     missing: int = 0
     error: str | None = None
+    call_sid: str = ""
 
 
 class Server:
@@ -94,9 +99,10 @@ class Server:
             self.port = s.getsockname()[1]
         env = os.environ | LIMITS | {"PYTHONPATH": str(ROOT), "VOICEFLOW_WORKERS": str(workers)}
         cmd = [sys.executable, "-m", "voiceflow.cli", "serve", "--pipeline", "offline",
-               "--port", str(self.port), "--log-level", "error"]  # fmt: skip
+               "--port", str(self.port), "--log-level", "info"]  # fmt: skip
+        self.log = tempfile.NamedTemporaryFile(prefix="voiceflow-load-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                                     stdout=subprocess.DEVNULL, stderr=self.log)  # fmt: skip
         self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/twilio/media"
@@ -106,7 +112,7 @@ class Server:
         async with httpx.AsyncClient() as http:
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                    raise RuntimeError(f"server exited: {self.log_text()[-2000:]}")
                 with contextlib.suppress(httpx.TransportError):
                     if (await http.get(f"{self.url}/healthz", timeout=2)).status_code == 200:
                         kids = psutil.Process(self.proc.pid).children(recursive=True)
@@ -116,6 +122,16 @@ class Server:
                 if time.monotonic() > deadline:
                     raise TimeoutError("server did not come up")
                 await asyncio.sleep(0.5)
+
+    def lateness(self, call_sids: set[str]) -> list[float]:
+        """The worst outbound frame lateness each of these calls logged at its end (server side)."""
+        found = {}
+        for m in ENDED.finditer(self.log_text()):
+            found[m["sid"]] = float(m["worst"])
+        return [found[sid] for sid in call_sids if sid in found]
+
+    def log_text(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
 
     def rss_mb(self) -> float:
         procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
@@ -135,6 +151,7 @@ async def one_call(server: Server, lines: list[tuple[bytes, int]], caller: str, 
     await asyncio.sleep(delay)
     try:
         async with TwilioMediaClient(server.ws, caller=caller) as client, PhoneLine(client) as line:
+            out.call_sid = client.call_sid
             await client.wait_for_reply(timeout=30)  # the greeting
             for pcm, rate in lines:
                 spoken = await line.say(pcm, rate)
@@ -170,11 +187,14 @@ async def level(server: Server, n: int, lines: list[tuple[bytes, int]], bar_ms: 
             await sampler
     v2v = [v for c in calls for v in c.v2v_ms]
     late = [v for c in calls for v in c.late_ms]
+    await asyncio.sleep(1.0)  # the calls' end-of-call lines reach the log
+    server_late = server.lateness({c.call_sid for c in calls})
     row: dict[str, Any] = {
         "calls": n,
         "v2v_p50_ms": pct(v2v, 0.5),
         "v2v_max_ms": max(v2v) if v2v else float("nan"),
-        "max_frame_late_ms": max(late) if late else float("nan"),
+        "max_frame_late_ms": max(server_late) if len(server_late) == n else float("nan"),
+        "client_max_frame_late_ms": max(late) if late else float("nan"),
         "missing_replies": sum(c.missing for c in calls),
         "errors": [c.error for c in calls if c.error][:3],
         "rss_peak_mb": peak,
@@ -205,22 +225,60 @@ async def idle_peers(server: Server, k: int = 20) -> float:
     return (server.rss_mb() - before) / k
 
 
-async def flood(server: Server, stop: asyncio.Event, counts: dict[str, int]) -> None:
+@dataclass
+class Target:
+    """Where the flood process aims (the server's port)."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/twilio/media"
+
+
+def start_flood(port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, __file__, "--flood-port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def run_flood(port: int) -> int:
+    """The flood as its own process (so it does not starve the callers' loop): until SIGINT, then counts."""
+    counts = {"offers": 0, "sockets": 0, "slow": 0, "unanswered_5s": 0}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+        await flood(Target(port), stop, counts)
+
+    asyncio.run(main())
+    print(json.dumps(counts))
+    return 0
+
+
+async def flood(server: Any, stop: asyncio.Event, counts: dict[str, int]) -> None:
     """Hostile traffic until ``stop``: bad and abandoned offers, junk sockets, strangers, slow heads."""
     from websockets.asyncio.client import connect
 
     async def offers() -> None:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=5) as http:
             token = (await http.get(f"{server.url}/token")).json()["token"]
             headers = {"content-type": "application/json", "x-voiceflow-token": token}
             bodies = [b"[" * 20000, b'{"sdp": "v=0\\r\\nbanana", "type": "offer"}', b"{}", b"\xff" * 300]
             while not stop.is_set():
                 for body in bodies:
-                    await http.post(f"{server.url}/webrtc/offer", content=body, headers=headers)
+                    try:
+                        await http.post(f"{server.url}/webrtc/offer", content=body, headers=headers)
+                    except httpx.TimeoutException:
+                        counts["unanswered_5s"] += 1  # a flood request the server took over 5 s to answer
                     counts["offers"] += 1
-                await http.post(
-                    f"{server.url}/webrtc/offer", content=b"{}", headers={"origin": "https://evil.example"}
-                )
+                    await asyncio.sleep(0.002)
+                with contextlib.suppress(httpx.TimeoutException):
+                    evil = {"origin": "https://evil.example"}
+                    await http.post(f"{server.url}/webrtc/offer", content=b"{}", headers=evil)
                 counts["offers"] += 1
 
     async def sockets() -> None:
@@ -283,14 +341,13 @@ async def measure(workers: int, max_calls: int, quick: bool) -> dict[str, Any]:
         fig["rss_per_live_call_mb"] = (best_row["rss_peak_mb"] - idle) / best if best_row else float("nan")
         fig["rss_per_idle_peer_mb"] = await idle_peers(server)
         await asyncio.sleep(16)  # the idle peers time out (15 s connect deadline)
-        stop, counts = asyncio.Event(), {"offers": 0, "sockets": 0, "slow": 0}
-        flooding = asyncio.create_task(flood(server, stop, counts))
-        await asyncio.sleep(1.0)
+        flooder = start_flood(server.port)
+        await asyncio.sleep(2.0)
         try:
             hostile = await level(server, best, lines, bar)
         finally:
-            stop.set()
-            await flooding
+            flooder.send_signal(signal.SIGINT)
+            counts = json.loads(flooder.communicate(timeout=60)[0] or "{}")
         fig["flood"] = hostile | {"sent": counts}
         fig["flood_ok"] = hostile["ok"]
         fig["flood_v2v_max_ms"] = hostile["v2v_max_ms"]
@@ -327,7 +384,10 @@ def main() -> int:
     ap.add_argument("--max-calls", type=int, default=24, help="highest level to try")
     ap.add_argument("--quick", action="store_true", help="one line per call, fewer single-call runs")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--flood-port", type=int, default=None, help=argparse.SUPPRESS)  # the flood process
     a = ap.parse_args()
+    if a.flood_port is not None:
+        return run_flood(a.flood_port)
     fig = asyncio.run(measure(a.workers, a.max_calls, a.quick))
     if a.json:
         print(json.dumps(fig))

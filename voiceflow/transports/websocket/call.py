@@ -174,6 +174,10 @@ class SocketCall:
         finally:
             if self.slot is not None:
                 self.slot.release()
+        if self.session is not None and self.output is not None and self.input is not None:
+            out, dropped = self.output.stats, self.input.dropped_frames  # the load benchmark reads this line
+            log.info("%s ended: %d frames out, %d late, worst %.0f ms late; %d input frames dropped",
+                     self.label, out.frames_sent, out.late_frames, out.max_late_ms, dropped)  # fmt: skip
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket once (later calls do nothing); the wire stops writing at once."""
