@@ -34,6 +34,7 @@ log = logging.getLogger("voiceflow.serve")
 #: how the parent hands its choices to the workers (not settings: internal to this module)
 ENV_PIPELINE = "VF_WORKER_PIPELINE"
 ENV_SETTINGS = "VF_WORKER_SERVER_SETTINGS"
+ENV_LOG_LEVEL = "VF_WORKER_LOG_LEVEL"
 
 
 def app_factory() -> FastAPI:
@@ -42,6 +43,8 @@ def app_factory() -> FastAPI:
     from voiceflow.guard.http_limits import HeaderTimeoutProtocol
     from voiceflow.server.app import create_app
 
+    level = os.environ.get(ENV_LOG_LEVEL, "info").upper()  # a spawned worker starts with no logging set up
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env()
     settings = ServerSettings(**json.loads(os.environ[ENV_SETTINGS]))
     HeaderTimeoutProtocol.header_timeout_s = config.guard.header_timeout_s
@@ -64,6 +67,7 @@ def run_workers(
     os.environ.setdefault("VOICEFLOW_SECRET", config.guard.secret or secrets.token_urlsafe(32))
     os.environ["VOICEFLOW_WORKERS"] = str(workers)
     os.environ[ENV_PIPELINE] = pipeline
+    os.environ[ENV_LOG_LEVEL] = log_level
     os.environ[ENV_SETTINGS] = json.dumps(dataclasses.asdict(settings))
     options = dict(options)
     options["http"] = (
