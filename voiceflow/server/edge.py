@@ -22,7 +22,8 @@ from voiceflow.config import ConfigError, GuardSettings
 from voiceflow.guard.admission import Admission, Full
 from voiceflow.guard.http_limits import BodyLimits
 from voiceflow.guard.origin import EdgeMiddleware, origin_allowed
-from voiceflow.guard.tokens import PAGE, SQLiteNonces, StreamTokens, TokenError, TokenSigner
+from voiceflow.guard.tokens import PAGE, STREAM, SQLiteNonces, StreamTokens, TokenError, TokenSigner
+from voiceflow.transports.twilio.twiml import stream_subject
 
 __all__ = ["TOKEN_HEADER", "Edge", "install", "refuse_full"]
 
@@ -55,6 +56,11 @@ class Edge:
         self.origins = guard.origins
         self.refused_origin = 0
         self.refused_token = 0
+
+    def outbound_token(self) -> str:
+        """The one-time token for the TwiML of a call we place (valid through ringing and AMD)."""
+        ttl = self.guard.stream_token_ttl_s + 120
+        return self.signer.issue(STREAM, stream_subject("", None, outbound=True), ttl)
 
     def page_token(self) -> str:
         return self.signer.issue(PAGE, "", self.guard.page_token_ttl_s)

@@ -117,8 +117,10 @@ class TwilioMediaStream(SocketCall):
         caller = info.custom_parameters.get("caller")
         if self.tokens is not None:
             try:
+                outbound = info.custom_parameters.get("direction") == "outbound"
                 self.tokens.consume(
-                    stream_subject(info.call_sid, caller), info.custom_parameters.get("token")
+                    stream_subject(info.call_sid, caller, outbound=outbound),
+                    info.custom_parameters.get("token"),
                 )
             except TokenError as exc:
                 log.warning("twilio stream for %.40s refused: %s", info.call_sid, exc)

@@ -42,9 +42,14 @@ def check_value(name: str, value: str) -> str:
     return value
 
 
-def stream_subject(call_sid: str, caller: str | None) -> str:
-    """What a stream token is bound to: the call and the caller the signed webhook saw."""
-    return f"{call_sid}\n{caller or ''}"
+#: an outbound call's token is made before Twilio gives the call its SID
+OUTBOUND_SUBJECT = "outbound\n"
+
+
+def stream_subject(call_sid: str, caller: str | None, *, outbound: bool = False) -> str:
+    """What a stream token is bound to: the call and the caller the signed webhook saw
+    (for a call we place: only that we placed it, the SID being unknown when its TwiML is made)."""
+    return OUTBOUND_SUBJECT if outbound else f"{call_sid}\n{caller or ''}"
 
 
 def connect_stream_twiml(
