@@ -48,7 +48,11 @@ def app_factory() -> FastAPI:
     config = Config.from_env()
     settings = ServerSettings(**json.loads(os.environ[ENV_SETTINGS]))
     HeaderTimeoutProtocol.header_timeout_s = config.guard.header_timeout_s
-    pipeline = load_pipeline(os.environ[ENV_PIPELINE], config)
+    from voiceflow.telephony.pipeline import with_telephony
+
+    pipeline = with_telephony(
+        load_pipeline(os.environ[ENV_PIPELINE], config), dataclasses.replace(config, server=settings)
+    )
     return create_app(pipeline, settings, guard=config.guard)
 
 

@@ -120,6 +120,9 @@ def create_app(
             await state.pipeline.prepare()
             for start in state.on_startup:
                 await start()
+            telephony = getattr(state.pipeline, "telephony", None)
+            if telephony is not None:  # calls we place carry a one-time stream token too
+                telephony.stream_token = state.edge.outbound_token
             yield
         finally:
             if state.webrtc is not None:  # offers still waiting to connect have no call to close

@@ -31,7 +31,7 @@ log = logging.getLogger("voiceflow.server.edge")
 
 TOKEN_HEADER = "x-voiceflow-token"
 #: per-path body bounds tighter than the default (a webhook is a few hundred bytes of form)
-BODY_LIMITS = {"/twilio/": 16 * 1024, "/webrtc/offer": 64 * 1024 + 4096}
+BODY_LIMITS = {"/twilio/": 16 * 1024, "/webrtc/offer": 64 * 1024 + 4096, "/admin/": 8 * 1024 * 1024}
 
 
 class Edge:
