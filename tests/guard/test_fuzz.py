@@ -2,7 +2,9 @@
 
 Twilio webhook forms and raw bodies, Media Streams messages (before and after a
 valid ``start``), ``/ws`` messages, ``/webrtc/offer`` bodies (mutated real
-offers), and odd requests to the other routes. Every answer must be below 500
+offers), the admin API (campaigns, contacts, DNC; with and without the bearer
+token) and Twilio's status/AMD/transfer callbacks, and odd requests to the other
+routes. Every answer must be below 500
 and carry no traceback or internal path; no ERROR is logged with a traceback;
 the server stays alive; and a good call placed before the fuzzing keeps
 answering every turn throughout. ``FUZZ_SEED`` picks the run (default 16).
@@ -16,6 +18,7 @@ import logging
 import os
 import random
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,10 +27,13 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.guard import fuzz_inputs as fz
 from tests.guard.guard_helpers import guarded_server, page_token
-from tests.transports.transport_helpers import tone
+from tests.telephony.conftest import options as telephony_options
+from tests.transports.transport_helpers import EchoFactory, tone
 from tests.webrtc.webrtc_helpers import ClientPeer
 from voiceflow.config import GuardSettings
+from voiceflow.pipeline import as_pipeline
 from voiceflow.sim.twilio_client import TwilioMediaClient
+from voiceflow.telephony.pipeline import TelephonyPipeline
 
 SEED = int(os.environ.get("FUZZ_SEED", "16"))
 PATHS = ["/", "/healthz", "/token", "/static/app.js", "/static/../../etc/passwd", "/twilio/media",
@@ -85,6 +91,49 @@ async def fuzz_http(rng: random.Random, base: str, token: str, sdp: str, tally: 
             tally.add(where.split()[0] if where[0] in "GPDOH" else where)
 
 
+ADMIN = "fuzz-admin-token"
+CAMPAIGN = {"name": "spring", "script": {"greeting": "Hi"}, "from": "+12125550199", "concurrency": 2}
+
+
+async def fuzz_admin_and_callbacks(rng: random.Random, base: str, tally: Tally, n: int) -> None:
+    """The admin API (with and without the bearer token) and Twilio's status/AMD/transfer callbacks."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(n):
+            auth = (
+                {"authorization": f"Bearer {ADMIN}"} if rng.random() < 0.85 else {"authorization": "Bearer x"}
+            )
+            r = rng.random()
+            if r < 0.3:
+                body = fz.mutate_json(rng, CAMPAIGN).encode("utf-8", "replace")
+                resp = await http.post(f"{base}/admin/campaigns", content=body, headers=auth)
+            elif r < 0.45:
+                body = fz.mutate_json(rng, {"numbers": ["+12125550100"]}).encode("utf-8", "replace")
+                headers = auth | {"content-type": rng.choice(["application/json", "text/plain"])}
+                resp = await http.post(f"{base}/admin/dnc", content=body, headers=headers)
+            elif r < 0.6:
+                ref = rng.choice(["1", "0", "-1", "spring", "x" * 300, "%00", "1e9"])
+                action = rng.choice(["start", "pause", "resume", "report", "contacts", ""])
+                method = "GET" if action in ("report", "") else "POST"
+                csv = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 500)))
+                url = f"{base}/admin/campaigns/{ref}/{action}".rstrip("/")
+                content = csv if method == "POST" else None
+                resp = await http.request(method, url, content=content, headers=auth)
+            else:
+                path = rng.choice(
+                    ["/twilio/status", "/twilio/amd", "/twilio/transfer/1", "/twilio/transfer/x/whisper"]
+                )
+                form = fz.webhook_form(rng)
+                sig = {"x-twilio-signature": rng.choice(["", "abc=", "x" * 200])}
+                if isinstance(form, dict):
+                    resp = await http.post(
+                        f"{base}{path}", data=form | {"CallStatus": "completed"}, headers=sig
+                    )
+                else:
+                    resp = await http.post(f"{base}{path}", content=form, headers=sig)
+            assert_clean("admin/callback", resp.status_code, resp.text)
+            tally.add("admin+callbacks")
+
+
 async def fuzz_media_streams(rng: random.Random, url: str, tally: Tally, n: int) -> None:
     sent = 0
     while sent < n:
@@ -130,22 +179,27 @@ async def fuzz_browser_socket(rng: random.Random, url: str, tally: Tally, n: int
     tally.add("ws", sent)
 
 
-async def test_ten_thousand_malformed_inputs_hurt_no_one(caplog: pytest.LogCaptureFixture) -> None:
+async def test_ten_thousand_malformed_inputs_hurt_no_one(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     caplog.set_level(logging.WARNING)
     rng = random.Random(SEED)
     client = ClientPeer()
     sdp = (await client.offer())["sdp"]
     await client.close()
     guard = GuardSettings(max_calls=64, max_calls_per_address=64, max_pending_offers=64)
+    pipeline = TelephonyPipeline(as_pipeline(EchoFactory()), telephony_options(api_url="http://127.0.0.1:9"),
+                                 tmp_path / "campaigns.db", admin_token=ADMIN)  # fmt: skip
     started = time.monotonic()
-    async with guarded_server(guard=guard) as (server, _echo, state):
+    async with guarded_server(pipeline, guard=guard) as (server, _echo, state):
         assert state.webrtc is not None
         state.webrtc.connect_timeout = 1.0  # fuzzed offers that parse are abandoned peers
         token = await page_token(server)
         tally = Tally()
         async with TwilioMediaClient(server.ws_url("/twilio/media"), caller="+15551230001") as good:
             fuzzers = asyncio.gather(
-                fuzz_http(random.Random(rng.random()), server.http_url, token, sdp, tally, 3000),
+                fuzz_http(random.Random(rng.random()), server.http_url, token, sdp, tally, 2500),
+                fuzz_admin_and_callbacks(random.Random(rng.random()), server.http_url, tally, 1000),
                 fuzz_media_streams(random.Random(rng.random()), server.ws_url("/twilio/media"), tally, 4000),
                 fuzz_browser_socket(
                     random.Random(rng.random()), server.ws_url(f"/ws?token={token}"), tally, 3500
