@@ -21,7 +21,7 @@ import logging
 from collections import Counter
 from typing import ClassVar, Protocol
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voiceflow.calls import CallContext, CallRegistry, CallSession, PipelineFactory
 from voiceflow.guard.admission import Admission, Full, Slot
@@ -102,6 +102,8 @@ class SocketCall:
         await self.socket.accept()
         try:
             await self._receive_loop()
+        except WebSocketDisconnect:  # the peer left while we were writing to it: a normal end
+            log.debug("%s: the peer disconnected", self.label)
         except Exception:
             log.exception("%s failed", self.label)
             await self.close(CLOSE_ERROR, "internal error")
