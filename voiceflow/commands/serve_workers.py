@@ -53,7 +53,11 @@ def app_factory() -> FastAPI:
     pipeline = with_telephony(
         load_pipeline(os.environ[ENV_PIPELINE], config), dataclasses.replace(config, server=settings)
     )
-    return create_app(pipeline, settings, guard=config.guard)
+    from voiceflow.sessions import CallSessions
+
+    sessions = CallSessions.from_settings(config.sessions)
+    admin_token = config.telephony.admin_token
+    return create_app(pipeline, settings, sessions=sessions, admin_token=admin_token, guard=config.guard)
 
 
 def run_workers(
