@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "Config",
     "ConfigError",
+    "GuardSettings",
     "LLMSettings",
     "NLUSettings",
     "PathSettings",
@@ -79,6 +80,10 @@ def _non_negative(value: int) -> str | None:
 
 def _unit(value: float) -> str | None:
     return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
+
+
+def _seconds(value: float) -> str | None:
+    return None if 0 < value <= 3600 else "must be between 0 and 3600 seconds"
 
 
 def _http_url(value: str) -> str | None:
@@ -153,6 +158,73 @@ class ServerSettings:
         "when set, every `/twilio/` request (webhook, callbacks, media handshake) needs X-Twilio-Signature",
         secret=True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSettings:
+    """The edge: body and time bounds, who may connect, how many calls are admitted (``voiceflow.guard``)."""
+
+    env: str = setting(
+        "VOICEFLOW_ENV", "development",
+        "`production` requires VOICEFLOW_PUBLIC_HOST and refuses any other Host header",
+        check=_one_of("development", "production"),
+    )  # fmt: skip
+    secret: str | None = setting(
+        "VOICEFLOW_SECRET", None,
+        "key signing stream and page tokens (default: random per start; set it when several processes serve)",
+        secret=True,
+    )  # fmt: skip
+    allowed_origins: str = setting(
+        "VOICEFLOW_ALLOWED_ORIGINS", "",
+        "origins (comma-separated, https://app.example.com) allowed besides the server's own",
+    )  # fmt: skip
+    docs: str = setting(
+        "VOICEFLOW_DOCS", "off", "`on` serves /docs and /openapi.json", check=_one_of("on", "off")
+    )
+    stream_token_ttl_s: float = setting(
+        "VOICEFLOW_STREAM_TOKEN_TTL", 60.0,
+        "seconds a webhook's one-time Media Streams token stays valid", check=_seconds,
+    )  # fmt: skip
+    page_token_ttl_s: float = setting(
+        "VOICEFLOW_PAGE_TOKEN_TTL", 600.0,
+        "seconds the page's token for /ws and /webrtc/offer stays valid", check=_seconds,
+    )  # fmt: skip
+    max_body_bytes: int = setting(
+        "VOICEFLOW_MAX_BODY_BYTES", 64 * 1024, "largest HTTP request body (413 beyond)", check=_positive
+    )
+    header_timeout_s: float = setting(
+        "VOICEFLOW_HEADER_TIMEOUT", 10.0, "seconds a client has to send its request headers (408 beyond)",
+        check=_seconds,
+    )  # fmt: skip
+    body_timeout_s: float = setting(
+        "VOICEFLOW_BODY_TIMEOUT", 10.0, "seconds a client has to send its request body (408 beyond)",
+        check=_seconds,
+    )  # fmt: skip
+    max_calls: int = setting(
+        "VOICEFLOW_MAX_CALLS", 24, "live calls plus unconnected offers one process admits (503 beyond)",
+        check=_positive,
+    )  # fmt: skip
+    max_calls_per_address: int = setting(
+        "VOICEFLOW_MAX_CALLS_PER_ADDRESS",
+        8,
+        "of those, how many one client address may hold",
+        check=_positive,
+    )
+    max_pending_offers: int = setting(
+        "VOICEFLOW_MAX_PENDING_OFFERS", 16, "WebRTC offers answered but not yet connected (503 beyond)",
+        check=_positive,
+    )  # fmt: skip
+    retry_after_s: int = setting(
+        "VOICEFLOW_RETRY_AFTER", 5, "the Retry-After seconds a 503 asks a client to wait", check=_positive
+    )
+    workers: int = setting(
+        "VOICEFLOW_WORKERS", 1, "server processes sharing the port (one per core holds the most calls)",
+        check=_positive,
+    )  # fmt: skip
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",") if o.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -568,6 +640,7 @@ class Config:
     sessions: SessionSettings = field(default_factory=SessionSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    guard: GuardSettings = field(default_factory=GuardSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

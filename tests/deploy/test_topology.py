@@ -56,7 +56,8 @@ def topology() -> Iterator[Topology]:
     need("nginx")
     need("redis-server")
     with RedisServer() as redis_server:
-        env = {"VOICEFLOW_REDIS_URL": redis_server.url, "VOICEFLOW_ADMIN_TOKEN": TOKEN}
+        env = {"VOICEFLOW_REDIS_URL": redis_server.url, "VOICEFLOW_ADMIN_TOKEN": TOKEN,
+               "VOICEFLOW_SECRET": "one-secret-for-every-instance"}  # fmt: skip
         agents = {
             name: VoiceflowServer(pipeline="echo", env=env | {"VOICEFLOW_INSTANCE_ID": name}, cwd=ROOT)
             for name in ("a", "b")
@@ -144,7 +145,9 @@ async def calls() -> AsyncIterator[list[Caller]]:
 
 
 async def place_call(url: str, source: str, opened: list[Caller]) -> Caller:
-    ws = await connect(url, local_addr=(source, 0))
+    async with client(source) as c:  # the page's token, as a browser gets it
+        token = (await c.get(f"{url.replace('ws://', 'http://').removesuffix('/ws')}/token")).json()["token"]
+    ws = await connect(f"{url}?token={token}", local_addr=(source, 0))
     caller = Caller(ws)
     opened.append(caller)
     caller.reader = asyncio.create_task(caller.read())

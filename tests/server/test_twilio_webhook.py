@@ -30,6 +30,8 @@ async def test_webhook_answers_connect_stream_with_caller_and_call_sid() -> None
         assert response.headers["content-type"].startswith("application/xml")
         url, params = stream_of(response.text)
         assert url == f"wss://127.0.0.1:{server.port}/twilio/media"
+        token = params.pop("token")
+        assert token.count(".") == 2, "a one-time stream token rides along"
         assert params == {"caller": "+15551230001", "call_sid": "CA0123456789abcdef"}
 
         tricky = FORM | {"From": 'Bob "<&>" Smith'}

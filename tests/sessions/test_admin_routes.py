@@ -26,7 +26,8 @@ async def test_admin_routes_need_the_token_and_answer_precisely() -> None:
         assert bad.status_code == 401 and "token" in bad.json()["detail"]
         auth = {"Authorization": "Bearer s3cret"}
         assert (await http.get("/admin/calls/missing", headers=auth)).status_code == 404
-        async with connect(server.ws_url("/ws")) as ws:
+        token = (await http.get("/token")).json()["token"]  # the page's token for /ws
+        async with connect(server.ws_url(f"/ws?token={token}")) as ws:
             await ws.send(json.dumps({"type": "start", "caller": "page"}))
             started = json.loads(await ws.recv())
             call_id = started["call_id"]

@@ -11,7 +11,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.transports.transport_helpers import echo_server, tone, tone_power, wait_until
+from tests.transports.transport_helpers import echo_server, tone, tone_power, wait_until, ws_url
 
 RATE = 16000
 FRAME_BYTES = 640  # 20 ms of PCM16 at 16 kHz
@@ -58,7 +58,7 @@ def silence(seconds: float) -> bytes:
 
 
 async def test_browser_round_trip_audio_and_events() -> None:
-    async with echo_server() as (server, _factory, state), connect(server.ws_url("/ws")) as ws:
+    async with echo_server() as (server, _factory, state), connect(await ws_url(server)) as ws:
         page = Browser(ws)
         reader = asyncio.create_task(page.read())
         try:
@@ -94,7 +94,7 @@ async def test_browser_round_trip_audio_and_events() -> None:
 
 
 async def test_browser_garbage_dtmf_barge_in_and_oversize() -> None:
-    async with echo_server() as (server, _factory, state), connect(server.ws_url("/ws")) as ws:
+    async with echo_server() as (server, _factory, state), connect(await ws_url(server)) as ws:
         page = Browser(ws)
         reader = asyncio.create_task(page.read())
         try:

@@ -61,7 +61,7 @@ async def test_garbage_is_ignored_and_a_concurrent_call_is_untouched(
 
                 bad_errors = " | ".join(e.message for e in factory.calls[bad.call_sid].input.run.errors)
                 for expected in (
-                    "not JSON",
+                    "not valid JSON",
                     "base64",
                     "unknown event",
                     "binary",

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+import httpx
 import numpy as np
 
 from pipelines.echo import EchoAgent, EnergyTurnDetector
@@ -77,6 +78,13 @@ async def echo_server(
     limit = settings.get("max_message_bytes", 64 * 1024)
     async with serve_in_background(app, max_message_bytes=limit) as server:
         yield server, echo, app.state.voiceflow
+
+
+async def ws_url(server: RunningServer, path: str = "/ws") -> str:
+    """The browser socket's URL with the page's short-lived token (``GET /token``)."""
+    async with httpx.AsyncClient() as http:
+        token = (await http.get(f"{server.http_url}/token")).json()["token"]
+    return server.ws_url(f"{path}?token={token}")
 
 
 def tone(seconds: float, freq: float = 440.0, rate: int = 16000, amplitude: float = 0.3) -> bytes:

@@ -26,10 +26,10 @@ async def test_talking_over_the_echo_interrupts_it() -> None:
         client = ClientPeer(first)
         try:
             await client.connect(http, server.url)
-            session = server.app.state.voiceflow.calls.calls[f"webrtc-{client.peer_id}"]
+            await client.wait_connected()
+            session = await server.session(client.peer_id)
             log = FrameLog()
             session.run.add_observer(log)
-            await client.wait_connected()
 
             echo = await client.wait_event(lambda e: e["type"] == "transcript" and e["role"] == "agent")
             assert echo["text"].startswith("echo 1:") and client.mic.done

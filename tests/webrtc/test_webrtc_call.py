@@ -38,11 +38,11 @@ async def test_call_speech_in_reply_out_events_and_teardown() -> None:
         client = ClientPeer(speech)
         try:
             await client.connect(http, server.url)
-            session = server.app.state.voiceflow.calls.calls[f"webrtc-{client.peer_id}"]
+            await client.wait_connected()
+            session = await server.session(client.peer_id)
             assert session.ctx.transport == "webrtc"
             log = FrameLog()
             session.run.add_observer(log)
-            await client.wait_connected()
 
             user = await client.wait_event(_is("transcript", role="user", final=True), timeout=60)
             assert "order" in user["text"].lower()

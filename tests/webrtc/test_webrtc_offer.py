@@ -5,7 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.webrtc.webrtc_helpers import ClientPeer, live_peer_connections, live_server, loopback_factory
+from tests.webrtc.webrtc_helpers import (
+    ClientPeer,
+    live_peer_connections,
+    live_server,
+    loopback_factory,
+    offer_headers,
+)
 
 GOOD_SDP_HEAD = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 
@@ -21,6 +27,7 @@ async def test_answer_shape_and_teardown() -> None:
             assert "m=application" in answer["sdp"]  # the events data channel
             assert server.transport.peers.keys() == {answer["peer_id"]}
             await client.wait_connected()
+            await server.session(answer["peer_id"])  # the call is built once media flows
             health = (await http.get(f"{server.url}/healthz")).json()
             assert health["calls"] == 1
         finally:
@@ -51,7 +58,7 @@ async def test_answer_shape_and_teardown() -> None:
 async def test_malformed_offer_is_400(body: bytes, message: str) -> None:
     async with live_server(loopback_factory) as server, httpx.AsyncClient() as http:
         response = await http.post(
-            f"{server.url}/webrtc/offer", content=body, headers={"content-type": "application/json"}
+            f"{server.url}/webrtc/offer", content=body, headers=await offer_headers(http, server.url)
         )
         assert response.status_code == 400
         error = response.json()["error"]
@@ -69,7 +76,10 @@ async def test_sdp_that_aiortc_cannot_use_is_400_and_frees_the_connection() -> N
         + "a=fingerprint:sha-256 ZZ\r\na=setup:banana\r\n"
     )
     async with live_server(loopback_factory) as server, httpx.AsyncClient() as http:
-        response = await http.post(f"{server.url}/webrtc/offer", json={"sdp": sdp, "type": "offer"})
+        headers = await offer_headers(http, server.url)
+        response = await http.post(
+            f"{server.url}/webrtc/offer", json={"sdp": sdp, "type": "offer"}, headers=headers
+        )
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert error == "the SDP offer was rejected: unsupported or malformed value 'banana'"
@@ -77,11 +87,11 @@ async def test_sdp_that_aiortc_cannot_use_is_400_and_frees_the_connection() -> N
     assert live_peer_connections() == 0
 
 
-async def test_oversized_body_is_400() -> None:
+async def test_oversized_body_is_413() -> None:
     async with live_server(loopback_factory) as server, httpx.AsyncClient() as http:
         huge = b'{"type": "offer", "sdp": "' + b"a" * 200_000 + b'"}'
         response = await http.post(
-            f"{server.url}/webrtc/offer", content=huge, headers={"content-type": "application/json"}
+            f"{server.url}/webrtc/offer", content=huge, headers=await offer_headers(http, server.url)
         )
-        assert response.status_code == 400
-        assert "larger than" in response.json()["error"]
+        assert response.status_code == 413
+        assert "over 69632 bytes" in response.json()["error"]

@@ -14,6 +14,7 @@ from tests.webrtc.webrtc_helpers import (
     live_peer_connections,
     live_server,
     loopback_factory,
+    offer_headers,
 )
 from voiceflow.calls import CallContext
 from voiceflow.graphs import Graph
@@ -53,7 +54,11 @@ async def test_peer_that_never_connects_is_dropped() -> None:
         server.transport.connect_timeout = 0.3
         client = ClientPeer()
         try:
-            response = await http.post(f"{server.url}/webrtc/offer", json=await client.offer())
+            response = await http.post(
+                f"{server.url}/webrtc/offer",
+                json=await client.offer(),
+                headers=await offer_headers(http, server.url),
+            )
             assert response.status_code == 200
             peer = server.transport.peers[response.json()["peer_id"]]
             # the answer is never applied: ICE cannot complete
@@ -91,7 +96,11 @@ async def test_peer_limit_is_503() -> None:
         try:
             await first.connect(http, server.url)
             await first.wait_connected()
-            response = await http.post(f"{server.url}/webrtc/offer", json=await second.offer())
+            response = await http.post(
+                f"{server.url}/webrtc/offer",
+                json=await second.offer(),
+                headers=await offer_headers(http, server.url),
+            )
             assert response.status_code == 503
             assert response.json()["error"] == "1 peers are live; the limit is 1"
         finally:
@@ -104,14 +113,18 @@ def _broken_factory(ctx: CallContext, input: Processor, output: Processor) -> Gr
     raise RuntimeError("no such model on disk: /secret/path/model.onnx")
 
 
-async def test_pipeline_that_fails_to_start_is_500_and_frees_the_peer() -> None:
+async def test_pipeline_that_fails_to_start_closes_the_peer_and_frees_it() -> None:
     async with live_server(_broken_factory) as server, httpx.AsyncClient() as http:
         client = ClientPeer()
         try:
-            response = await http.post(f"{server.url}/webrtc/offer", json=await client.offer())
-            assert response.status_code == 500
-            assert response.json() == {"error": "the call's pipeline failed to start (RuntimeError)"}
-            assert server.transport.live == 0 and server.live_calls == 0
+            answer = await client.connect(http, server.url)  # nothing is built before media flows
+            peer = server.transport.peers[answer["peer_id"]]
+            assert server.live_calls == 0
+            await _until(lambda p=peer: bool(p.closed), 10, "the server to build, fail and close")
+            assert peer.leave_reason == "the call's pipeline failed to start"
+            assert server.transport.failed_to_start == 1
+            del peer
+            await _until_closed(client)
         finally:
             await client.close()
         del client

@@ -27,7 +27,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 from fastapi import FastAPI
 
-from voiceflow.calls import CallContext, PipelineFactory
+from voiceflow.calls import CallContext, CallSession, PipelineFactory
+from voiceflow.config import GuardSettings
 from voiceflow.frames import AudioRaw, TextToSpeak, Transcript, TTSAudio, UserStoppedSpeaking
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor, on
@@ -55,6 +56,15 @@ class LiveServer:
     def live_calls(self) -> int:
         return len(self.app.state.voiceflow.calls)
 
+    async def session(self, peer_id: str | None, timeout: float = 10.0) -> CallSession:
+        """The peer's call, once its media flows and the pipeline is built."""
+        deadline = time.monotonic() + timeout
+        while (found := self.app.state.voiceflow.calls.calls.get(f"webrtc-{peer_id}")) is None:
+            assert time.monotonic() < deadline, f"no call for peer {peer_id}"
+            await asyncio.sleep(0.01)
+        session: CallSession = found
+        return session
+
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every peer is released and every call closed."""
         deadline = time.monotonic() + timeout
@@ -68,9 +78,11 @@ class LiveServer:
 
 @asynccontextmanager
 async def live_server(
-    factory: PipelineFactory, settings: ServerSettings | None = None
+    factory: PipelineFactory, settings: ServerSettings | None = None, guard: GuardSettings | None = None
 ) -> AsyncIterator[LiveServer]:
-    app = create_app(factory, settings)
+    """The whole app on a free port; admission bounds wide enough for batches (tests/guard tests them)."""
+    guard = guard or GuardSettings(max_calls=128, max_calls_per_address=128, max_pending_offers=128)
+    app = create_app(factory, settings, guard=guard)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="uvicorn")
@@ -85,6 +97,12 @@ async def live_server(
     finally:
         server.should_exit = True
         await task
+
+
+async def offer_headers(http: httpx.AsyncClient, url: str) -> dict[str, str]:
+    """What the page sends with its offer: JSON and the short-lived token from ``GET /token``."""
+    token = (await http.get(f"{url}/token")).json()["token"]
+    return {"content-type": "application/json", "x-voiceflow-token": token}
 
 
 # -- pipelines -------------------------------------------------------------------------------------
@@ -244,7 +262,8 @@ class ClientPeer:
         return {"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type}
 
     async def connect(self, http: httpx.AsyncClient, url: str) -> dict[str, str]:
-        response = await http.post(f"{url}/webrtc/offer", json=await self.offer())
+        headers = await offer_headers(http, url)
+        response = await http.post(f"{url}/webrtc/offer", json=await self.offer(), headers=headers)
         assert response.status_code == 200, response.text
         answer: dict[str, str] = response.json()
         self.peer_id = answer["peer_id"]

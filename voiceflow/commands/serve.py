@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import importlib
 import os
-import pkgutil
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from voiceflow.commands.pipeline_loading import PipelineNotFound, available_pipelines, load_pipeline
 from voiceflow.config import Config, ConfigError, ServerSettings, unknown_names
-from voiceflow.pipeline import Pipeline
 
 __all__ = [
     "PipelineNotFound",
@@ -51,50 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="largest WebSocket message ($VOICEFLOW_MAX_MESSAGE_BYTES)",
     )
+    p.add_argument("--workers", type=int, default=None, help="server processes ($VOICEFLOW_WORKERS, 1)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
-
-
-class PipelineNotFound(LookupError):
-    """The named pipeline does not exist, or its module has no ``pipeline(config)`` factory."""
-
-
-def available_pipelines() -> list[str]:
-    """The modules of ``pipelines/`` that define ``pipeline(config)`` (read, not imported: no models load)."""
-    try:
-        import pipelines
-    except ImportError:
-        return []
-    found = []
-    for m in pkgutil.iter_modules(pipelines.__path__):
-        path = Path(pipelines.__path__[0]) / f"{m.name}.py"
-        if not m.name.startswith("_") and path.is_file() and "\ndef pipeline(" in path.read_text():
-            found.append(m.name)
-    return sorted(found)
-
-
-def load_pipeline(name: str, config: Config) -> Pipeline:
-    """``pipelines.NAME:pipeline(config)``, or ``module:factory(config)`` when ``name`` has a colon."""
-    module_name, _, attr = (name if ":" in name else f"pipelines.{name}:pipeline").partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            raise PipelineNotFound(
-                f"no pipeline {name!r} (module {module_name} not found); available: "
-                f"{', '.join(available_pipelines())}"
-            ) from None
-        raise
-    factory: Callable[[Config], object] | None = getattr(module, attr or "pipeline", None)
-    if not callable(factory):
-        raise PipelineNotFound(f"{module_name} has no {attr or 'pipeline'}(config) -> Pipeline factory")
-    made = factory(config)
-    if not isinstance(made, Pipeline):
-        raise PipelineNotFound(
-            f"{module_name}:{attr}(config) returned {type(made).__name__}, "
-            "which lacks async prepare(), build(ctx, input, output) and async shutdown()"
-        )
-    return made
 
 
 def load_config(command: str, overrides: dict[str, str] | None = None) -> Config | None:
@@ -150,27 +106,49 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"voiceflow serve: {exc}", file=sys.stderr)
         return 2
+    workers = args.workers or config.guard.workers
+    if workers > 1:
+        from voiceflow.commands.serve_workers import run_workers
+
+        where = f"http://{settings.host}:{settings.port}"
+        print(f"voiceflow: pipeline {args.pipeline!r} on {where}, {workers} worker processes")
+        options = _uvicorn_options(settings.max_message_bytes, config.guard.header_timeout_s)
+        run_workers(
+            args.pipeline, settings, config, workers=workers, log_level=args.log_level, options=options
+        )
+        return 0
     sessions = CallSessions.from_settings(config.sessions)
     if isinstance(pipeline, TelephonyPipeline):  # campaign commands reach the instance that placed the call
         register_campaign_command(sessions, pipeline)
-    app = create_app(
-        pipeline,
-        settings,
-        sessions=sessions,
-        admin_token=config.telephony.admin_token,
-        security=config.security,
-        data_dir=config.paths.data_dir,
-    )
-    # log_config=None: uvicorn's loggers go through our root handler (redacted, with call ids)
+    try:
+        app = create_app(
+            pipeline,
+            settings,
+            sessions=sessions,
+            admin_token=config.telephony.admin_token,
+            security=config.security,
+            data_dir=config.paths.data_dir,
+            guard=config.guard,
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"voiceflow serve: {problem}", file=sys.stderr)
+        return 2
     print(f"voiceflow: pipeline {args.pipeline!r} on http://{settings.host}:{settings.port}")
-    uvicorn.run(app, **_uvicorn_options(settings.max_message_bytes), host=settings.host, port=settings.port,
-                log_level=args.log_level, log_config=None)  # fmt: skip
+    options = _uvicorn_options(settings.max_message_bytes, config.guard.header_timeout_s)
+    uvicorn.run(
+        app, **options, host=settings.host, port=settings.port, log_level=args.log_level, log_config=None
+    )
     return 0
 
 
-def _uvicorn_options(max_message_bytes: int) -> dict[str, Any]:
-    # the protocol layer refuses frames far over the app's limit before buffering them
-    return {"ws_max_size": 2 * max_message_bytes + 4096, "timeout_graceful_shutdown": 5, "lifespan": "on"}
+def _uvicorn_options(max_message_bytes: int, header_timeout_s: float = 10.0) -> dict[str, Any]:
+    from voiceflow.guard.http_limits import HeaderTimeoutProtocol
+
+    # the protocol layer refuses frames far over the app's limit before buffering them;
+    # h11 with a deadline for the request head (uvicorn alone waits forever)
+    return {"ws_max_size": 2 * max_message_bytes + 4096, "timeout_graceful_shutdown": 5, "lifespan": "on",
+            "http": HeaderTimeoutProtocol.with_timeout(header_timeout_s)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -203,11 +181,14 @@ async def serve_in_background(
     port: int = 0,
     max_message_bytes: int = 64 * 1024,
     startup_timeout_s: float = 10.0,
+    header_timeout_s: float = 10.0,
+    **uvicorn_options: Any,
 ) -> AsyncIterator[RunningServer]:
     """Serve ``app`` in this event loop (port 0 = a free one); stops the server and its calls on exit."""
     import uvicorn
 
-    options = _uvicorn_options(max_message_bytes) | {"timeout_graceful_shutdown": 2}
+    options = _uvicorn_options(max_message_bytes, header_timeout_s) | {"timeout_graceful_shutdown": 2}
+    options |= uvicorn_options
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **options))
     task = asyncio.create_task(_serve(server), name="uvicorn")
     try:

@@ -13,16 +13,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from voiceflow.calls import CallRegistry, PipelineFactory
-from voiceflow.config import PathSettings, SecuritySettings, ServerSettings
+from voiceflow.config import GuardSettings, PathSettings, SecuritySettings, ServerSettings
 from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.pipeline import Pipeline, as_pipeline
+from voiceflow.server import edge as edge_module
 from voiceflow.sessions import CallSessions
 
 log = logging.getLogger("voiceflow.server")
+if TYPE_CHECKING:
+    from voiceflow.transports.webrtc.transport import WebRTCTransport
 
 __all__ = ["ROUTE_MODULES", "ServerSettings", "ServerState", "create_app"]
 
@@ -56,6 +60,13 @@ class ServerState:
     #: run after the pipeline is prepared / after the last call closed (route modules add theirs)
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    edge: edge_module.Edge = field(init=False)
+    #: set by the WebRTC routes when installed
+    webrtc: WebRTCTransport | None = None
+
+    def __post_init__(self) -> None:
+        self.edge = edge_module.Edge(self.guard, self.settings.public_host)
 
     @property
     def factory(self) -> PipelineFactory:
@@ -73,6 +84,7 @@ def create_app(
     security: SecuritySettings | None = None,
     data_dir: Path | None = None,
     clock: Clock | None = None,
+    guard: GuardSettings | None = None,
 ) -> FastAPI:
     """The app; ``routes`` picks the route modules (all of them unless a test or embedder narrows it).
 
@@ -85,7 +97,11 @@ def create_app(
     ``clock`` is what the rate limits count on.
     """
     state = ServerState(
-        as_pipeline(pipeline), settings or ServerSettings(), sessions=sessions, admin_token=admin_token
+        as_pipeline(pipeline),
+        settings or ServerSettings(),
+        sessions=sessions,
+        admin_token=admin_token,
+        guard=guard or GuardSettings(),
     )
     if sessions is not None:
         sessions.attach(state.calls)
@@ -104,8 +120,13 @@ def create_app(
             await state.pipeline.prepare()
             for start in state.on_startup:
                 await start()
+            telephony = getattr(state.pipeline, "telephony", None)
+            if telephony is not None:  # calls we place carry a one-time stream token too
+                telephony.stream_token = state.edge.outbound_token
             yield
         finally:
+            if state.webrtc is not None:  # offers still waiting to connect have no call to close
+                await state.webrtc.close_all()
             await state.calls.close_all()
             for stop in reversed(state.on_shutdown):
                 try:
@@ -116,8 +137,11 @@ def create_app(
             if state.sessions is not None:
                 await state.sessions.aclose()
 
-    app = FastAPI(title="voiceflow", lifespan=lifespan)
+    docs = state.guard.docs == "on"  # /docs and /openapi.json only when asked for
+    app = FastAPI(title="voiceflow", lifespan=lifespan, docs_url="/docs" if docs else None,
+                  redoc_url=None, openapi_url="/openapi.json" if docs else None)  # fmt: skip
     app.state.voiceflow = state
     for name in routes:
         importlib.import_module(name).install(app, state)
+    edge_module.install(app, state.edge)
     return app

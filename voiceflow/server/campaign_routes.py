@@ -18,11 +18,11 @@ Errors are JSON ``{"detail": "..."}``: 400 bad input, 404 unknown campaign,
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
+from voiceflow.guard.json_limits import loads_bounded
 from voiceflow.server.admin_auth import BearerToken
 from voiceflow.telephony.campaign.analytics import campaign_report
 from voiceflow.telephony.campaign.contacts import parse_contacts
@@ -65,7 +65,7 @@ def install(app: FastAPI, state: ServerState) -> None:
     @router.post("/campaigns", status_code=201)
     async def create(request: Request) -> dict[str, Any]:
         try:
-            data = json.loads(await body(request))
+            data = loads_bounded(await body(request), max_bytes=MAX_UPLOAD_BYTES)
             if not isinstance(data, dict):
                 raise ValueError("expected a JSON object")
             spec = CampaignSpec.from_dict(data)
@@ -129,7 +129,7 @@ def install(app: FastAPI, state: ServerState) -> None:
         dnc = DoNotCall(manager().telephony.db)
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
-                numbers = json.loads(raw).get("numbers")
+                numbers = loads_bounded(raw, max_bytes=MAX_UPLOAD_BYTES).get("numbers")
             except (ValueError, AttributeError):
                 numbers = None
             if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):

@@ -3,7 +3,11 @@
 The webhook answers TwiML connecting the call to ``wss://HOST/twilio/media``
 (HOST from ``settings.public_host``, else the request's Host header). With
 ``settings.twilio_auth_token`` set, a request without a valid
-``X-Twilio-Signature`` is refused with 403.
+``X-Twilio-Signature`` is refused with 403. The TwiML carries a one-time token
+bound to the CallSid and caller (``voiceflow.guard.tokens``); the media socket
+opens a call only for a ``start`` carrying it. A form without CallSid, or with
+control characters in a value, gets 400 naming the field. Body size and read
+time are bounded by ``voiceflow.guard.http_limits`` before this code runs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
 from voiceflow.transports.twilio import TwilioMediaStream, connect_stream_twiml, signature_valid
+from voiceflow.transports.twilio.twiml import TwiMLValueError, check_value, stream_subject
 
 if TYPE_CHECKING:
     from voiceflow.server.app import ServerState
@@ -53,7 +58,16 @@ def install(app: FastAPI, state: ServerState) -> None:
                 log.warning("twilio webhook: bad or missing X-Twilio-Signature for %s", url)
                 return PlainTextResponse("invalid Twilio signature", status_code=403)
         host = settings.public_host or request.headers.get("host") or request.url.netloc
-        twiml = connect_stream_twiml(host, caller=params.get("From"), call_sid=params.get("CallSid"))
+        call_sid, caller = params.get("CallSid"), params.get("From")
+        if not call_sid:
+            return PlainTextResponse("CallSid is required", status_code=400)
+        try:
+            check_value("CallSid", call_sid)
+            check_value("From", caller or "")
+            token = state.edge.stream_tokens.issue(stream_subject(call_sid, caller))
+            twiml = connect_stream_twiml(host, caller=caller, call_sid=call_sid, token=token)
+        except TwiMLValueError as exc:
+            return PlainTextResponse(f"invalid form field: {exc}", status_code=400)
         return Response(content=twiml, media_type="application/xml")
 
     @app.websocket("/twilio/media")
@@ -63,5 +77,7 @@ def install(app: FastAPI, state: ServerState) -> None:
             calls=state.calls,
             factory=state.factory,
             max_message_bytes=settings.max_message_bytes,
+            tokens=state.edge.stream_tokens,
+            admission=state.edge.admission,
         )
         await stream.serve()

@@ -14,6 +14,11 @@ plays what it receives at real time: each ``mark`` is echoed only once the
 audio sent before it has played, and a ``clear`` drops the buffered audio and
 echoes every pending mark at once. Everything received is recorded with the
 client clock's timestamps (``media``, ``marks``, ``clears``, ``events``).
+
+Like Twilio, it first calls the inbound webhook (``POST /twilio/voice`` beside
+the socket URL, signed when given the ``auth_token``) and copies the TwiML's
+stream parameters, the one-time token included, into its ``start``
+(``webhook=False`` skips that, as a stranger opening the socket directly would).
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ import base64
 import contextlib
 import json
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
+import aiohttp
+from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -86,8 +94,10 @@ class TwilioMediaClient:
         clock: Clock | None = None,
         echo_marks: bool = True,
         open_timeout: float = 5.0,
+        webhook: bool = True,
         auth_token: str | None = None,
         signed_url: str | None = None,
+        public_host: str | None = None,
     ) -> None:
         self.url = url
         #: the URL Twilio would sign (the TwiML's ``wss://`` one; default: ``url``)
@@ -99,6 +109,10 @@ class TwilioMediaClient:
         self.account_sid = account_sid
         params = {"call_sid": self.call_sid} | ({"caller": caller} if caller else {})
         self.custom_parameters = params | (custom_parameters or {})
+        self.caller = caller
+        self.webhook = webhook
+        self.auth_token = auth_token
+        self.public_host = public_host
         self.clock: Clock = clock or MonotonicClock()
         self.echo_marks = echo_marks
         self.open_timeout = open_timeout
@@ -132,7 +146,9 @@ class TwilioMediaClient:
         await self.close()
 
     async def connect(self, *, start: bool = True) -> None:
-        """Open the socket and send ``connected`` (and ``start`` unless told not to)."""
+        """Call the webhook (unless told not to), open the socket, send ``connected`` and ``start``."""
+        if self.webhook and "token" not in self.custom_parameters:
+            self.custom_parameters |= await self.call_webhook()
         headers = {}
         if self.auth_token:
             from twilio.request_validator import RequestValidator
@@ -150,6 +166,29 @@ class TwilioMediaClient:
         await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         if start:
             await self.send_start()
+
+    async def call_webhook(self) -> dict[str, str]:
+        """``POST /twilio/voice`` as Twilio would for this call; the TwiML stream's parameters."""
+        base = self.url.replace("wss://", "https://").replace("ws://", "http://").split("/twilio/")[0]
+        form = {"CallSid": self.call_sid, "AccountSid": self.account_sid, "To": "+15550009999"}
+        if self.caller:
+            form["From"] = self.caller
+        headers = {}
+        if self.auth_token is not None:
+            signed = (
+                f"https://{self.public_host}/twilio/voice" if self.public_host else f"{base}/twilio/voice"
+            )
+            headers["X-Twilio-Signature"] = RequestValidator(self.auth_token).compute_signature(signed, form)
+        timeout = aiohttp.ClientTimeout(total=self.open_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with http.post(f"{base}/twilio/voice", data=form, headers=headers) as response:
+                text = await response.text()
+                if response.status != 200:
+                    raise ConnectionError(f"webhook answered {response.status}: {text[:200]}")
+        stream = ET.fromstring(text).find("./Connect/Stream")
+        if stream is None:
+            raise ConnectionError("webhook TwiML has no <Connect><Stream>")
+        return {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
 
     async def send_start(self) -> None:
         await self.send_json(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -118,6 +118,8 @@ class Telephony:
         self.clock: Clock = clock or WallClock()
         self.rest = TwilioRest(options.account_sid, options.auth_token, api_url=options.api_url)
         self.live = LiveCalls()
+        #: the server's one-time Media Streams token for a call we place (set by the app once prepared)
+        self.stream_token: Callable[[], str] | None = None
         self.transfer_numbers = dict(options.transfer_numbers or {})
 
     @classmethod
@@ -161,6 +163,8 @@ class Telephony:
         params = {"direction": "outbound"}
         if campaign_id is not None:
             params["campaign"] = str(campaign_id)
+        if self.stream_token is not None:
+            params["token"] = self.stream_token()
         twiml = connect_stream_twiml(self.options.media_host, caller=None, call_sid=None, parameters=params)
         now = self.clock.now()
 

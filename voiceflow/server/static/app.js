@@ -150,9 +150,12 @@
       };
       await peer.setLocalDescription(await peer.createOffer());
       await iceGatheringDone(peer);
+      const grant = await fetch("/token", { cache: "no-store" });
+      if (!grant.ok) throw new Error(`no call token (server answered ${grant.status})`);
+      const { token } = await grant.json();
       const response = await fetch("/webrtc/offer", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", "X-Voiceflow-Token": token },
         body: JSON.stringify({ sdp: peer.localDescription.sdp, type: peer.localDescription.type }),
       });
       const answer = await response.json().catch(() => ({}));

@@ -11,6 +11,11 @@ base64, unknown events, ``media``/``dtmf``/``mark`` before ``start``, a second
 ``start``, binary frames, wrong field types, messages for another stream. An
 unusable ``start`` (bad media format, no call SID) closes with 1008, a message
 over the size limit with 1009 (see ``SocketCall``).
+
+With ``tokens``, a ``start`` must carry the one-time token the webhook put in
+the TwiML, bound to this CallSid and caller; otherwise the socket closes with
+1008 and nothing is built or recorded. The caller's number is then the one the
+signed webhook saw (the token proves it), never one the socket made up.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from starlette.websockets import WebSocket
+
 from voiceflow.calls import CallContext
+from voiceflow.guard.tokens import StreamTokens, TokenError
 from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.transports.twilio.processors import TwilioInput, TwilioOutput, TwilioWire
 from voiceflow.transports.twilio.protocol import (
@@ -29,6 +37,7 @@ from voiceflow.transports.twilio.protocol import (
     parse_message,
     parse_start,
 )
+from voiceflow.transports.twilio.twiml import stream_subject
 from voiceflow.transports.websocket.call import CLOSE_POLICY, SocketCall
 
 log = logging.getLogger("voiceflow.transports.twilio")
@@ -46,6 +55,11 @@ class TwilioMediaStream(SocketCall):
     output: TwilioOutput | None
 
     stream_sid: str | None = None
+
+    def __init__(self, socket: WebSocket, *, tokens: StreamTokens | None = None, **options: Any) -> None:
+        super().__init__(socket, **options)
+        self.tokens = tokens
+        self.per_address = False
 
     async def on_bytes(self, data: bytes) -> bool:
         await self.garbage("binary", "a binary frame (Media Streams sends JSON text)")
@@ -100,17 +114,29 @@ class TwilioMediaStream(SocketCall):
             log.warning("twilio stream: unusable start: %s", exc)
             await self.close(CLOSE_POLICY, "invalid start")
             return
+        caller = info.custom_parameters.get("caller")
+        if self.tokens is not None:
+            try:
+                outbound = info.custom_parameters.get("direction") == "outbound"
+                self.tokens.consume(
+                    stream_subject(info.call_sid, caller, outbound=outbound),
+                    info.custom_parameters.get("token"),
+                )
+            except TokenError as exc:
+                log.warning("twilio stream for %.40s refused: %s", info.call_sid, exc)
+                await self.close(CLOSE_POLICY, "stream not authorised")
+                return
         self.stream_sid = info.stream_sid
         wire = TwilioWire(self.socket, info.stream_sid)
         self.wire = wire
         ctx = CallContext(
             call_id=info.call_sid,
             transport="twilio",
-            caller=info.custom_parameters.get("caller"),
+            caller=caller,
             metadata={
                 "stream_sid": info.stream_sid,
                 "account_sid": info.account_sid,
-                "custom_parameters": info.custom_parameters,
+                "custom_parameters": {k: v for k, v in info.custom_parameters.items() if k != "token"},
             },
         )
         await self.open_call(ctx, TwilioInput(), TwilioOutput(wire))

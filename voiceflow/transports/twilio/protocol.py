@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceflow.guard.json_limits import loads_bounded
+
 __all__ = [
     "INBOUND_EVENTS",
     "MEDIA_FORMAT",
@@ -33,6 +35,8 @@ __all__ = [
     "parse_start",
 ]
 
+#: the socket's own size limit applies first; this only bounds direct callers
+MAX_MESSAGE_CHARS = 1 << 20
 INBOUND_EVENTS = frozenset({"connected", "start", "media", "dtmf", "mark", "stop"})
 #: the only format Twilio streams (and the only one we accept)
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
@@ -54,9 +58,9 @@ class StartInfo:
 def parse_message(text: str) -> tuple[str, dict[str, Any]]:
     """(event name, message) of one text frame; ProtocolError when it is not a protocol message."""
     try:
-        msg = json.loads(text)
+        msg = loads_bounded(text, max_bytes=MAX_MESSAGE_CHARS)
     except ValueError as exc:
-        raise ProtocolError(f"not JSON: {exc}") from None
+        raise ProtocolError(str(exc)) from None
     if not isinstance(msg, dict):
         raise ProtocolError(f"expected a JSON object, got {type(msg).__name__}")
     event = msg.get("event")

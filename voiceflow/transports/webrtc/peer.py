@@ -20,6 +20,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from aiortc.mediastreams import MediaStreamTrack
 
 from voiceflow.core.clock import Clock, MonotonicClock
+from voiceflow.guard.json_limits import loads_bounded
 from voiceflow.transports.webrtc.events import CHANNEL_LABEL, Event
 from voiceflow.transports.webrtc.track import OutboundAudioTrack
 
@@ -101,8 +102,8 @@ class WebRTCPeer:
             log.warning("peer %s: data channel message of %d bytes ignored", self.peer_id, len(message))
             return
         try:
-            data = json.loads(message)
-        except (ValueError, UnicodeDecodeError):
+            data = loads_bounded(message, max_bytes=MAX_CHANNEL_MESSAGE)
+        except ValueError:
             log.warning("peer %s: data channel message is not JSON; ignored", self.peer_id)
             return
         if isinstance(data, dict) and data.get("type") == "hangup":
@@ -171,8 +172,10 @@ class WebRTCPeer:
             self.remote_audio.stop()
         try:
             await self.pc.close()
-        except Exception:  # closing must always complete
-            log.exception("peer %s: closing the connection failed", self.peer_id)
+        except Exception as exc:  # closing must always complete (aiortc can trip on a half-built peer)
+            log.warning(
+                "peer %s: closing the connection failed: %s: %s", self.peer_id, type(exc).__name__, exc
+            )
         self.pc.remove_all_listeners()
 
     @property

@@ -17,6 +17,7 @@ import logging
 import uuid
 
 from voiceflow.calls import CallContext
+from voiceflow.guard.json_limits import loads_bounded
 from voiceflow.transports.websocket.call import SocketCall
 from voiceflow.transports.websocket.input import PcmInput
 from voiceflow.transports.websocket.output import WebSocketOutput, WebSocketWire
@@ -48,9 +49,9 @@ class BrowserCall(SocketCall):
 
     async def on_text(self, text: str) -> bool:
         try:
-            msg = json.loads(text)
-        except ValueError:
-            await self.garbage("invalid", "a text message that is not JSON")
+            msg = loads_bounded(text, max_bytes=self.max_message_bytes)
+        except ValueError as exc:
+            await self.garbage("invalid", f"a text message that is {exc}")
             return False
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "stop":

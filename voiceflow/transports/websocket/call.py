@@ -7,6 +7,11 @@ This base enforces the message size limit (close 1009), counts and logs
 garbage (first of a kind at WARNING; a flood closes with 1008), closes the
 socket with 1000 when the pipeline ends the call, and at the end drains the
 run (with a timeout, then cancels). Nothing a peer sends can raise out of here.
+
+With an ``Admission``, ``open_call`` first takes a slot (released when the call
+ends); when none is free the socket closes with 1013 (try again later).
+The reader never waits on the pipeline (``PcmInput`` drops oldest audio), so
+keepalive pings are always read and answered.
 """
 
 from __future__ import annotations
@@ -16,20 +21,22 @@ import logging
 from collections import Counter
 from typing import ClassVar, Protocol
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voiceflow.calls import CallContext, CallRegistry, CallSession, PipelineFactory
+from voiceflow.guard.admission import Admission, Full, Slot
 from voiceflow.transports.playout import PacedAudioOutput
 from voiceflow.transports.websocket.input import PcmInput
 
 log = logging.getLogger("voiceflow.transports.socket")
 
-__all__ = ["CLOSE_ERROR", "CLOSE_NORMAL", "CLOSE_POLICY", "CLOSE_TOO_BIG", "SocketCall"]
+__all__ = ["CLOSE_ERROR", "CLOSE_NORMAL", "CLOSE_POLICY", "CLOSE_TOO_BIG", "CLOSE_TRY_LATER", "SocketCall"]
 
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011
+CLOSE_TRY_LATER = 1013
 
 
 class ClosableWire(Protocol):
@@ -50,6 +57,8 @@ class SocketCall:
         max_message_bytes: int = 64 * 1024,
         max_garbage: int = 200,
         end_timeout_s: float = 10.0,
+        admission: Admission | None = None,
+        address: str | None = None,
     ) -> None:
         self.socket = socket
         self.calls = calls
@@ -64,6 +73,11 @@ class SocketCall:
         self.wire: ClosableWire | None = None
         self.close_code: int | None = None
         self._watch: asyncio.Task[None] | None = None
+        self.admission = admission
+        self.address = address
+        self.slot: Slot | None = None
+        #: whether this protocol's calls take a per-address share (Twilio's all come from Twilio)
+        self.per_address = True
 
     @property
     def label(self) -> str:
@@ -88,6 +102,8 @@ class SocketCall:
         await self.socket.accept()
         try:
             await self._receive_loop()
+        except WebSocketDisconnect:  # the peer left while we were writing to it: a normal end
+            log.debug("%s: the peer disconnected", self.label)
         except Exception:
             log.exception("%s failed", self.label)
             await self.close(CLOSE_ERROR, "internal error")
@@ -122,6 +138,12 @@ class SocketCall:
             log.warning("%s: call %s is already live on another socket", self.transport, ctx.call_id)
             await self.close(CLOSE_POLICY, "call already live")
             return False
+        if self.admission is not None:
+            try:
+                self.slot = self.admission.acquire(self.address, per_address=self.per_address)
+            except Full as exc:
+                await self.close(CLOSE_TRY_LATER, f"server full; retry after {exc.retry_after_s} s")
+                return False
         try:
             self.session = await self.calls.open(ctx, self.factory, input, output)
         except Exception:
@@ -148,8 +170,16 @@ class SocketCall:
             self.wire.close()
         if self.output is not None:
             self.output.far_end_gone()
-        if self.session is not None:
-            await self.calls.close(self.session.ctx.call_id, drain=True, timeout=self.end_timeout_s)
+        try:
+            if self.session is not None:
+                await self.calls.close(self.session.ctx.call_id, drain=True, timeout=self.end_timeout_s)
+        finally:
+            if self.slot is not None:
+                self.slot.release()
+        if self.session is not None and self.output is not None and self.input is not None:
+            out, dropped = self.output.stats, self.input.dropped_frames  # the load benchmark reads this line
+            log.info("%s ended: %d frames out, %d late, worst %.0f ms late; %d input frames dropped",
+                     self.label, out.frames_sent, out.late_frames, out.max_late_ms, dropped)  # fmt: skip
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket once (later calls do nothing); the wire stops writing at once."""

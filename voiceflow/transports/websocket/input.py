@@ -12,14 +12,21 @@ filter in blocks and release ~100 ms bursts with up to ~90 ms of delay (8 kHz
 -> 16 kHz), which would add that to every turn and jitter the VAD's timing;
 QQ streams each 20 ms with a few samples of delay (telephone audio has nothing
 above 4 kHz for its images to fold onto).
+
+Feeding never waits: the socket's reader must keep reading (a reader parked on
+a full pipeline stops answering keepalive pings, and the peer or the server
+then kills a healthy call). The queue drops its oldest audio when full
+(``DROP_OLDEST``, 2 s deep); each episode of dropping is logged once when it
+starts and once when it ends, with its count, and counted in ``drop_episodes``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import ClassVar
 
 from voiceflow.calls import PIPELINE_RATE
+from voiceflow.core.queue import Overflow
 from voiceflow.frames import DTMF, AudioRaw, Error, Frame
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.framing import Rechunker
@@ -37,6 +44,9 @@ class PcmInput(Processor):
     """Source of a call's graph: PCM16 mono at ``in_rate`` in, 20 ms ``AudioRaw`` at 16 kHz out; DTMF."""
 
     produces = (AudioRaw, DTMF)
+    #: 2 s of 20 ms frames; past that, a call is better served by fresh audio than late audio
+    queue_size: ClassVar[int] = 100
+    overflow: ClassVar[Overflow] = Overflow.DROP_OLDEST
 
     def __init__(
         self,
@@ -46,17 +56,17 @@ class PcmInput(Processor):
         out_rate: int = PIPELINE_RATE,
         frame_ms: int = 20,
         quality: Quality = "QQ",
-        put_timeout_s: float = 2.0,
     ) -> None:
         super().__init__(name=name or "input")
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self.put_timeout_s = put_timeout_s
         self._resampler = StreamResampler(in_rate, out_rate, quality=quality)
         self._rechunker = Rechunker(out_rate, frame_ms)
         self._odd = b""  # a trailing odd byte waiting for its pair
         self.frames_in = 0
         self.dropped_frames = 0
+        self.drop_episodes = 0
+        self._episode_drops = 0  # frames dropped in the episode going on (0: none)
         self.dtmf_in = 0
 
     @property
@@ -89,10 +99,17 @@ class PcmInput(Processor):
             await self.push_up(self.run.make(Error, message=message, processor=self.name))
 
     async def _inject(self, frame: Frame) -> None:
-        if self.queue.offer(frame):
-            return
-        try:  # a full queue means the pipeline is not keeping up: wait a little, then drop
-            await asyncio.wait_for(self.queue.put(frame), self.put_timeout_s)
-        except TimeoutError:
-            self.dropped_frames += 1
-            log.warning("%s: pipeline not keeping up; dropped a %s frame", self.name, frame.type_name)
+        """Queue without waiting; a full queue drops its oldest audio (see module doc)."""
+        before = self.queue.dropped_overflow
+        self.queue.offer(frame)
+        dropped = self.queue.dropped_overflow - before
+        if dropped:
+            self.dropped_frames += dropped
+            if self._episode_drops == 0:
+                self.drop_episodes += 1
+                log.warning("%s: pipeline not keeping up; dropping the oldest audio", self.name)
+            self._episode_drops += dropped
+        elif self._episode_drops:
+            log.warning("%s: pipeline caught up; %d frames (%d ms) dropped", self.name,
+                        self._episode_drops, self._episode_drops * 20)  # fmt: skip
+            self._episode_drops = 0
