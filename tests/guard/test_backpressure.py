@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.guard.guard_helpers import guarded_server
 from tests.transports.transport_helpers import EchoFactory, tone
@@ -57,6 +58,8 @@ class StallOrEcho:
 async def test_a_stalled_pipeline_never_causes_a_keepalive_timeout(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="voiceflow")
     factory = StallOrEcho()
+    metric = ("voiceflow_input_audio_dropped_total", {"transport": "twilio"})
+    dropped_before = REGISTRY.get_sample_value(*metric) or 0.0
     async with (
         guarded_server(factory, ws_ping_interval=0.2, ws_ping_timeout=0.5) as (server, _f, _state),
         TwilioMediaClient(server.ws_url("/twilio/media"), caller="stall") as stalled,
@@ -85,6 +88,8 @@ async def test_a_stalled_pipeline_never_causes_a_keepalive_timeout(caplog: pytes
         assert stalled_input.dropped_frames > 100, "the oldest audio was dropped, not waited on"
         assert stalled_input.drop_episodes == 1
         assert factory.inputs["healthy"].dropped_frames == 0
+        counted = (REGISTRY.get_sample_value(*metric) or 0.0) - dropped_before
+        assert counted == stalled_input.dropped_frames, "every dropped frame is in the Prometheus counter"
         factory.stalls[0].never.set()  # let it drain at hang-up
     drops = [r for r in caplog.records if "dropping the oldest audio" in r.getMessage()]
     assert len(drops) == 1, "one log line per episode, not per frame"

@@ -64,6 +64,8 @@ class TwilioWire:
 class TwilioInput(PcmInput):
     """Source of a Twilio call's graph: mu-law 8 kHz in, ``AudioRaw`` 16 kHz 20 ms and ``DTMF`` out."""
 
+    transport = "twilio"
+
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name or "twilio_in", in_rate=TWILIO_RATE)
         #: called with each payload's mu-law bytes as they arrive (a cloud recognizer that takes

@@ -28,6 +28,7 @@ from typing import ClassVar
 from voiceflow.calls import PIPELINE_RATE
 from voiceflow.core.queue import Overflow
 from voiceflow.frames import DTMF, AudioRaw, Error, Frame
+from voiceflow.observability.metrics import INPUT_AUDIO_DROPPED
 from voiceflow.processors import Processor
 from voiceflow.processors.audio.framing import Rechunker
 from voiceflow.processors.audio.resample import Quality, StreamResampler
@@ -47,6 +48,8 @@ class PcmInput(Processor):
     #: 2 s of 20 ms frames; past that, a call is better served by fresh audio than late audio
     queue_size: ClassVar[int] = 100
     overflow: ClassVar[Overflow] = Overflow.DROP_OLDEST
+    #: the ``transport`` label of ``voiceflow_input_audio_dropped_total``
+    transport: ClassVar[str] = "websocket"
 
     def __init__(
         self,
@@ -105,6 +108,7 @@ class PcmInput(Processor):
         dropped = self.queue.dropped_overflow - before
         if dropped:
             self.dropped_frames += dropped
+            INPUT_AUDIO_DROPPED.labels(self.transport).inc(dropped)
             if self._episode_drops == 0:
                 self.drop_episodes += 1
                 log.warning("%s: pipeline not keeping up; dropping the oldest audio", self.name)
