@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.test_serve_command import free_port
 from voiceflow.sim.twilio_client import TwilioMediaClient
@@ -44,6 +45,9 @@ async def test_two_worker_processes_share_the_port_and_the_token_store() -> None
             await replay.connect()
             assert await replay.wait_closed(timeout=5) == 1008, "a used token is refused by every worker"
             await replay.close()
+        while _calls_total(port) < 8:  # /metrics, from whichever worker answers, counts every worker's calls
+            assert time.monotonic() < deadline + 30, f"metrics count {_calls_total(port)} of 8 calls"
+            await asyncio.sleep(0.2)
     finally:
         output = _stop(proc)
     assert "Traceback" not in output, output
@@ -62,6 +66,16 @@ def _start(port: int) -> subprocess.Popen[str]:
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGINT)
     return proc.communicate(timeout=30)[0]
+
+
+def _calls_total(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "voiceflow_calls_total" and sample.labels.get("transport") == "twilio"
+    )
 
 
 def _up(port: int) -> bool:

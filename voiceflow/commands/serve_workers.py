@@ -7,7 +7,8 @@ inference. Each worker here is a complete server (its own event loop, models
 and calls) on the same listening socket; the kernel spreads new connections
 across them, and a call lives its whole life in one process, so no audio frame
 crosses a process boundary and one worker's load cannot delay another's
-pacing. The workers share what must be shared: the token secret (generated
+pacing. The workers share what must be shared: Prometheus' multiprocess
+directory (a fresh one unless ``PROMETHEUS_MULTIPROC_DIR`` is set), the token secret (generated
 here when ``VOICEFLOW_SECRET`` is unset) and the one-time stream token store
 (an SQLite file), so a webhook answered by one worker admits the media socket
 that lands on another. Admission bounds are per worker. Models are loaded
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 from typing import Any
 
 from fastapi import FastAPI
@@ -78,6 +80,8 @@ def run_workers(
     os.environ[ENV_PIPELINE] = pipeline
     os.environ[ENV_LOG_LEVEL] = log_level
     os.environ[ENV_SETTINGS] = json.dumps(dataclasses.asdict(settings))
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics merges every worker's values
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="voiceflow-metrics-")
     options = dict(options)
     options["http"] = (
         "voiceflow.guard.http_limits:HeaderTimeoutProtocol"  # a class by name: workers import it
