@@ -10,6 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.security.guarded_server import guarded_server
+from tests.transports.transport_helpers import ws_url
 from voiceflow.core.clock import VirtualClock
 from voiceflow.security.client_ip import TrustedProxies, client_ip
 from voiceflow.security.rate_limit import SlidingWindow
@@ -69,7 +70,7 @@ async def test_websocket_caps_per_ip(tmp_path: Path) -> None:
     clock = VirtualClock()
     capped = guarded_server(tmp_path, clock=clock, ws_max_per_ip=2, ws_connects_per_s=3)
     async with capped as (server, _):
-        url = server.ws_url("/ws")
+        url = await ws_url(server)  # the page's token: the socket is refused without one
         first, second = await connect(url), await connect(url)
         with pytest.raises(InvalidStatus) as too_many:
             await connect(url)
