@@ -61,5 +61,5 @@ async def test_offline_agent_call_feeds_every_stage_and_provider(tmp_path: Path)
     assert delta("voiceflow_provider_requests_total", kind="tts") >= 1
     assert delta("voiceflow_provider_latency_seconds_count", kind="tts") >= 1
     assert delta("voiceflow_tool_calls_total", tool="get_business_hours", outcome="done") == 1
-    assert total(after, "voiceflow_calls_active") == 0
+    assert delta("voiceflow_calls_active") == 0  # a delta: the registry is shared with earlier tests
     assert delta("voiceflow_calls_total", transport="twilio") == 1
