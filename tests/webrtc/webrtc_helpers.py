@@ -28,7 +28,7 @@ from av import AudioFrame
 from fastapi import FastAPI
 
 from voiceflow.calls import CallContext, CallSession, PipelineFactory
-from voiceflow.config import GuardSettings
+from voiceflow.config import GuardSettings, SecuritySettings
 from voiceflow.frames import AudioRaw, TextToSpeak, Transcript, TTSAudio, UserStoppedSpeaking
 from voiceflow.graphs import Graph
 from voiceflow.processors import Processor, on
@@ -80,9 +80,10 @@ class LiveServer:
 async def live_server(
     factory: PipelineFactory, settings: ServerSettings | None = None, guard: GuardSettings | None = None
 ) -> AsyncIterator[LiveServer]:
-    """The whole app on a free port; admission bounds wide enough for batches (tests/guard tests them)."""
+    """The whole app on a free port; admission bounds and the per-IP request limit wide enough for
+    batches (tests/guard and tests/security test them)."""
     guard = guard or GuardSettings(max_calls=128, max_calls_per_address=128, max_pending_offers=128)
-    app = create_app(factory, settings, guard=guard)
+    app = create_app(factory, settings, guard=guard, security=SecuritySettings(rate_limit_requests=0))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="uvicorn")
