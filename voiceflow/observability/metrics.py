@@ -51,7 +51,7 @@ from voiceflow.frames import (
     VoiceStopped,
 )
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
-from voiceflow.services.breaker import BreakerState, live_breakers
+from voiceflow.services.breaker import STATE_VALUES, live_breakers
 from voiceflow.services.provider_metrics import parse as provider_frame
 
 __all__ = [
@@ -77,8 +77,6 @@ STAGES = (
     "first_frame_sent",
 )
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-BREAKER_CODES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
-
 CALLS_ACTIVE = Gauge("voiceflow_calls_active", "Live calls", ["transport"], multiprocess_mode="livesum")
 CALLS_TOTAL = Counter("voiceflow_calls_total", "Calls ended, by outcome", ["transport", "outcome"])
 STAGE_SECONDS = Histogram(
@@ -167,7 +165,7 @@ def sample_breakers() -> None:
     """Each breaker name's worst state among the live breakers of this process."""
     worst: dict[str, int] = {}
     for breaker in live_breakers():
-        worst[breaker.name] = max(worst.get(breaker.name, 0), BREAKER_CODES[breaker.state])
+        worst[breaker.name] = max(worst.get(breaker.name, 0), STATE_VALUES[breaker.state])
     for name, code in worst.items():
         BREAKER_STATE.labels(name).set(code)
 
