@@ -4,7 +4,8 @@
                   └─ vad → bargein → stt → endpointer → nlu → dialogue → tts ┘    → hangup → output
 
 The ``realtime`` node holds the Realtime session (Twilio audio goes to it as
-``audio/pcmu``, other transports as 24 kHz PCM); the nine business tools and
+``audio/pcmu`` and the model's mu-law comes back to it untouched, as ``EncodedTTSAudio``; other
+transports get 24 kHz PCM, resampled by soxr at the edges); the nine business tools and
 ``search_knowledge_base`` run through the same registry and call tracker as the
 cascaded agent. The cascaded branch is the offline agent standing by: when the session
 cannot be opened or fails for good mid-call, ``mode`` sends the rest of the call there
@@ -32,7 +33,7 @@ from voiceflow.processors.tools import ToolCallTracker
 from voiceflow.processors.tts import TTSProcessor
 from voiceflow.services.realtime.engine import AudioFormat, SessionConfig
 from voiceflow.services.realtime.openai import OpenAIRealtimeEngine
-from voiceflow.transports.twilio import TwilioInput
+from voiceflow.transports.twilio import TwilioInput, TwilioOutput
 
 INSTRUCTIONS = SYSTEM_PROMPT + " Search the knowledge base for policy questions. Speak in a warm, brisk tone."
 
@@ -106,6 +107,7 @@ class RealtimePipeline:
             tracker=ToolCallTracker(shared.registry),
             memory=memory,
             mode=mode,
+            encoded_output=isinstance(output, TwilioOutput),
             name="realtime",
         )
         if isinstance(input, TwilioInput) and realtime.config.input_format == "audio/pcmu":

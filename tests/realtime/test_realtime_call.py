@@ -10,10 +10,13 @@ answer comes back over the phone line and is played by the simulated phone.
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
 import sqlite3
 from pathlib import Path
 
 from tests.realtime.helpers import eventually, played_ms, realtime_agent
+from voiceflow.observability.metrics import render
 from voiceflow.processors.tools import CallState
 from voiceflow.sim.phone_line import PhoneLine
 from voiceflow.sim.speech import synthesize
@@ -37,11 +40,13 @@ async def test_spoken_request_runs_a_tool_in_sqlite_and_the_answer_is_heard(tmp_
                 greeting = await call.wait_for_reply(timeout=30)
                 assert greeting.frames > 50
                 assert "thanks for calling" in " ".join(watcher.take().said).lower()
-                # audio/pcmu passes through: the phone gets the model's mu-law bytes (mu-law's two
-                # zeros, 0x7F and 0xFF, are one sample), then the last frame's silence padding
-                model = bytes(next(iter(fake.sent_audio.values()))).replace(b"\x7f", b"\xff")
+                # audio/pcmu passes through both ways: the phone gets the very bytes the model sent
+                # (not decoded and re-encoded: mu-law's two zeros 0x7F and 0xFF would both come back
+                # as 0xFF), then mu-law silence padding the last 20 ms frame
+                model = bytes(next(iter(fake.sent_audio.values())))
                 heard = b"".join(m.ulaw for m in call.media)
                 assert heard[: len(model)] == model and set(heard[len(model) :]) <= {0xFF}
+                assert all(len(m.ulaw) == 160 for m in call.media)  # paced 20 ms frames
 
                 spoken = await line.say(synthesize("I'd like to leave a rating of four.", 16000), 16000)
                 reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
@@ -59,6 +64,11 @@ async def test_spoken_request_runs_a_tool_in_sqlite_and_the_answer_is_heard(tmp_
         # both sides of the call were remembered for the caller
         roles = [r for (r,) in db.execute("SELECT role FROM conversation_turns ORDER BY id")]
     assert roles.count("user") == 1 and roles.count("assistant") == 2
+    # rate_limits.updated reached Prometheus through the call's metrics observer
+    text = render().decode()
+    labels = 'kind="realtime",limit="{}",provider="openai-realtime"'
+    assert "voiceflow_provider_rate_limit_remaining{" + labels.format("requests") + "} 999.0" in text
+    assert "voiceflow_provider_rate_limit{" + labels.format("tokens") + "} 50000.0" in text
     # what the adapter sent: the GA session, mu-law both ways, the tools, and the tool output
     update = fake.of_type("session.update")[0]["session"]
     assert update["audio"]["input"]["format"] == {"type": "audio/pcmu"}
@@ -66,6 +76,39 @@ async def test_spoken_request_runs_a_tool_in_sqlite_and_the_answer_is_heard(tmp_
     assert {t["name"] for t in update["tools"]} >= {"collect_feedback", "search_knowledge_base", "end_call"}
     outputs = [e["item"] for e in fake.of_type("conversation.item.create")]
     assert [o["type"] for o in outputs] == ["function_call_output"]
+
+
+async def test_the_models_mu_law_reaches_the_phone_byte_for_byte(tmp_path: Path) -> None:
+    """Every one of the 256 mu-law byte values, 0x7F included (a decode and re-encode turns it into
+    0xFF: both are zero), leaves the Twilio output as the model sent it, in paced 20 ms frames."""
+    async with FakeRealtimeServer(api_key="test-key") as fake, realtime_agent(tmp_path, fake) as agent:
+        async with TwilioMediaClient(agent.url, caller="+15550100004") as call:
+            await call.wait_for_reply(timeout=30)
+            before = len(call.media)
+            sent = bytes(range(256)) * 5  # 160 ms
+            response = {"id": "resp_bytes", "object": "realtime.response", "status": "in_progress"}
+            await fake.inject({"type": "response.created", "event_id": "ev_b1", "response": response})
+            for i in range(0, len(sent), 300):  # deltas that do not line up with 20 ms frames
+                delta = {
+                    "type": "response.output_audio.delta",
+                    "event_id": f"ev_b2_{i}",
+                    "response_id": "resp_bytes",
+                    "item_id": "item_bytes",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": base64.b64encode(sent[i : i + 300]).decode(),
+                }
+                await fake.inject(delta)
+            done = response | {"status": "completed", "output": []}
+            await fake.inject({"type": "response.done", "event_id": "ev_b3", "response": done})
+            await eventually(lambda: len(call.media) >= before + 8, what="the injected audio")
+            await asyncio.sleep(0.1)
+            frames = call.media[before:]
+            heard = b"".join(m.ulaw for m in frames)
+            assert heard[: len(sent)] == sent and set(heard[len(sent) :]) <= {0xFF}
+            assert [len(m.ulaw) for m in frames] == [160] * 8
+            gaps = [b.at - a.at for a, b in itertools.pairwise(frames[5:])]
+            assert all(g > 0.005 for g in gaps), gaps  # paced (the lead is 100 ms), not a burst
 
 
 async def test_barge_in_clears_and_truncates_at_the_played_position(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The frame vocabulary. One module per family; everything is re-exported here."""
 
-from voiceflow.frames.audio import AudioRaw, TTSAudio
+from voiceflow.frames.audio import AudioRaw, EncodedTTSAudio, TTSAudio
 from voiceflow.frames.base import Frame, FrameContext, Lane, Origin, evolve
 from voiceflow.frames.control import DTMF, Cancel, End, Error, Interrupt, Metrics, Start
 from voiceflow.frames.playout import Mark, PlayoutReport, ResumeSpeaking
@@ -22,6 +22,7 @@ __all__ = [
     "BotStartedSpeaking",
     "BotStoppedSpeaking",
     "Cancel",
+    "EncodedTTSAudio",
     "End",
     "EndOfTurnScore",
     "Error",

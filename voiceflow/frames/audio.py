@@ -38,3 +38,24 @@ class TTSAudio(_Audio):
     origin: ClassVar[Origin] = Origin.BOT
     #: the utterance this chunk belongs to, for playout reports and truncation
     utterance_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncodedTTSAudio(Frame):
+    """Agent audio already in a wire codec (a Realtime session's ``audio/pcmu`` for a phone call).
+
+    An output whose wire carries ``codec`` sends these bytes as they are (no decode, no
+    resampling, no re-encode); any other output decodes them first. Not PCM16, so it is a
+    family of its own rather than a ``TTSAudio``: nothing that reads samples is handed it.
+    """
+
+    origin: ClassVar[Origin] = Origin.BOT
+    audio: bytes = field(repr=False)
+    codec: str  # a wire name: "audio/pcmu" (G.711 mu-law, one byte a sample)
+    sample_rate: int
+    utterance_id: int = 0
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio carried (G.711: one byte a sample)."""
+        return len(self.audio) / self.sample_rate

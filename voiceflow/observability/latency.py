@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from voiceflow.core.observers import PushEvent
 from voiceflow.frames import (
+    EncodedTTSAudio,
     Intent,
     LLMToken,
     Metrics,
@@ -117,7 +118,7 @@ class LatencyTracker:
                 turn.intent, turn.tier = f.intent, f.tier
         elif isinstance(f, TextToSpeak | LLMToken):
             turn.marks.setdefault("reply", at)
-        elif isinstance(f, TTSAudio):
+        elif isinstance(f, TTSAudio | EncodedTTSAudio):
             turn.marks.setdefault("tts_audio", at)
         elif isinstance(f, ToolCall):
             if f.call_id not in self._tool_started:

@@ -38,6 +38,7 @@ from prometheus_client import multiprocess as _multiprocess
 from voiceflow.calls import CallRegistry, CallSession
 from voiceflow.core.observers import PushEvent
 from voiceflow.frames import (
+    EncodedTTSAudio,
     Intent,
     Interrupt,
     LLMToken,
@@ -118,6 +119,18 @@ QUEUE_HIGH_WATER = Gauge(
     ["processor"],
     multiprocess_mode="max",
 )
+PROVIDER_RATE_LIMIT_REMAINING = Gauge(
+    "voiceflow_provider_rate_limit_remaining",
+    "What is left of a provider's rate limit (OpenAI Realtime rate_limits.updated)",
+    ["kind", "provider", "limit"],
+    multiprocess_mode="livemin",
+)
+PROVIDER_RATE_LIMIT = Gauge(
+    "voiceflow_provider_rate_limit",
+    "A provider's rate limit per window (OpenAI Realtime rate_limits.updated)",
+    ["kind", "provider", "limit"],
+    multiprocess_mode="livemax",
+)
 TOOL_CALLS = Counter("voiceflow_tool_calls_total", "Tool calls by outcome", ["tool", "outcome"])
 CAMPAIGN_CALLS = Counter("voiceflow_campaign_calls_total", "Campaign calls by status", ["campaign", "status"])
 
@@ -183,7 +196,7 @@ def providers_of(nodes: Iterable[object]) -> dict[str, Provider]:
     for node in nodes:
         engine = getattr(node, "engine", None)
         module = type(node).__module__
-        kind = next((k for k in ("stt", "tts", "llm") if f".{k}." in module), None)
+        kind = next((k for k in ("stt", "tts", "llm", "realtime") if f".{k}." in module), None)
         if engine is not None and kind is not None:
             provider = str(getattr(engine, "name", type(engine).__name__))
             out[str(getattr(node, "name", ""))] = Provider(kind, provider)
@@ -212,6 +225,7 @@ class CallMetrics:
         TextToSpeak,
         LLMToken,
         TTSAudio,
+        EncodedTTSAudio,
         ToolCall,
         ToolResult,
         Metrics,
@@ -291,6 +305,10 @@ class CallMetrics:
     def _metrics(self, frame: Metrics) -> None:
         if "llm_ttft_ms" in frame.values:
             self._llm_ttft_s = frame.values["llm_ttft_ms"] / 1000.0
+        if frame.id not in self._seen and any(k.startswith("rate_limit_") for k in frame.values):
+            self._seen.append(frame.id)
+            self._rate_limits(frame)
+            return
         named = provider_frame(frame)
         if named is None or frame.id in self._seen:  # a pass-through push of a frame already counted
             return
@@ -306,12 +324,22 @@ class CallMetrics:
             if key.startswith("provider_error/") and count:
                 PROVIDER_ERRORS.labels(kind, provider, key.removeprefix("provider_error/")).inc(count)
 
+    def _rate_limits(self, frame: Metrics) -> None:
+        """``rate_limit_remaining/<name>`` and ``rate_limit_limit/<name>`` values → the two gauges."""
+        provider = self.providers.get(frame.processor) or Provider("realtime", frame.processor or "unknown")
+        for key, value in frame.values.items():
+            field_name, _, limit = key.partition("/")
+            if field_name == "rate_limit_remaining":
+                PROVIDER_RATE_LIMIT_REMAINING.labels(provider.kind, provider.name, limit).set(value)
+            elif field_name == "rate_limit_limit":
+                PROVIDER_RATE_LIMIT.labels(provider.kind, provider.name, limit).set(value)
+
     def _observe_providers(self, stages: dict[str, float]) -> None:
         """Providers whose processor sends no provider frames (TTS today): timed from the turn."""
         for provider in self.providers.values():
             if provider.kind in self._framed_kinds:
                 continue
-            stage = {"stt": "stt_final", "llm": "llm_ttft", "tts": "tts_first_audio"}[provider.kind]
+            stage = {"stt": "stt_final", "llm": "llm_ttft", "tts": "tts_first_audio"}.get(provider.kind)
             if stage in stages:
                 PROVIDER_REQUESTS.labels(provider.kind, provider.name).inc()
                 PROVIDER_LATENCY.labels(provider.kind, provider.name).observe(stages[stage])

@@ -33,6 +33,7 @@ from voiceflow.frames import (
     AudioRaw,
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    EncodedTTSAudio,
     End,
     TextToSpeak,
     ToolCall,
@@ -233,8 +234,8 @@ class LineControl(Processor):
         self.transfers: list[int] = []
         self._timer: asyncio.Task[None] | None = None
 
-    @on(TTSAudio)
-    async def audio(self, frame: TTSAudio) -> None:
+    @on(TTSAudio, EncodedTTSAudio)
+    async def audio(self, frame: TTSAudio | EncodedTTSAudio) -> None:
         if self.line.phase not in ("detecting", "done"):
             await self.push(frame)
 

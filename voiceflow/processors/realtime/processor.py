@@ -45,6 +45,7 @@ from voiceflow.frames import (
     AudioRaw,
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    EncodedTTSAudio,
     Metrics,
     PlayoutReport,
     Start,
@@ -64,6 +65,7 @@ from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
 from voiceflow.services.llm.engine import ToolCallRequest
 from voiceflow.services.realtime.engine import (
+    FORMAT_RATES,
     AudioDelta,
     FunctionCall,
     RateLimits,
@@ -119,6 +121,7 @@ class _Response:
 class RealtimeProcessor(Processor):
     produces = (
         TTSAudio,
+        EncodedTTSAudio,
         Transcript,
         TextToSpeak,
         ToolCall,
@@ -139,6 +142,7 @@ class RealtimeProcessor(Processor):
         max_reconnects: int = 2,
         reconnect_delay_s: float = 0.2,
         greet: bool = True,
+        encoded_output: bool = False,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name or "realtime")
@@ -151,6 +155,9 @@ class RealtimeProcessor(Processor):
         self.max_reconnects = max_reconnects
         self.reconnect_delay_s = reconnect_delay_s
         self.greet = greet
+        #: the output's wire carries the session's output format (Twilio and ``audio/pcmu``): the
+        #: model's bytes leave as ``EncodedTTSAudio``, never decoded and re-encoded
+        self.encoded_output = encoded_output and config.output_format == "audio/pcmu"
         self.session: RealtimeSession | None = None
         self.reconnects = 0
         self.errors: list[ServerError] = []
@@ -296,7 +303,7 @@ class RealtimeProcessor(Processor):
         elif isinstance(event, ResponseDone):
             await self._response_done(event)
         elif isinstance(event, RateLimits):
-            self.rate_limits.update(event.limits)
+            await self._rate_limits(event)
         elif isinstance(event, ServerError):
             await self._server_error(event)
 
@@ -313,6 +320,21 @@ class RealtimeProcessor(Processor):
             self._items[event.item_id] = item
             self._by_utterance[item.utterance_id] = item
             self._forget_old_items()
+        if self.encoded_output:
+            if not event.audio:
+                return
+            rate = FORMAT_RATES[self.config.output_format]
+            item.audio_ms += len(event.audio) / rate * 1000
+            await self.push(
+                EncodedTTSAudio(
+                    audio=event.audio,
+                    codec=self.config.output_format,
+                    sample_rate=rate,
+                    utterance_id=item.utterance_id,
+                )
+            )
+            self.outbound_ms.append((self.now() - received) * 1000)
+            return
         pcm, rate = decode_output(self.config.output_format, event.audio)
         if not pcm:
             return
@@ -394,6 +416,19 @@ class RealtimeProcessor(Processor):
         await self._continue_after_tools(response)
         while len(self._responses) > 64:
             self._responses.pop(next(iter(self._responses)))
+
+    async def _rate_limits(self, event: RateLimits) -> None:
+        """Kept for the call and sent upstream as ``Metrics`` (``rate_limit_remaining/<name>``,
+        ``rate_limit_limit/<name>``): the metrics observer turns them into gauges."""
+        self.rate_limits.update(event.limits)
+        values: dict[str, float] = {}
+        for name, limit in event.limits.items():
+            for field_name in ("remaining", "limit"):
+                value = limit.get(field_name)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    values[f"rate_limit_{field_name}/{name}"] = float(value)
+        if values:
+            await self.push_up(Metrics(values=values, processor=self.name))
 
     async def _server_error(self, event: ServerError) -> None:
         self.errors.append(event)

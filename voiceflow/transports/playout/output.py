@@ -17,6 +17,10 @@ so), and that drives:
 * ``Metrics({"v2v_ms", "turn"})`` when the first agent frame after a
   ``UserStoppedSpeaking`` goes out (voice-to-voice latency: ``voiceflow.observability.v2v``).
 
+``EncodedTTSAudio`` in the wire's own codec (a Realtime session's mu-law on a Twilio
+call) is cut into 20 ms frames of those bytes and written as it came, paced, marked and
+cleared like PCM; in any other codec it is decoded to PCM16 first.
+
 On Interrupt the outbound queue is dropped and the wire is told to clear what
 it buffered. A wire that never echoes a mark is not waited on forever: a mark
 overdue by ``mark_grace_s`` counts as played.
@@ -27,11 +31,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from voiceflow.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    EncodedTTSAudio,
     End,
     Interrupt,
     LLMResponseEnd,
@@ -44,16 +49,27 @@ from voiceflow.frames import (
 )
 from voiceflow.observability.v2v import VoiceToVoice
 from voiceflow.processors import Processor, on
+from voiceflow.processors.audio.codecs import alaw_decode, ulaw_decode
 from voiceflow.processors.audio.errors import AudioFormatError
 from voiceflow.processors.audio.framing import Rechunker
 from voiceflow.processors.audio.resample import StreamResampler
 from voiceflow.processors.audio.validate import audio_problem
 from voiceflow.transports.playout.state import PlayoutState
-from voiceflow.transports.playout.wire import AudioWire, Chunk, MarkItem, OutputStats, PendingMark
+from voiceflow.transports.playout.wire import (
+    AudioWire,
+    Chunk,
+    EncodedWire,
+    MarkItem,
+    OutputStats,
+    PendingMark,
+)
 
 log = logging.getLogger("voiceflow.transports.playout")
 
 __all__ = ["PacedAudioOutput"]
+
+#: G.711 codecs an ``EncodedTTSAudio`` may carry: decoder to PCM16 and the byte of silence
+G711 = {"audio/pcmu": (ulaw_decode, 0xFF), "audio/pcma": (alaw_decode, 0xD5)}
 
 
 class PacedAudioOutput(Processor):
@@ -87,6 +103,10 @@ class PacedAudioOutput(Processor):
         self._queue: deque[Chunk | MarkItem] = deque()
         self._rechunker = Rechunker(wire.sample_rate, frame_ms)
         self._resampler: StreamResampler | None = None
+        #: the wire's own codec (``EncodedWire``): encoded agent audio in it is written as it came
+        self._codec: str | None = getattr(wire, "codec", None)
+        self._encoded = bytearray()  # encoded bytes short of a whole frame
+        self._encoded_frame = wire.sample_rate * frame_ms // 1000  # G.711: one byte a sample
         self._utt: int | None = None
         self._utt_ms = 0.0
         self._since_mark_ms = 0.0
@@ -161,6 +181,18 @@ class PacedAudioOutput(Processor):
         await self._take_audio(frame)
         await self.push(frame)
 
+    @on(EncodedTTSAudio)
+    async def encoded_audio(self, frame: EncodedTTSAudio) -> None:
+        if frame.codec == self._codec and frame.sample_rate == self.wire.sample_rate:
+            self._take_encoded(frame)
+        elif frame.codec in G711:
+            pcm = G711[frame.codec][0](frame.audio)
+            copy = TTSAudio(audio=pcm, sample_rate=frame.sample_rate, utterance_id=frame.utterance_id)
+            await self._take_audio(copy)
+        else:
+            await self.report_error(f"{self.name}: encoded agent audio in {frame.codec!r}; cannot play it")
+        await self.push(frame)
+
     @on(LLMResponseEnd)
     async def response_end(self, frame: LLMResponseEnd) -> None:
         self._finish_utterance()
@@ -211,14 +243,36 @@ class PacedAudioOutput(Processor):
             self._enqueue_mark(final=False)
         self._wake_sender.set()
 
+    def _take_encoded(self, frame: EncodedTTSAudio) -> None:
+        if self.wire.closed:
+            return
+        if self._utt is not None and frame.utterance_id != self._utt:
+            self._finish_utterance()
+        if self._resampler is not None or self._rechunker.pending:
+            self._flush_partial()  # PCM of this utterance came first: its last frame goes out whole
+        self._utt = frame.utterance_id
+        self._made.append((frame.ts, self._chunk_seq + 1))
+        self._encoded += frame.audio
+        size = self._encoded_frame
+        while len(self._encoded) >= size:
+            self._enqueue_frame(bytes(self._encoded[:size]), encoded=True)
+            del self._encoded[:size]
+        if self._since_mark_ms >= self.mark_every_ms:
+            self._enqueue_mark(final=False)
+        self._wake_sender.set()
+
     # -- enqueue side ------------------------------------------------------------------------
     def _enqueue_pcm(self, pcm: bytes) -> None:
         assert self._utt is not None
         for chunk in self._rechunker.push(pcm):
-            self._utt_ms += self.frame_ms
-            self._since_mark_ms += self.frame_ms
-            self._chunk_seq += 1
-            self._queue.append(Chunk(chunk, self._utt, self._utt_ms, self._chunk_seq))
+            self._enqueue_frame(chunk)
+
+    def _enqueue_frame(self, data: bytes, *, encoded: bool = False) -> None:
+        assert self._utt is not None
+        self._utt_ms += self.frame_ms
+        self._since_mark_ms += self.frame_ms
+        self._chunk_seq += 1
+        self._queue.append(Chunk(data, self._utt, self._utt_ms, self._chunk_seq, encoded))
 
     def _flush_partial(self, pad: bool = True) -> None:
         """Push the resampler tail, then (``pad``) the last partial frame zero-padded, into the queue."""
@@ -231,6 +285,10 @@ class PacedAudioOutput(Processor):
             rest = self._rechunker.flush(pad=True)
             if rest and self._utt is not None:
                 self._enqueue_pcm(rest)
+            if self._encoded and self._utt is not None and self._codec is not None:
+                silence = bytes([G711[self._codec][1]]) * (self._encoded_frame - len(self._encoded))
+                self._enqueue_frame(bytes(self._encoded) + silence, encoded=True)
+            self._encoded.clear()
 
     def _enqueue_mark(self, final: bool) -> None:
         if self._utt is None:
@@ -258,7 +316,10 @@ class PacedAudioOutput(Processor):
     def _dry_work(self) -> bool:
         """Audio held back (partial frame, resampler tail) or written without a mark after it."""
         return self._utt is not None and (
-            self._since_mark_ms > 0 or self._rechunker.pending > 0 or self._resampler is not None
+            self._since_mark_ms > 0
+            or self._rechunker.pending > 0
+            or self._resampler is not None
+            or bool(self._encoded)
         )
 
     def _went_dry(self) -> None:
@@ -314,7 +375,10 @@ class PacedAudioOutput(Processor):
             if epoch != self._epoch or self.wire.closed:
                 return
             try:
-                await self.wire.send_audio(chunk.pcm)
+                if chunk.encoded:
+                    await cast(EncodedWire, self.wire).send_encoded(chunk.pcm)
+                else:
+                    await self.wire.send_audio(chunk.pcm)
             except Exception as exc:  # a dead socket ends playout, not the run
                 self._wire_failed(exc)
                 return
@@ -431,6 +495,7 @@ class PacedAudioOutput(Processor):
         self._pending.clear()
         self._resampler = None
         self._rechunker.flush()
+        self._encoded.clear()
         self._utt = None
         self._utt_ms = self._since_mark_ms = 0.0
         self._sent_since_mark = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["AudioWire", "Chunk", "MarkItem", "OutputStats", "PendingMark"]
+__all__ = ["AudioWire", "Chunk", "EncodedWire", "MarkItem", "OutputStats", "PendingMark"]
 
 
 class AudioWire(Protocol):
@@ -35,12 +35,23 @@ class AudioWire(Protocol):
         """A JSON side-channel event (transcripts, latency); wires without one ignore it."""
 
 
+class EncodedWire(AudioWire, Protocol):
+    """A wire that also takes frames already in its own codec, written as they are."""
+
+    #: the wire's codec by its Realtime name ("audio/pcmu" for a Twilio stream)
+    codec: str
+
+    async def send_encoded(self, data: bytes) -> None:
+        """Write one frame of ``codec`` bytes (no decoding, no resampling)."""
+
+
 @dataclass(slots=True)
 class Chunk:
-    pcm: bytes
+    pcm: bytes  # PCM16 at the wire rate, or (``encoded``) the wire codec's bytes
     utterance_id: int
     utterance_ms: float  # position in the utterance at the end of this frame
     seq: int  # enqueue order, to find the first frame of a reply
+    encoded: bool = False
 
 
 @dataclass(slots=True)

@@ -33,6 +33,8 @@ class TwilioWire:
 
     sample_rate = TWILIO_RATE
     echoes_marks = True
+    #: a Media Stream carries mu-law: agent audio already in it is sent as it came (``send_encoded``)
+    codec = "audio/pcmu"
 
     def __init__(self, socket: TextSocket, stream_sid: str) -> None:
         self.socket = socket
@@ -49,6 +51,11 @@ class TwilioWire:
 
     async def send_audio(self, pcm16: bytes) -> None:
         await self.socket.send_text(media_message(self.stream_sid, pcm16_to_ulaw_b64(pcm16)))
+        self.media_sent += 1
+
+    async def send_encoded(self, data: bytes) -> None:
+        """One frame of mu-law as it came (e.g. a Realtime session's ``audio/pcmu``): no re-encode."""
+        await self.socket.send_text(media_message(self.stream_sid, base64.b64encode(data).decode("ascii")))
         self.media_sent += 1
 
     async def send_mark(self, name: str) -> None:
