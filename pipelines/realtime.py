@@ -9,7 +9,8 @@ transports get 24 kHz PCM, resampled by soxr at the edges); the nine business to
 ``search_knowledge_base`` run through the same registry and call tracker as the
 cascaded agent. The cascaded branch is the offline agent standing by: when the session
 cannot be opened or fails for good mid-call, ``mode`` sends the rest of the call there
-(same transport, same memory), with a bridge line.
+(same transport, same memory), with a bridge line; its dialogue policy takes over the
+conversation so far (both sides' words, what the tools found) and goes on from there.
 
 Needs ``OPENAI_API_KEY`` (``VOICEFLOW_OPENAI_URL`` for another endpoint);
 ``voiceflow call --pipeline realtime --fake-providers`` runs it against the local fake.
@@ -23,7 +24,7 @@ from voiceflow.config import Config, ConfigError, RealtimeSettings
 from voiceflow.graphs import Graph, Merge, MonotonicClock
 from voiceflow.processors import Processor
 from voiceflow.processors.audio import BargeIn, Endpointer, VADProcessor
-from voiceflow.processors.dialogue import DialoguePolicy, HangUpAfterGoodbye
+from voiceflow.processors.dialogue import DialoguePolicy, HangUpAfterGoodbye, handoff_from_memory
 from voiceflow.processors.memory import ConversationMemory, MemoryRecorder
 from voiceflow.processors.nlu import IntentRouter, intent_completeness
 from voiceflow.processors.rag.tool import knowledge_search_tool
@@ -112,7 +113,10 @@ class RealtimePipeline:
         )
         if isinstance(input, TwilioInput) and realtime.config.input_format == "audio/pcmu":
             input.wire_taps.append(realtime.tap_wire)  # the caller's mu-law goes to the socket as it came
-        cascade = self._cascade(ctx, shared, memory)
+        cascade, dialogue = self._cascade(ctx, shared, memory)
+        if isinstance(dialogue, DialoguePolicy):  # (an LLM agent reads ``memory`` itself)
+            policy = dialogue
+            mode.handoffs.append(lambda: policy.take_over(handoff_from_memory(memory)))
         merge = Merge(name="merge")
         graph = Graph(f"realtime:{ctx.call_id}").link(input, mode)
         graph.route(mode, {"realtime": realtime, "cascade": cascade}).fan_in([realtime, cascade], merge)
@@ -123,8 +127,11 @@ class RealtimePipeline:
             output,
         )
 
-    def _cascade(self, ctx: CallContext, shared: Shared, memory: ConversationMemory) -> Graph:
-        """The offline agent's chain, idle until ``mode`` falls back to it (then it has the call)."""
+    def _cascade(
+        self, ctx: CallContext, shared: Shared, memory: ConversationMemory
+    ) -> tuple[Graph, Processor]:
+        """The offline agent's chain, idle until ``mode`` falls back to it (then it has the call,
+        and its dialogue the conversation so far); and its dialogue node."""
         stt = shared.stt_phone if ctx.transport == "twilio" else shared.stt_wideband
         dialogue: Processor
         if shared.llm is None:
@@ -135,7 +142,7 @@ class RealtimePipeline:
             from voiceflow.processors.llm.agent import LLMAgent
 
             dialogue = LLMAgent(shared.llm, memory=memory, registry=shared.registry, name="dialogue")
-        return Graph("cascade").chain(
+        graph = Graph("cascade").chain(
             VADProcessor(name="vad"),
             BargeIn(name="bargein"),
             STTProcessor(stt, name="stt"),
@@ -148,3 +155,4 @@ class RealtimePipeline:
             dialogue,
             TTSProcessor(shared.tts, name="tts"),
         )
+        return graph, dialogue

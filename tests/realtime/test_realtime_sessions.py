@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.realtime.helpers import eventually, realtime_agent
+from voiceflow.processors.dialogue import DialoguePolicy
 from voiceflow.processors.realtime import BRIDGE_LINE
 from voiceflow.sim.phone_line import PhoneLine
 from voiceflow.sim.speech import synthesize
@@ -91,11 +92,18 @@ async def test_mid_call_failure_falls_back_to_the_cascaded_graph_on_the_same_cal
             assert bridge.frames > 50
             mode = agent.calls.calls[call.call_sid].run.node("mode")
             assert not mode.realtime and "could not be reopened" in (mode.reason or "")  # type: ignore[attr-defined]
-            # the same call goes on, served by the offline agent (Silero, pocketsphinx, policy, Piper)
-            spoken = await line.say(synthesize(HOURS, 16000), 16000)
+            # the offline agent's policy took the conversation over: both sides' words so far ...
+            dialogue = agent.calls.calls[call.call_sid].run.node("dialogue")
+            assert isinstance(dialogue, DialoguePolicy)
+            history = dialogue.state.history
+            assert [role for role, _ in history] == ["assistant", "user", "assistant"], history
+            assert history[2][1] == "Order 1 0 0 2 is in transit.", history
+            # ... and what the tools found: "my package" is order 1002, not asked for again
+            spoken = await line.say(synthesize("Where is my package?", 16000), 16000)
             reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
             turn = watcher.take()
-            assert any(t.startswith("get_business_hours(") for t in turn.tools), turn
+            assert any(t.startswith("check_order_status(order_id='1002')") for t in turn.tools), turn
+            assert not any("order number" in s.lower() for s in turn.said), turn
             assert reply.frames > 50
             assert not call.closed
     assert fake.connections == 1

@@ -7,6 +7,7 @@ Decisions live in ``DialoguePolicyLogic`` (pure, testable: ``decide(state, turn)
 ``templates``.
 """
 
+from voiceflow.processors.dialogue.handoff import Handoff, handoff_from_memory
 from voiceflow.processors.dialogue.hangup import HangUpAfterGoodbye
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, SlotRules
 from voiceflow.processors.dialogue.processor import DialoguePolicy, KnowledgeSource
@@ -20,11 +21,13 @@ __all__ = [
     "DialoguePolicy",
     "DialoguePolicyLogic",
     "DialogueState",
+    "Handoff",
     "HangUpAfterGoodbye",
     "KnowledgeSource",
     "Lookup",
     "Say",
     "SlotRules",
     "Turn",
+    "handoff_from_memory",
     "render",
 ]

@@ -12,6 +12,7 @@ from datetime import date, time
 from typing import Any, Protocol
 
 from voiceflow.processors.dialogue import answers
+from voiceflow.processors.dialogue.handoff import Handoff
 from voiceflow.processors.dialogue.keypad import YES_NO, collect_key, keypad_meaning
 from voiceflow.processors.dialogue.slots import (
     ARGUMENT_SLOTS,
@@ -142,6 +143,16 @@ class DialoguePolicyLogic:
                 state, self._then_resume_or_more(state, render("knowledge.answer", answer=answer), more=False)
             )
         ]
+
+    def take_over(self, state: DialogueState, handoff: Handoff) -> None:
+        """Continue a call another graph served so far: its words, and what its tools found."""
+        state.history.extend(handoff.turns)
+        state.turns += sum(1 for role, _ in handoff.turns if role == "user")
+        for tool, result in handoff.tool_results:
+            self._remember(state, tool, result)
+        said = [text for role, text in handoff.turns if role == "assistant"]
+        if said:
+            state.last_reply = said[-1]
 
     def keypad(self, state: DialogueState, key: str) -> Turn | None:
         """Collect keypad keys; a ``Turn`` when an entry is complete (``#`` always completes it)."""

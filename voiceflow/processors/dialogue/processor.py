@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from voiceflow.core.processor import Processor, on
 from voiceflow.db import Database
 from voiceflow.frames import DTMF, Intent, Start, TextToSpeak, ToolCall, ToolResult, UserStartedSpeaking
+from voiceflow.processors.dialogue.handoff import Handoff
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, KnowledgeHit, SlotRules
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
 from voiceflow.processors.tools.business import BusinessConfig
@@ -160,6 +161,10 @@ class DialoguePolicy(Processor):
                 state.last_topic = state.last_topic or _field(profile, "last_topic")
         if self.greet_on_start:
             self.create_task(self._greet(), turn=False)
+
+    def take_over(self, handoff: Handoff) -> None:
+        """Continue a call another graph served so far (see ``handoff``); call before the first turn."""
+        self.logic.take_over(self.state, handoff)
 
     async def _greet(self) -> None:
         await self._handle(Turn(intent="greeting"))

@@ -86,6 +86,8 @@ class DialogueState:
     ended: bool = False
     #: the weekday an opening-hours question asked about ("Saturday"), for its answer
     hours_day: str | None = None
+    #: ("user" | "assistant", words) of the call before this policy took it over (``take_over``)
+    history: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def first_name(self) -> str | None:

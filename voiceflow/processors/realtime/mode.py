@@ -2,11 +2,15 @@
 
 ``ModeRouter`` sits right after the transport's input. While ``realtime`` it sends the
 caller's frames to the Realtime processor; ``fall_back`` switches every later frame to
-the cascaded branch (VAD → STT → … → TTS) on the same call and transport, and injects
-frames (a bridge line to speak) at the head of that branch, in order with the audio.
+the cascaded branch (VAD → STT → … → TTS) on the same call and transport, runs the
+``handoffs`` (the pipeline's hooks that give that branch the conversation so far, e.g.
+``DialoguePolicy.take_over``), then injects frames (a bridge line to speak) at the head
+of that branch, in order with the audio.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from voiceflow.core.nodes import Router
 from voiceflow.frames import Frame
@@ -22,6 +26,8 @@ class ModeRouter(Router):
         super().__init__([(REALTIME, self._is_realtime)], default=CASCADE, name=name or "mode")
         self.realtime = True
         self.reason: str | None = None
+        #: run once, at the switch, before any frame reaches the cascaded branch
+        self.handoffs: list[Callable[[], None]] = []
 
     def _is_realtime(self, frame: Frame) -> bool:
         return self.realtime
@@ -32,6 +38,8 @@ class ModeRouter(Router):
             return
         self.realtime = False
         self.reason = reason
+        for handoff in self.handoffs:
+            handoff()
         target = self.branches[CASCADE]
         for frame in frames:
             if not target.queue.offer(frame):
