@@ -11,6 +11,8 @@ cascaded agent. The cascaded branch is the offline agent standing by: when the s
 cannot be opened or fails for good mid-call, ``mode`` sends the rest of the call there
 (same transport, same memory), with a bridge line; its dialogue policy takes over the
 conversation so far (both sides' words, what the tools found) and goes on from there.
+Standing by costs no recognizer stream: the cascade's STT opens one only when the call
+falls back (``StandbySTT``); its models are the ones every offline call shares.
 
 Needs ``OPENAI_API_KEY`` (``VOICEFLOW_OPENAI_URL`` for another endpoint);
 ``voiceflow call --pipeline realtime --fake-providers`` runs it against the local fake.
@@ -28,8 +30,7 @@ from voiceflow.processors.dialogue import DialoguePolicy, HangUpAfterGoodbye, ha
 from voiceflow.processors.memory import ConversationMemory, MemoryRecorder
 from voiceflow.processors.nlu import IntentRouter, intent_completeness
 from voiceflow.processors.rag.tool import knowledge_search_tool
-from voiceflow.processors.realtime import ModeRouter, RealtimeProcessor
-from voiceflow.processors.stt import STTProcessor
+from voiceflow.processors.realtime import ModeRouter, RealtimeProcessor, StandbySTT
 from voiceflow.processors.tools import ToolCallTracker
 from voiceflow.processors.tts import TTSProcessor
 from voiceflow.services.realtime.engine import AudioFormat, SessionConfig
@@ -113,10 +114,15 @@ class RealtimePipeline:
         )
         if isinstance(input, TwilioInput) and realtime.config.input_format == "audio/pcmu":
             input.wire_taps.append(realtime.tap_wire)  # the caller's mu-law goes to the socket as it came
-        cascade, dialogue = self._cascade(ctx, shared, memory)
+        cascade, stt, dialogue = self._cascade(ctx, shared, memory)
+        mode.handoffs.append(stt.activate)  # the cascade's recognizer stream: opened only if needed
         if isinstance(dialogue, DialoguePolicy):  # (an LLM agent reads ``memory`` itself)
             policy = dialogue
-            mode.handoffs.append(lambda: policy.take_over(handoff_from_memory(memory)))
+
+            async def take_over() -> None:
+                policy.take_over(handoff_from_memory(memory))
+
+            mode.handoffs.append(take_over)
         merge = Merge(name="merge")
         graph = Graph(f"realtime:{ctx.call_id}").link(input, mode)
         graph.route(mode, {"realtime": realtime, "cascade": cascade}).fan_in([realtime, cascade], merge)
@@ -129,10 +135,11 @@ class RealtimePipeline:
 
     def _cascade(
         self, ctx: CallContext, shared: Shared, memory: ConversationMemory
-    ) -> tuple[Graph, Processor]:
+    ) -> tuple[Graph, StandbySTT, Processor]:
         """The offline agent's chain, idle until ``mode`` falls back to it (then it has the call,
         and its dialogue the conversation so far); and its dialogue node."""
         stt = shared.stt_phone if ctx.transport == "twilio" else shared.stt_wideband
+        recognizer = StandbySTT(stt, name="stt")
         dialogue: Processor
         if shared.llm is None:
             dialogue = DialoguePolicy(
@@ -145,7 +152,7 @@ class RealtimePipeline:
         graph = Graph("cascade").chain(
             VADProcessor(name="vad"),
             BargeIn(name="bargein"),
-            STTProcessor(stt, name="stt"),
+            recognizer,
             Endpointer(
                 name="endpointer",
                 silence_secs=self.cascade.endpoint_silence_secs,
@@ -155,4 +162,4 @@ class RealtimePipeline:
             dialogue,
             TTSProcessor(shared.tts, name="tts"),
         )
-        return graph, dialogue
+        return graph, recognizer, dialogue

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.realtime.helpers import eventually, realtime_agent
 from voiceflow.processors.dialogue import DialoguePolicy
-from voiceflow.processors.realtime import BRIDGE_LINE
+from voiceflow.processors.realtime import BRIDGE_LINE, StandbySTT
 from voiceflow.sim.phone_line import PhoneLine
 from voiceflow.sim.speech import synthesize
 from voiceflow.sim.twilio_client import TwilioMediaClient
@@ -85,6 +85,8 @@ async def test_mid_call_failure_falls_back_to_the_cascaded_graph_on_the_same_cal
             spoken = await line.say(synthesize(ORDER, 16000), 16000)
             await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
             assert any(t.startswith("check_order_status(") for t in watcher.take().tools)
+            stt = agent.calls.calls[call.call_sid].run.node("stt")
+            assert isinstance(stt, StandbySTT) and stt.standing_by  # no offline stream while realtime
             fake.refuse = True  # the service goes away: the socket drops and cannot be reopened
             dropped_at = call.clock.now()
             await fake.drop()
@@ -92,6 +94,7 @@ async def test_mid_call_failure_falls_back_to_the_cascaded_graph_on_the_same_cal
             assert bridge.frames > 50
             mode = agent.calls.calls[call.call_sid].run.node("mode")
             assert not mode.realtime and "could not be reopened" in (mode.reason or "")  # type: ignore[attr-defined]
+            assert not stt.standing_by  # opened by the fall-back, for the rest of the call
             # the offline agent's policy took the conversation over: both sides' words so far ...
             dialogue = agent.calls.calls[call.call_sid].run.node("dialogue")
             assert isinstance(dialogue, DialoguePolicy)

@@ -3,5 +3,6 @@
 from voiceflow.processors.realtime.audio import InputEncoder, decode_output
 from voiceflow.processors.realtime.mode import ModeRouter
 from voiceflow.processors.realtime.processor import BRIDGE_LINE, RealtimeProcessor
+from voiceflow.processors.realtime.standby import StandbySTT
 
-__all__ = ["BRIDGE_LINE", "InputEncoder", "ModeRouter", "RealtimeProcessor", "decode_output"]
+__all__ = ["BRIDGE_LINE", "InputEncoder", "ModeRouter", "RealtimeProcessor", "StandbySTT", "decode_output"]

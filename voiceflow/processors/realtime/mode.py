@@ -10,7 +10,7 @@ of that branch, in order with the audio.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from voiceflow.core.nodes import Router
 from voiceflow.frames import Frame
@@ -26,20 +26,22 @@ class ModeRouter(Router):
         super().__init__([(REALTIME, self._is_realtime)], default=CASCADE, name=name or "mode")
         self.realtime = True
         self.reason: str | None = None
-        #: run once, at the switch, before any frame reaches the cascaded branch
-        self.handoffs: list[Callable[[], None]] = []
+        #: awaited once, at the switch, before any frame reaches the cascaded branch
+        self.handoffs: list[Callable[[], Awaitable[None]]] = []
+        self._switching = False
 
     def _is_realtime(self, frame: Frame) -> bool:
         return self.realtime
 
     async def fall_back(self, reason: str, *frames: Frame) -> None:
         """From now on the cascaded branch serves the call; ``frames`` go to it first."""
-        if not self.realtime:
+        if not self.realtime or self._switching:
             return
+        self._switching = True  # frames meanwhile still go to the (failed, silent) realtime branch
+        for handoff in self.handoffs:
+            await handoff()
         self.realtime = False
         self.reason = reason
-        for handoff in self.handoffs:
-            handoff()
         target = self.branches[CASCADE]
         for frame in frames:
             if not target.queue.offer(frame):
