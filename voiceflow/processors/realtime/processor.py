@@ -42,6 +42,7 @@ from typing import Any
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import (
+    DTMF,
     AudioRaw,
     BotStartedSpeaking,
     BotStoppedSpeaking,
@@ -60,6 +61,7 @@ from voiceflow.frames import (
 from voiceflow.processors.audio.validate import audio_problem
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.realtime.audio import InputEncoder, decode_output
+from voiceflow.processors.realtime.keypad import KEYS, OPERATOR_CALL, KeypadAction, KeypadEntry, entry_text
 from voiceflow.processors.realtime.mode import ModeRouter
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
@@ -143,6 +145,7 @@ class RealtimeProcessor(Processor):
         reconnect_delay_s: float = 0.2,
         greet: bool = True,
         encoded_output: bool = False,
+        keypad_pause_s: float = 1.5,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name or "realtime")
@@ -182,6 +185,11 @@ class RealtimeProcessor(Processor):
         self._reader: asyncio.Task[None] | None = None
         self._failed = False
         self._passthrough = False
+        self.keypad_pause_s = keypad_pause_s
+        self._keypad = KeypadEntry()
+        self._keypad_timer: asyncio.Task[None] | None = None
+        self._keypad_calls = 0
+        self._respond_when_done = False  # a keypad turn waits for the active response to end
 
     @property
     def responding(self) -> bool:
@@ -240,6 +248,63 @@ class RealtimeProcessor(Processor):
             self._sent_ms += self._encoder.ms(data)
             self._sent_at.append((self._sent_ms, stamped))
             self.inbound_ms.append((self.now() - stamped) * 1000)
+
+    # -- keypad ------------------------------------------------------------------------------------
+    @on(DTMF)
+    async def keypad(self, frame: DTMF) -> None:
+        await self.push(frame)
+        if self.session is None or self._failed:
+            return
+        if self._keypad_timer is not None:
+            self._keypad_timer.cancel()
+            self._keypad_timer = None
+        for key in frame.digit:
+            if key not in KEYS:
+                await self.report_error(f"{self.name}: ignored keypad key {key!r}")
+                continue
+            action = self._keypad.press(key)
+            if action is not None:
+                await self._keypad_action(action)
+        if self._keypad.buffer:  # an entry without '#' ends with a pause
+            self._keypad_timer = self.create_task(self._keypad_pause(), turn=False)
+
+    async def _keypad_pause(self) -> None:
+        await self.run.clock.sleep(self.keypad_pause_s)
+        self._keypad_timer = None
+        action = self._keypad.submit()
+        if action is not None:
+            await self._keypad_action(action)
+
+    async def _keypad_action(self, action: KeypadAction) -> None:
+        if action.kind == "operator":
+            await self._barge_in()
+            await self._operator()
+            return
+        text = entry_text(action.digits)
+        self.memory.add_user(text)
+        await self.push(Transcript(text=text, final=True))
+        await self._send(lambda s: s.add_message("user", text))
+        if self._active is None:
+            await self._send(lambda s: s.create_response())
+        else:
+            self._respond_when_done = True
+
+    async def _operator(self) -> None:
+        """Keypad 0: ``transfer_to_human`` through the tracker, then the model hears call and output."""
+        self._keypad_calls += 1
+        call_id = f"{self.name}-keypad-{self._keypad_calls}"
+        tool, args = OPERATOR_CALL
+        raw = json.dumps(args)
+        self.tracker.request(call_id, tool, raw, generation=self.generation)
+        await self.push(ToolCall(call_id=call_id, tool=tool, arguments=dict(args)))
+        outcome = await self.tracker.execute(call_id, tool, raw, generation=self.generation)
+        await self.push(result_frame(call_id, tool, outcome))
+        content = outcome.to_content()
+        self.memory.add_tool_calls([ToolCallRequest(call_id, tool, dict(args), raw)])
+        self.memory.add_tool_result(call_id, tool, content)
+        await self._send(lambda s: s.add_function_call(call_id, tool, raw))
+        await self._send(lambda s: s.send_function_output(call_id, content))
+        await self._send(lambda s: s.create_response())
 
     # -- playout feedback (upstream) -----------------------------------------------------------
     @on(BotStartedSpeaking, upstream=True)
@@ -343,8 +408,12 @@ class RealtimeProcessor(Processor):
         self.outbound_ms.append((self.now() - received) * 1000)
 
     async def _speech_started(self, event: SpeechStarted) -> None:
-        began = self.now()
         await self.push(UserStartedSpeaking())
+        await self._barge_in()
+
+    async def _barge_in(self) -> None:
+        """The caller cut in (speech, or the operator key): stop the reply, keep what was heard."""
+        began = self.now()
         playing = [i for i in self._items.values() if not i.recorded]
         active = self._active
         if not (self._audible or active is not None or playing):
@@ -414,6 +483,9 @@ class RealtimeProcessor(Processor):
                     item.remembered = True
                     self.memory.add_assistant(item.transcript)
         await self._continue_after_tools(response)
+        if self._respond_when_done and self._active is None:
+            self._respond_when_done = False
+            await self._send(lambda s: s.create_response())
         while len(self._responses) > 64:
             self._responses.pop(next(iter(self._responses)))
 

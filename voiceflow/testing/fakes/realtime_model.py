@@ -9,7 +9,8 @@ or say a sentence. Rules are keyword-based so a test knows what a line triggers:
 - "policy", "return", "warranty", "shipping", "refund" → ``search_knowledge_base(query)``;
 - "bye" / "goodbye" → ``end_call(reason)``;
 - "rate" / "rating" / "feedback" + a number word → ``collect_feedback(rating, comment)``;
-- a function output is answered from its fields (or its error message);
+- a function output is answered from its fields (or its error message), e.g. a
+  ``transfer_to_human`` (the keypad's 0) with the team it puts the caller through to;
 - no user turn yet → the greeting; anything else → a request to rephrase.
 
 A function the session did not declare is never called (the rule falls through to text).
@@ -122,6 +123,8 @@ def _answer(name: str, output: str) -> str:
         return f"Thanks for the feedback! I've noted a rating of {data.get('rating')}."
     if name == "get_business_hours":
         return str(data.get("spoken_hours") or "We're open every day.")
+    if name == "transfer_to_human":
+        return f"I'm putting you through to our {data.get('department_name', 'support')} team now."
     if name == "search_knowledge_base":
         return str(data.get("answer") or "I couldn't find that in our help pages.")
     return "Done. Is there anything else?"
