@@ -7,7 +7,9 @@ and ``client.realtime.connect(model=...)`` (``ws://127.0.0.1:PORT/v1/realtime?mo
 - sends ``session.created``; applies ``session.update`` (instructions, voice, audio
   formats ``audio/pcmu`` / ``audio/pcma`` / ``audio/pcm`` at 24 kHz, turn detection,
   input transcription, tools) and answers ``session.updated``;
-- runs server VAD (Silero, ``SpeechSegmenter``) on ``input_audio_buffer.append`` audio:
+- runs turn detection on ``input_audio_buffer.append`` audio (Silero, ``SpeechSegmenter``;
+  ``server_vad`` by silence, ``semantic_vad`` by eagerness and whether the turn sounds
+  finished: see ``realtime_turns``; ``turn_ends`` records each decision):
   ``input_audio_buffer.speech_started`` / ``speech_stopped`` with ``audio_start_ms`` /
   ``audio_end_ms`` and the user item id, then ``committed``, ``conversation.item.added``
   and ``conversation.item.input_audio_transcription.completed`` (our pocketsphinx);
@@ -63,6 +65,7 @@ from voiceflow.testing.fakes.realtime_items import (
 )
 from voiceflow.testing.fakes.realtime_model import FunctionCallStep, decide
 from voiceflow.testing.fakes.realtime_responses import function_call, speak
+from voiceflow.testing.fakes.realtime_turns import sounds_finished, turn_detection_problem, turn_rules
 
 log = logging.getLogger("voiceflow.fakes.realtime")
 
@@ -93,6 +96,8 @@ class _Session:
     recent: bytearray = field(default_factory=bytearray)
     speaking_item: str | None = None
     samples: int = 0  # 16 kHz samples received since the session began
+    #: semantic_vad: a pause in an unfinished-sounding turn (its end ms, the sample it ends at)
+    held: tuple[int, int] | None = None
 
 
 class FakeRealtimeServer:
@@ -118,6 +123,8 @@ class FakeRealtimeServer:
         self.sent_audio: dict[str, bytearray] = {}
         #: every input audio byte appended, as received (all sessions, in order)
         self.audio_in = bytearray()
+        #: every end of turn decided: (audio_end_ms, input audio ms received when it was decided)
+        self.turn_ends: list[tuple[int, int]] = []
         self.connections = 0
         self.sessions: list[_Session] = []
         self._server: Server | None = None
@@ -309,6 +316,17 @@ class FakeRealtimeServer:
                 f"Invalid value for 'session.audio.input.format': {fmt!r}.",
             )
             return
+        td = (
+            (audio.get("input") or {}).get("turn_detection", "absent")
+            if isinstance(audio, dict)
+            else "absent"
+        )
+        problem = None if td == "absent" else turn_detection_problem(td)
+        if problem is not None:
+            await self._error(s, "invalid_request_error", "invalid_value", problem)
+            return
+        if td != "absent" and isinstance(td, dict):  # a new mode replaces the old one's parameters
+            s.config["audio"]["input"]["turn_detection"] = {}
         merge(s.config, update)
         s.in_format = s.config["audio"]["input"]["format"]["type"]
         s.vad = s.segmenter = s.resampler = None
@@ -325,12 +343,9 @@ class FakeRealtimeServer:
         if s.resampler is None:
             s.resampler = StreamResampler(RATES[s.in_format], VAD_RATE, quality="QQ")
             s.vad = VADStream(VAD_RATE)
-            td = s.config["audio"]["input"].get("turn_detection") or {}
+            rules = turn_rules(s.config["audio"]["input"].get("turn_detection") or {})
             s.segmenter = SpeechSegmenter(
-                s.vad.window,
-                VAD_RATE,
-                stop_secs=int(td.get("silence_duration_ms", 500)) / 1000,
-                threshold=float(td.get("threshold", 0.5)),
+                s.vad.window, VAD_RATE, stop_secs=rules.pause_s, threshold=rules.threshold
             )
         pcm = s.resampler.process(pcm)
         assert s.vad is not None and s.segmenter is not None
@@ -344,33 +359,53 @@ class FakeRealtimeServer:
         td = s.config["audio"]["input"].get("turn_detection")
         if td is None:
             return
+        rules = turn_rules(td)
         for w in windows:
             seg = s.segmenter.update(w)
             if seg is None:
                 continue
             ms = seg.sample * 1000 // VAD_RATE
-            if seg.kind == "start":
+            if seg.kind == "start" and s.held is not None:
+                s.held = None  # the caller went on after a pause: the same turn continues
+            elif seg.kind == "start":
                 s.speaking_item = self._id("item")
-                pad = int(td.get("prefix_padding_ms", 300)) * VAD_RATE // 1000
+                pad = rules.prefix_padding_ms * VAD_RATE // 1000
                 recent_start = s.samples - len(s.recent) // 2
                 s.speech = bytearray(s.recent[2 * max(0, seg.sample - pad - recent_start) :])
                 await self._send(
                     s, "input_audio_buffer.speech_started", audio_start_ms=ms, item_id=s.speaking_item
                 )
             elif s.speaking_item is not None:
-                item_id, s.speaking_item = s.speaking_item, None
-                audio, s.speech = bytes(s.speech), bytearray()
-                await self._send(s, "input_audio_buffer.speech_stopped", audio_end_ms=ms, item_id=item_id)
-                self._spawn(self._commit(s, item_id, audio))
+                if rules.semantic and not sounds_finished(await transcribe(self._engine(s), bytes(s.speech))):
+                    s.held = (ms, seg.sample + round(rules.max_wait_s * VAD_RATE))
+                    continue
+                await self._end_turn(s, ms)
+        if s.held is not None and s.samples >= s.held[1]:
+            ms, s.held = s.held[0], None
+            await self._end_turn(s, ms)
+
+    def _engine(self, s: _Session) -> Any:
+        return self._stt if s.in_format != "audio/pcm" else self._stt_wide
+
+    async def _end_turn(self, s: _Session, ms: int) -> None:
+        assert s.speaking_item is not None
+        item_id, s.speaking_item = s.speaking_item, None
+        audio, s.speech = bytes(s.speech), bytearray()
+        self.turn_ends.append((ms, s.samples * 1000 // VAD_RATE))
+        await self._send(s, "input_audio_buffer.speech_stopped", audio_end_ms=ms, item_id=item_id)
+        self._spawn(self._commit(s, item_id, audio))
 
     async def _commit(self, s: _Session, item_id: str, audio: bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the client may close while we transcribe
+            await self._commit_turn(s, item_id, audio)
+
+    async def _commit_turn(self, s: _Session, item_id: str, audio: bytes) -> None:
         previous = s.items[-1].id if s.items else None
         item = Item(item_id, "message", role="user", audio_ms=len(audio) / 2 / VAD_RATE * 1000)
         s.items.append(item)
         await self._send(s, "input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
         await self._send(s, "conversation.item.added", previous_item_id=previous, item=item_json(item))
-        engine = self._stt if s.in_format != "audio/pcm" else self._stt_wide
-        item.text = await transcribe(engine, audio)
+        item.text = await transcribe(self._engine(s), audio)
         await self._send(
             s,
             "conversation.item.input_audio_transcription.completed",
