@@ -45,20 +45,29 @@ async def test_a_dropped_socket_reconnects_and_restores_the_conversation(tmp_pat
     assert restored[1]["content"][0]["text"] == heard_first[0]
 
 
-async def test_a_socket_closing_mid_answer_reconnects_and_the_answer_is_given(tmp_path: Path) -> None:
+async def test_a_socket_closing_mid_answer_resumes_the_answer_where_it_was_cut(tmp_path: Path) -> None:
     async with FakeRealtimeServer(api_key="test-key") as fake, realtime_agent(tmp_path, fake) as agent:
         async with TwilioMediaClient(agent.url, caller="+15550100012") as call, PhoneLine(call) as line:
             watcher = await agent.watchers.get(call.call_sid)
             await call.wait_for_reply(timeout=30)
             watcher.take()
-            fake.drop_after_audio_deltas = 3  # the next answer is cut after 300 ms of audio
+            fake.drop_after_audio_deltas = 10  # the next answer is cut after 1 s of audio
             spoken = await line.say(synthesize(HOURS, 16000), 16000)
             await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30, quiet_s=1.5)
             turn = watcher.take()
-            assert fake.connections == 2
-            # the unanswered question was re-asked on the new session and answered in full
-            assert any("Saturday 9 AM to 5 PM" in s for s in turn.said), turn
-            assert len([t for t in turn.tools if t.startswith("get_business_hours(")]) == 1
+            realtime = agent.realtime(call.call_sid)
+            assert fake.connections == 2 and realtime.resumed == 1
+    # the caller heard the answer once: the part that arrived before the drop, then the rest
+    full = "Monday to Friday 8 AM to 8 PM and Saturday 9 AM to 5 PM"
+    answer = [s for s in turn.said if s in full]
+    assert len(answer) == 2 and full.startswith(answer[0] + " "), turn
+    assert " ".join(answer).endswith("Saturday 9 AM to 5 PM"), turn
+    assert len([t for t in turn.tools if t.startswith("get_business_hours(")]) == 1  # not run again
+    # the new session has the cut-off part as the assistant's item, and was asked to go on from it
+    restored = [e["item"] for e in fake.of_type("conversation.item.create") if e["item"]["type"] == "message"]
+    assert restored[-1]["role"] == "assistant" and restored[-1]["content"][0]["text"] == answer[0]
+    resume = fake.of_type("response.create")[-1]["response"]["instructions"]
+    assert answer[0] in resume and "without repeating" in resume
 
 
 async def test_the_session_maximum_duration_reconnects(tmp_path: Path) -> None:

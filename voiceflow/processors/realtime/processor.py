@@ -90,6 +90,11 @@ log = logging.getLogger("voiceflow.realtime")
 __all__ = ["BRIDGE_LINE", "RealtimeProcessor"]
 
 BRIDGE_LINE = "Sorry, the line dropped for a moment. I'm still here. What would you like to do?"
+#: appended to the instructions of the response that finishes an answer a dropped socket cut off
+CONTINUE = (
+    '\n\nThe connection dropped while you were answering; the caller heard you say: "{said}". '
+    "Continue that answer from exactly where it stopped, without repeating any of it."
+)
 GREETING_LINE = "Hi! Thanks for calling. How can I help you today?"
 
 
@@ -172,6 +177,9 @@ class RealtimeProcessor(Processor):
         #: barge-ins: (speech_started read → interrupt done) ms
         self.bargein_ms: deque[float] = deque(maxlen=1000)
         self.truncations: deque[tuple[str, int]] = deque(maxlen=1000)
+        #: reconnects: socket lost → new session restored (ms); answers finished after a drop
+        self.reconnect_ms: deque[float] = deque(maxlen=100)
+        self.resumed = 0
         self._encoder = InputEncoder(config.input_format)
         self._sent_ms = 0.0  # caller audio sent in this session
         self._sent_at: deque[tuple[float, float]] = deque(maxlen=1500)  # (ms at end of chunk, frame ts)
@@ -561,8 +569,10 @@ class RealtimeProcessor(Processor):
         if old is not None:
             await old.aclose()
         self._active = None
+        dropped_at = self.now()
         for response in self._responses.values():
             response.cancelled = response.cancelled or not response.done
+        cut_off = self._keep_cut_off_answers()
         for attempt in range(self.max_reconnects):
             await self.run.clock.sleep(self.reconnect_delay_s * attempt)
             try:
@@ -574,14 +584,31 @@ class RealtimeProcessor(Processor):
             self.reconnects += 1
             self._sent_ms = 0.0
             self._sent_at.clear()
-            await self._restore(session)
+            await self._restore(session, cut_off)
+            self.reconnect_ms.append((self.now() - dropped_at) * 1000)
             await self.push_up(Metrics(values={"realtime_reconnects": self.reconnects}, processor=self.name))
             return
         await self._fall_back(f"Realtime socket lost ({reason}) and could not be reopened")
 
-    async def _restore(self, session: RealtimeSession) -> None:
+    def _keep_cut_off_answers(self) -> str:
+        """Answers a drop cut mid-stream are not said again: the audio that arrived keeps playing
+        and its words become the whole answer (remembered now, recorded once played). Returns the
+        last one's words, for the new session to continue from."""
+        text = ""
+        for item in self._items.values():
+            if item.done or item.recorded or item.cut or not item.audio_ms:
+                continue
+            item.done = True
+            if item.transcript and not item.remembered:
+                item.remembered = True
+                self.memory.add_assistant(item.transcript)
+            text = item.transcript
+        return text
+
+    async def _restore(self, session: RealtimeSession, cut_off: str = "") -> None:
         """Re-send the conversation so far (turns, function calls and their outputs); answer a
-        caller turn or a tool result left without a reply."""
+        caller turn or a tool result left without a reply; finish an answer the drop cut off
+        (``cut_off``: its words so far) from where it stopped."""
         last_role = ""
         try:
             for msg in self.memory.messages(system_prompt=""):
@@ -598,6 +625,9 @@ class RealtimeProcessor(Processor):
                 last_role = msg.role
             if last_role in ("user", "tool"):
                 await session.create_response()
+            elif cut_off and last_role == "assistant":
+                self.resumed += 1
+                await session.create_response(self.config.instructions + CONTINUE.format(said=cut_off))
         except RealtimeError as exc:
             log.info("%s: restoring the conversation failed: %s", self.name, exc)
 

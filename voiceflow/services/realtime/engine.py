@@ -131,7 +131,8 @@ class RealtimeSession(Protocol):
     async def send_audio(self, audio: bytes) -> None:
         """Caller audio in the session's input format."""
 
-    async def create_response(self) -> None: ...
+    async def create_response(self, instructions: str | None = None) -> None:
+        """Ask for a response (``instructions``: for this one only, replacing the session's)."""
 
     async def cancel_response(self) -> None: ...
 

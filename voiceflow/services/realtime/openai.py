@@ -159,8 +159,11 @@ class OpenAIRealtimeSession:
     async def send_audio(self, audio: bytes) -> None:
         await self._send({"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode()})
 
-    async def create_response(self) -> None:
-        await self._send({"type": "response.create"})
+    async def create_response(self, instructions: str | None = None) -> None:
+        if instructions is None:
+            await self._send({"type": "response.create"})
+        else:
+            await self._send({"type": "response.create", "response": {"instructions": instructions}})
 
     async def cancel_response(self) -> None:
         await self._send({"type": "response.cancel"})

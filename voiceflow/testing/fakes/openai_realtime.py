@@ -18,6 +18,8 @@ and ``client.realtime.connect(model=...)`` (``ws://127.0.0.1:PORT/v1/realtime?mo
   the session's output format (``response.output_audio.delta`` and
   ``response.output_audio_transcript.delta``), ending with ``response.done`` (usage) and
   ``rate_limits.updated``;
+- continues a cut-off answer when ``response.create`` asks (``response.instructions``
+  saying "continue"): only the words after those of the last assistant message;
 - honours ``response.cancel`` (``response.done`` with status ``cancelled``), records
   ``conversation.item.truncate`` positions (``truncations``) and answers ``truncated``;
 - rejects what the real service rejects with an ``error`` event (unknown event type,
@@ -63,7 +65,7 @@ from voiceflow.testing.fakes.realtime_items import (
     merge,
     transcribe,
 )
-from voiceflow.testing.fakes.realtime_model import FunctionCallStep, decide
+from voiceflow.testing.fakes.realtime_model import FunctionCallStep, SayStep, decide
 from voiceflow.testing.fakes.realtime_responses import function_call, speak
 from voiceflow.testing.fakes.realtime_turns import sounds_finished, turn_detection_problem, turn_rules
 
@@ -96,6 +98,8 @@ class _Session:
     recent: bytearray = field(default_factory=bytearray)
     speaking_item: str | None = None
     samples: int = 0  # 16 kHz samples received since the session began
+    #: the next response continues the last (cut-off) assistant message (``response.instructions``)
+    continuing: bool = False
     #: semantic_vad: a pause in an unfinished-sounding turn (its end ms, the sample it ends at)
     held: tuple[int, int] | None = None
 
@@ -325,8 +329,6 @@ class FakeRealtimeServer:
         if problem is not None:
             await self._error(s, "invalid_request_error", "invalid_value", problem)
             return
-        if td != "absent" and isinstance(td, dict):  # a new mode replaces the old one's parameters
-            s.config["audio"]["input"]["turn_detection"] = {}
         merge(s.config, update)
         s.in_format = s.config["audio"]["input"]["format"]["type"]
         s.vad = s.segmenter = s.resampler = None
@@ -472,6 +474,9 @@ class FakeRealtimeServer:
                 f"Conversation already has an active response in progress: {s.response_id}.",
             )
             return
+        params = event.get("response")
+        instructions = params.get("instructions") if isinstance(params, dict) else None
+        s.continuing = isinstance(instructions, str) and "continue" in instructions.lower()
         self._start_response(s)
 
     async def _response_cancel(self, s: _Session, event: dict[str, Any]) -> None:
@@ -529,8 +534,11 @@ class FakeRealtimeServer:
             )
             if self.model_latency_s:
                 await asyncio.sleep(self.model_latency_s)
-            step = decide(context(s))
-            if isinstance(step, FunctionCallStep):
+            continuing, s.continuing = s.continuing, False
+            step = rest_of_answer(s) if continuing else decide(context(s))
+            if step is None:
+                pass  # nothing was left to say
+            elif isinstance(step, FunctionCallStep):
                 output.append(await function_call(self, s, rid, step))
             else:
                 output.append(await speak(self, s, rid, step.text))
@@ -562,6 +570,22 @@ class FakeRealtimeServer:
                     {"name": "tokens", "limit": 50000, "remaining": 49960, "reset_seconds": 1.0},
                 ],
             )
+
+
+def rest_of_answer(s: _Session) -> SayStep | FunctionCallStep | None:
+    """A response told to continue a cut-off answer: the words of the answer the model gives to the
+    conversation before it that come after the part already said (None when nothing is left)."""
+    last = s.items[-1] if s.items else None
+    if last is None or last.type != "message" or last.role != "assistant":
+        return decide(context(s))  # nothing cut off: an ordinary response
+    step = decide(context(s, s.items[:-1]))
+    if not isinstance(step, SayStep):
+        return None
+    said, words = last.text.split(), step.text.split()
+    if [w.lower() for w in words[: len(said)]] != [w.lower() for w in said]:
+        return step  # not a prefix of its answer: say it whole
+    rest = words[len(said) :]
+    return SayStep(" ".join(rest)) if rest else None
 
 
 async def fake_providers(stack: contextlib.AsyncExitStack) -> dict[str, str]:

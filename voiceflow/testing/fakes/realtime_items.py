@@ -65,9 +65,10 @@ def merge(into: dict[str, Any], update: dict[str, Any]) -> None:
             into[key] = value
 
 
-def context(s: Any) -> ModelContext:
+def context(s: Any, items: list[Item] | None = None) -> ModelContext:
+    """What the model reads from the session (``items``: these instead of all the session's)."""
     ctx = ModelContext(tools={t.get("name", "") for t in s.config.get("tools") or [] if isinstance(t, dict)})
-    for item in s.items:
+    for item in s.items if items is None else items:
         if item.type == "message" and item.role == "user":
             ctx.user_turns += 1
             ctx.last_user, ctx.outputs, ctx.called = item.text, [], []
