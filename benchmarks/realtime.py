@@ -12,7 +12,13 @@ Figures:
   frame sent), at each injected model latency;
 - barge-in: ``speech_started`` read → ``clear`` written to the phone (p50/max);
 - truncation error: ``conversation.item.truncate`` ``audio_end_ms`` against the audio
-  the simulated phone actually played before the clear (mean/max absolute ms).
+  the simulated phone actually played before the clear (mean/max absolute ms);
+- reconnect: the Realtime socket dropped mid-answer (after 300 ms of answer audio):
+  socket lost → new session restored (ours), and the longest silence the simulated
+  phone plays inside that answer (``reconnect_gap_ms``: the cut part, then the rest).
+
+With ``audio/pcmu`` the model's mu-law goes to the phone untouched (``EncodedTTSAudio``):
+the outbound figure is the delta read → the frame handed to the Twilio output.
 
     .venv/bin/python benchmarks/realtime.py [--calls N] [--latency MS ...] [--json]
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import statistics
@@ -88,6 +95,24 @@ async def _one_call(agent: Any, i: int, fig: dict[str, list[float]]) -> None:
         fig["v2v_ms"].extend(t.v2v_ms for t in watcher.latency.turns if t.v2v_ms is not None)
 
 
+async def _reconnect_call(agent: Any, i: int, fig: dict[str, list[float]]) -> None:
+    from voiceflow.sim.phone_line import PhoneLine
+    from voiceflow.sim.speech import synthesize
+    from voiceflow.sim.twilio_client import TwilioMediaClient
+
+    async with TwilioMediaClient(agent.url, caller=f"+1555030{i:04d}") as call, PhoneLine(call) as line:
+        await agent.watchers.get(call.call_sid)
+        realtime = agent.realtime(call.call_sid)
+        await call.wait_for_reply(timeout=30)
+        agent.fake.drop_after_audio_deltas = 3  # 300 ms of the answer, then the socket drops
+        spoken = await line.say(synthesize(HOURS, 16000), 16000)
+        await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30, quiet_s=1.5)
+        media = sorted(call.media_after(spoken.voiced_end_at), key=lambda m: m.play_start)
+        gaps = [b.play_start - (a.play_start + a.seconds) for a, b in itertools.pairwise(media)]
+        fig["reconnect_gap_ms"].append(max(0.0, *gaps) * 1000 if gaps else float("nan"))
+        fig["reconnect_ms"].extend(realtime.reconnect_ms)
+
+
 async def _measure(calls: int, latencies: list[int]) -> dict[str, Any]:
     from tests.realtime.helpers import realtime_agent
     from voiceflow.testing.fakes.openai_realtime import FakeRealtimeServer
@@ -112,6 +137,17 @@ async def _measure(calls: int, latencies: list[int]) -> dict[str, Any]:
         out[f"v2v_p95_ms_at_{latency}ms_model"] = pct(fig["v2v_ms"], 0.95)
         for k in pooled:
             pooled[k].extend(fig[k])
+    drops: dict[str, list[float]] = {"reconnect_gap_ms": [], "reconnect_ms": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            FakeRealtimeServer(api_key="bench-key") as fake,
+            realtime_agent(Path(tmp), fake) as agent,
+        ):
+            for i in range(calls):
+                await _reconnect_call(agent, i, drops)
+    out["reconnect_gap_ms"] = pct(drops["reconnect_gap_ms"], 0.5)
+    out["reconnect_gap_max_ms"] = max(drops["reconnect_gap_ms"], default=float("nan"))
+    out["reconnect_p50_ms"] = pct(drops["reconnect_ms"], 0.5)
     out["inbound_p50_ms"] = pct(pooled["inbound_ms"], 0.5)
     out["inbound_p99_ms"] = pct(pooled["inbound_ms"], 0.99)
     out["outbound_p50_ms"] = pct(pooled["outbound_ms"], 0.5)
@@ -149,6 +185,9 @@ def main() -> int:
         ("bargein_clear_max_ms", "barge-in: speech_started -> clear written max (ms)"),
         ("truncation_error_mean_ms", "truncation vs audio played, mean |error| (ms)"),
         ("truncation_error_max_ms", "truncation vs audio played, max |error| (ms)"),
+        ("reconnect_p50_ms", "drop mid-answer: socket lost -> session restored p50 (ms)"),
+        ("reconnect_gap_ms", "drop mid-answer: silence the caller hears p50 (ms)"),
+        ("reconnect_gap_max_ms", "drop mid-answer: silence the caller hears max (ms)"),
     ]
     rows += [
         (k, f"voice-to-voice {k.split('_')[1]} with {k.split('_at_')[1][:-8]} ms model latency (ms)")
