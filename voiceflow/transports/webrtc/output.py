@@ -165,8 +165,11 @@ class WebRTCOutput(Processor):
         elif kind == "stopped":
             await self.playout.stopped()
             self.peer.send_event(events.speaking(False))
-        else:
-            await self.playout.played(event.utterance_id, event.played_ms, finished=kind == "finished")
+        else:  # played / finished / interrupted (a barge-in's cut: reported as the paced output does)
+            mark = "clear" if kind == "interrupted" else ""
+            await self.playout.played(
+                event.utterance_id, event.played_ms, finished=kind == "finished", mark=mark
+            )
 
     async def cleanup(self) -> None:
         await self.peer.close()
