@@ -37,7 +37,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from voiceflow.core.processor import Processor, on
@@ -61,8 +60,12 @@ from voiceflow.frames import (
 from voiceflow.processors.audio.validate import audio_problem
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.realtime.audio import InputEncoder, decode_output
+from voiceflow.processors.realtime.items import Item as _Item
+from voiceflow.processors.realtime.items import Response as _Response
+from voiceflow.processors.realtime.items import args_for_frame as _args_for_frame
 from voiceflow.processors.realtime.keypad import KEYS, OPERATOR_CALL, KeypadAction, KeypadEntry, entry_text
 from voiceflow.processors.realtime.mode import ModeRouter
+from voiceflow.processors.realtime.restore import restore_conversation
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
 from voiceflow.services.llm.engine import ToolCallRequest
@@ -90,39 +93,7 @@ log = logging.getLogger("voiceflow.realtime")
 __all__ = ["BRIDGE_LINE", "RealtimeProcessor"]
 
 BRIDGE_LINE = "Sorry, the line dropped for a moment. I'm still here. What would you like to do?"
-#: appended to the instructions of the response that finishes an answer a dropped socket cut off
-CONTINUE = (
-    '\n\nThe connection dropped while you were answering; the caller heard you say: "{said}". '
-    "Continue that answer from exactly where it stopped, without repeating any of it."
-)
 GREETING_LINE = "Hi! Thanks for calling. How can I help you today?"
-
-
-@dataclass
-class _Item:
-    """One assistant audio item: its utterance id on our side and what it said."""
-
-    item_id: str
-    response_id: str
-    utterance_id: int
-    text: list[str] = field(default_factory=list)
-    audio_ms: float = 0.0
-    done: bool = False  # the response finished generating it
-    cut: bool = False  # a barge-in stopped its playout
-    remembered: bool = False  # its text is in the conversation memory
-    recorded: bool = False  # its heard text went downstream (persistent memory)
-
-    @property
-    def transcript(self) -> str:
-        return "".join(self.text).strip()
-
-
-@dataclass
-class _Response:
-    calls: set[str] = field(default_factory=set)  # call ids still running
-    outputs: int = 0
-    done: bool = False
-    cancelled: bool = False
 
 
 class RealtimeProcessor(Processor):
@@ -606,30 +577,13 @@ class RealtimeProcessor(Processor):
         return text
 
     async def _restore(self, session: RealtimeSession, cut_off: str = "") -> None:
-        """Re-send the conversation so far (turns, function calls and their outputs); answer a
-        caller turn or a tool result left without a reply; finish an answer the drop cut off
-        (``cut_off``: its words so far) from where it stopped."""
-        last_role = ""
+        """Re-send the conversation (``restore.restore_conversation``); a cut-off answer is continued."""
         try:
-            for msg in self.memory.messages(system_prompt=""):
-                if msg.role == "tool" and msg.tool_call_id:
-                    await session.send_function_output(msg.tool_call_id, msg.content or "")
-                elif msg.role == "assistant" and msg.tool_calls:
-                    for call in msg.tool_calls:
-                        arguments = call.raw_arguments or json.dumps(call.arguments)
-                        await session.add_function_call(call.id, call.name, arguments)
-                elif msg.role in ("user", "assistant") and msg.content:
-                    await session.add_message(msg.role, msg.content)
-                else:
-                    continue
-                last_role = msg.role
-            if last_role in ("user", "tool"):
-                await session.create_response()
-            elif cut_off and last_role == "assistant":
-                self.resumed += 1
-                await session.create_response(self.config.instructions + CONTINUE.format(said=cut_off))
+            resumed = await restore_conversation(session, self.memory, self.config.instructions, cut_off)
         except RealtimeError as exc:
             log.info("%s: restoring the conversation failed: %s", self.name, exc)
+            return
+        self.resumed += resumed
 
     async def _fall_back(self, reason: str) -> None:
         self._failed = True
@@ -641,12 +595,3 @@ class RealtimeProcessor(Processor):
             return
         line = BRIDGE_LINE if self.memory.turn_count else GREETING_LINE
         await self.mode.fall_back(reason, self.run.make(TextToSpeak, text=line))
-
-
-def _args_for_frame(arguments: str) -> dict[str, Any]:
-    """The arguments as a dict for the ``ToolCall`` frame ({} when they are not a JSON object)."""
-    try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        return {"_raw": arguments[:200]}
-    return parsed if isinstance(parsed, dict) else {"_raw": arguments[:200]}

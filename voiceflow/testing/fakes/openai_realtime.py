@@ -65,8 +65,8 @@ from voiceflow.testing.fakes.realtime_items import (
     merge,
     transcribe,
 )
-from voiceflow.testing.fakes.realtime_model import FunctionCallStep, SayStep, decide
-from voiceflow.testing.fakes.realtime_responses import function_call, speak
+from voiceflow.testing.fakes.realtime_model import FunctionCallStep, decide
+from voiceflow.testing.fakes.realtime_responses import function_call, rest_of_answer, speak
 from voiceflow.testing.fakes.realtime_turns import sounds_finished, turn_detection_problem, turn_rules
 
 log = logging.getLogger("voiceflow.fakes.realtime")
@@ -570,22 +570,6 @@ class FakeRealtimeServer:
                     {"name": "tokens", "limit": 50000, "remaining": 49960, "reset_seconds": 1.0},
                 ],
             )
-
-
-def rest_of_answer(s: _Session) -> SayStep | FunctionCallStep | None:
-    """A response told to continue a cut-off answer: the words of the answer the model gives to the
-    conversation before it that come after the part already said (None when nothing is left)."""
-    last = s.items[-1] if s.items else None
-    if last is None or last.type != "message" or last.role != "assistant":
-        return decide(context(s))  # nothing cut off: an ordinary response
-    step = decide(context(s, s.items[:-1]))
-    if not isinstance(step, SayStep):
-        return None
-    said, words = last.text.split(), step.text.split()
-    if [w.lower() for w in words[: len(said)]] != [w.lower() for w in said]:
-        return step  # not a prefix of its answer: say it whole
-    rest = words[len(said) :]
-    return SayStep(" ".join(rest)) if rest else None
 
 
 async def fake_providers(stack: contextlib.AsyncExitStack) -> dict[str, str]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from voiceflow.testing.fakes.realtime_items import RATES, Item, encode, item_json
-from voiceflow.testing.fakes.realtime_model import FunctionCallStep
+from voiceflow.testing.fakes.realtime_items import RATES, Item, context, encode, item_json
+from voiceflow.testing.fakes.realtime_model import FunctionCallStep, SayStep, decide
 
 __all__ = ["function_call", "speak"]
 
@@ -107,3 +107,19 @@ async def speak(self: Any, s: Any, rid: str, text: str) -> dict[str, Any]:
     await self._send(s, "response.output_item.done", response_id=rid, output_index=0, item=item_json(item))
     await self._send(s, "conversation.item.done", item=item_json(item))
     return item_json(item)
+
+
+def rest_of_answer(s: Any) -> SayStep | FunctionCallStep | None:
+    """A response told to continue a cut-off answer: the words of the answer the model gives to the
+    conversation before it that come after the part already said (None when nothing is left)."""
+    last = s.items[-1] if s.items else None
+    if last is None or last.type != "message" or last.role != "assistant":
+        return decide(context(s))  # nothing cut off: an ordinary response
+    step = decide(context(s, s.items[:-1]))
+    if not isinstance(step, SayStep):
+        return None
+    said, words = last.text.split(), step.text.split()
+    if [w.lower() for w in words[: len(said)]] != [w.lower() for w in said]:
+        return step  # not a prefix of its answer: say it whole
+    rest = words[len(said) :]
+    return SayStep(" ".join(rest)) if rest else None
