@@ -227,6 +227,8 @@ class PacedAudioOutput(Processor):
             return
         if self._utt is not None and frame.utterance_id != self._utt:
             self._finish_utterance()
+        if self._encoded:
+            self._flush_partial()  # encoded audio of this utterance came first: its last frame goes out whole
         if self._resampler is not None and self._resampler.in_rate != frame.sample_rate:
             self._flush_partial(pad=False)
         if self._resampler is None:
