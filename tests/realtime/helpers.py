@@ -39,6 +39,16 @@ class RealtimeAgent:
         return node
 
 
+def realtime_pipeline(tmp_path: Path, fake: FakeRealtimeServer) -> RealtimePipeline:
+    """The realtime pipeline pointed at ``fake``, its data (SQLite, memory) in ``tmp_path``."""
+    env = {
+        "VOICEFLOW_DATA_DIR": str(tmp_path),
+        "OPENAI_API_KEY": "test-key",
+        "VOICEFLOW_OPENAI_URL": fake.base_url,
+    }
+    return RealtimePipeline(Config.from_env(env))
+
+
 @asynccontextmanager
 async def realtime_agent(
     tmp_path: Path, fake: FakeRealtimeServer, **env: str

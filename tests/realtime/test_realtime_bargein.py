@@ -20,12 +20,10 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import connect
 
-from pipelines.realtime import RealtimePipeline
-from tests.realtime.helpers import eventually, realtime_agent
+from tests.realtime.helpers import eventually, realtime_agent, realtime_pipeline
 from tests.transports.test_browser_ws import Browser
 from tests.transports.transport_helpers import ws_url
 from tests.webrtc.webrtc_helpers import ClientPeer, live_server, speech_48k
-from voiceflow.config import Config
 from voiceflow.sim.speech import synthesize
 from voiceflow.testing.fakes.openai_realtime import FakeRealtimeServer
 
@@ -48,12 +46,7 @@ def _lead_silence_ms(fake: FakeRealtimeServer, item_id: str) -> float:
 
 async def test_barge_in_over_webrtc_truncates_at_the_track_clock(tmp_path: Path) -> None:
     async with FakeRealtimeServer(api_key="test-key") as fake:
-        env: dict[str, str] = {
-            "VOICEFLOW_DATA_DIR": str(tmp_path),
-            "OPENAI_API_KEY": "test-key",
-            "VOICEFLOW_OPENAI_URL": fake.base_url,
-        }
-        pipeline = RealtimePipeline(Config.from_env(env))
+        pipeline = realtime_pipeline(tmp_path, fake)
         async with live_server(pipeline) as server, httpx.AsyncClient(timeout=600) as http:  # type: ignore[arg-type]
             client = ClientPeer()
             try:

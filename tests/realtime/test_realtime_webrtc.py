@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from pipelines.realtime import RealtimePipeline
+from tests.realtime.helpers import realtime_pipeline
 from tests.webrtc.webrtc_helpers import ClientPeer, live_peer_connections, live_server, speech_48k
-from voiceflow.config import Config
 from voiceflow.testing.fakes.openai_realtime import FakeRealtimeServer
 
 
@@ -26,12 +25,7 @@ def _transcript(role: str, contains: str) -> Any:
 
 async def test_webrtc_peer_speech_in_tool_and_spoken_answer_out(tmp_path: Path) -> None:
     async with FakeRealtimeServer(api_key="test-key") as fake:
-        env = {
-            "VOICEFLOW_DATA_DIR": str(tmp_path),
-            "OPENAI_API_KEY": "test-key",
-            "VOICEFLOW_OPENAI_URL": fake.base_url,
-        }
-        pipeline = RealtimePipeline(Config.from_env(env))
+        pipeline = realtime_pipeline(tmp_path, fake)
         async with live_server(pipeline) as server, httpx.AsyncClient(timeout=600) as http:  # type: ignore[arg-type]
             client = ClientPeer()
             try:
