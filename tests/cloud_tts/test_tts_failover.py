@@ -8,9 +8,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from voiceflow.calls import CallContext, CallSession
 from voiceflow.core.clock import MonotonicClock
-from voiceflow.graphs import VirtualClock
+from voiceflow.frames import Metrics, TextToSpeak
+from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
+from voiceflow.observability.metrics import CallMetrics, render
+from voiceflow.processors.tts import TTSProcessor
 from voiceflow.services.breaker import BreakerState, breaker_states
 from voiceflow.services.tts import RoutedEngine, TTSRouter
 from voiceflow.services.tts.cartesia import CartesiaEngine
@@ -139,3 +144,33 @@ async def test_slower_than_the_deadline_moves_on() -> None:
             assert router.engines[0].failures == 1
         finally:
             await router.aclose()
+
+
+async def test_each_voice_tried_is_counted_in_the_provider_metrics(voices: Voices) -> None:
+    """The TTS processor pushes what the router's voices report: ElevenLabs' refusal as an error,
+    Cartesia's time to first audio as its latency; Prometheus counts both."""
+
+    def counters() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        families = text_string_to_metric_families(render().decode())
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
+
+    voices.eleven.faults.error = "quota_exceeded"
+    before = counters()
+    sink = Collector(name="sink")
+    run = GraphRun(Graph("g", inputs=[TextToSpeak]).chain(TTSProcessor(voices.router, name="tts"), sink))
+    run.add_observer(CallMetrics(CallSession(CallContext("CA-tts-metrics", "local"), run)))
+    async with run:
+        await run.push(run.make(TextToSpeak, text="Your order shipped on Monday."))
+    after = counters()
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    reported = [m for m in sink.of(Metrics) if m.processor.startswith("provider/tts/")]  # type: ignore[attr-defined]
+    assert [m.processor for m in reported] == ["provider/tts/elevenlabs", "provider/tts/cartesia"]
+    error = "TTSProviderError"
+    assert delta("voiceflow_provider_errors_total", kind="tts", provider="elevenlabs", error=error) == 1
+    assert delta("voiceflow_provider_requests_total", kind="tts", provider="elevenlabs") == 1
+    assert delta("voiceflow_provider_latency_seconds_count", kind="tts", provider="cartesia") == 1
+    assert delta("voiceflow_provider_latency_seconds_count", kind="tts", provider="elevenlabs") == 0

@@ -13,6 +13,10 @@ On Interrupt the core cancels the in-flight handler; the engine stream is closed
 with it, which stops the synthesis thread, and any stale chunk still in flight is
 dropped by the generation check.
 
+Each request to the engine is measured as a provider (``provider_metrics``: time to first
+audio, failures): an engine that reports its own voices (the ``TTSRouter``) is collected from,
+any other is timed here.
+
 ``ResumeSpeaking(utterance_id, from_ms)`` (a false interruption, from ``BargeIn``) says the
 rest of a recent utterance from the position the caller had heard, as a new utterance:
 from the audio kept for it (the last ``keep_utterances``) when its synthesis had finished,
@@ -33,10 +37,12 @@ from voiceflow.frames import (
     Interrupt,
     LLMResponseEnd,
     LLMToken,
+    Metrics,
     ResumeSpeaking,
     TextToSpeak,
     TTSAudio,
 )
+from voiceflow.services.provider_metrics import collecting, provider_metrics
 from voiceflow.services.tts.clauses import ClauseSplitter
 from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody, prosody_for
@@ -72,7 +78,7 @@ class _Spoken:
 
 
 class TTSProcessor(Processor):
-    produces = (TTSAudio,)
+    produces = (TTSAudio, Metrics)
 
     def __init__(
         self,
@@ -204,23 +210,39 @@ class TTSProcessor(Processor):
                 pcm, skip = pcm[dropped:], skip - dropped
             await self._emit(chunker.add(pcm), rate, uid)
 
-        try:
-            for seg in segments:
-                if isinstance(seg, Pause):
-                    await emit(silence(seg.seconds, rate))
-                    continue
-                # closed on the way out, cancellation included: that stops the engine's work now
-                stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
-                async with contextlib.aclosing(stream) as pcms:
-                    async for pcm in pcms:
-                        await emit(pcm)
-        except TTSError as exc:
-            await self.report_error(f"TTS failed: {exc}", exception=exc)
-        else:
-            spoken.complete = True
+        own = not getattr(self.engine, "reports_providers", False)  # else its voices report themselves
+        with collecting() as reports:
+            try:
+                for seg in segments:
+                    if isinstance(seg, Pause):
+                        await emit(silence(seg.seconds, rate))
+                        continue
+                    # closed on the way out, cancellation included: that stops the engine's work now
+                    stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
+                    asked_at: float | None = self.now()
+                    async with contextlib.aclosing(stream) as pcms:
+                        async for pcm in pcms:
+                            if own and asked_at is not None:
+                                ttfa_ms = (self.now() - asked_at) * 1000.0
+                                reports.append(provider_metrics("tts", self.engine.name, latency_ms=ttfa_ms))
+                                asked_at = None
+                            await self._push_reports(reports)
+                            await emit(pcm)
+            except TTSError as exc:
+                if own:
+                    reports.append(provider_metrics("tts", self.engine.name, error=type(exc).__name__))
+                await self._push_reports(reports)
+                await self.report_error(f"TTS failed: {exc}", exception=exc)
+            else:
+                spoken.complete = True
+            await self._push_reports(reports)
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, uid)
+
+    async def _push_reports(self, reports: list[Metrics]) -> None:
+        while reports:
+            await self.push(reports.pop(0))
 
     async def _emit(self, chunks: list[bytes], rate: int, uid: int) -> None:
         for chunk in chunks:

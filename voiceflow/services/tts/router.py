@@ -17,7 +17,8 @@ from the audio it delivered and its learnt seconds per character), so nothing al
 played is repeated. Engines at another rate are resampled (soxr) to the router's rate,
 the fallback's unless ``sample_rate`` is given (the transport's, so a phone line's μ-law
 voices pass untouched and only Piper is resampled). SSML goes as is to engines that
-read it and is rendered for the others.
+read it and is rendered for the others. Each voice tried reports its time to first audio or
+its failure (``provider_metrics.report``): the TTS processor pushes them as provider frames.
 
 The router owns its engines: ``start`` starts them all (a routed engine that fails to
 start opens its breaker and is started again when next tried), ``aclose`` closes them.
@@ -36,6 +37,7 @@ import numpy as np
 
 from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.services.breaker import BreakerState, CircuitBreaker
+from voiceflow.services.provider_metrics import report
 from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 from voiceflow.services.tts.ssml import Pause, plain_text, render
@@ -76,6 +78,8 @@ class TTSRouter:
     name = "router"
     #: SSML reaches engines that read it; the router renders it for the others
     supports_ssml = True
+    #: each voice tried reports its own provider metrics (the TTS processor does not time the router)
+    reports_providers = True
 
     def __init__(
         self,
@@ -253,6 +257,7 @@ class TTSRouter:
                 verdict = True
             except _EngineFailed as failure:
                 verdict = True
+                report("tts", engine.name, error=failure.error)
                 errors.append(f"{engine.name}: {failure.reason}")
                 if entry is None:
                     raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
@@ -287,8 +292,9 @@ class TTSRouter:
             except (StopAsyncIteration, TimeoutError, Exception) as exc:
                 if _being_cancelled():
                     raise  # a barge-in, not the engine's failure
-                raise _EngineFailed(_describe(exc, self.first_audio_timeout)) from exc
+                raise _EngineFailed(_describe(exc, self.first_audio_timeout), _label(exc)) from exc
             ttfa = self.clock.now() - started_at
+            report("tts", engine.name, latency_ms=ttfa * 1000.0)
             self.last_engine = engine.name
             self.last_parts.append((engine.name, text))
             try:
@@ -306,7 +312,7 @@ class TTSRouter:
                 if _being_cancelled():
                     raise
                 reason = f"failed mid-utterance: {type(exc).__name__}: {exc}"
-                raise _EngineFailed(reason) from exc
+                raise _EngineFailed(reason, _label(exc)) from exc
             if entry is not None:
                 self._learn(
                     entry,
@@ -340,9 +346,19 @@ class TTSRouter:
 
 
 class _EngineFailed(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, error: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: the metrics label: the failure's class, ``timeout`` or ``no_audio``
+        self.error = error
+
+
+def _label(exc: BaseException) -> str:
+    if isinstance(exc, StopAsyncIteration):
+        return "no_audio"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return type(exc).__name__
 
 
 def _being_cancelled() -> bool:
