@@ -24,13 +24,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from voiceflow.core.clock import Clock
 from voiceflow.services.tts import formats, ssml_dialects
 from voiceflow.services.tts.clauses import split_clauses
-from voiceflow.services.tts.engine import TTSError, TTSProviderError
+from voiceflow.services.tts.engine import TTSError, TTSProviderError, WordTime
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 log = logging.getLogger("voiceflow.tts.cartesia")
@@ -44,13 +43,6 @@ OUTPUT_FORMATS = {
     ("pcm_s16le", 22050): formats.AudioFormat("pcm", 22050),
     ("pcm_s16le", 24000): formats.AudioFormat("pcm", 24000),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class WordTime:
-    word: str
-    start: float
-    end: float
 
 
 def generation_config(prosody: Prosody) -> dict[str, Any]:
@@ -69,6 +61,8 @@ def generation_config(prosody: Prosody) -> dict[str, Any]:
 
 class CartesiaEngine:
     name = "cartesia"
+    #: fills ``synthesize(words=...)`` from its word timestamps
+    word_times = True
     #: SSML is rendered into Sonic's tags (breaks, speed, volume, spell) by ``ssml_dialects``
     supports_ssml = True
 
@@ -198,7 +192,10 @@ class CartesiaEngine:
             "continue": more,
         }
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
+    async def synthesize(
+        self, text: str, *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """``words`` (given) gets each word's timestamps as soon as the server sends them."""
         if not text.strip():
             raise TTSError("nothing to synthesize (empty text)")
         if text.lstrip().startswith("<speak"):
@@ -209,7 +206,8 @@ class CartesiaEngine:
         self._contexts[cid] = queue
         finished = False
         decoder = formats.decoder(self.format, self.name)
-        words: list[WordTime] = []
+        if words is None:
+            words = []
         try:
             try:
                 for clause in split_clauses(text):

@@ -12,9 +12,12 @@ Health is one ``CircuitBreaker`` per engine (named ``tts:<engine>``, on the rout
 clock): an engine that raises, gives no first audio within ``first_audio_timeout`` or
 dies mid-utterance opens its breaker; after ``cooldown`` seconds exactly one utterance
 tries it again. When an engine dies mid-utterance the rest of that utterance is spoken
-by the next engine, starting at the first word the dead one had not begun (estimated
-from the audio it delivered and its learnt seconds per character), so nothing already
-played is repeated. Engines at another rate are resampled (soxr) to the router's rate,
+by the next engine, starting at the first word the dead one had not begun, so nothing already
+played is repeated: found from the voice's own word times (Cartesia's word timestamps,
+ElevenLabs' character alignment) against the audio it delivered (all of which the transport
+plays: nothing is cleared on a failover), and estimated from its learnt seconds per character
+only past the last word it timed or for a voice that times none (Piper).
+Engines at another rate are resampled (soxr) to the router's rate,
 the fallback's unless ``sample_rate`` is given (the transport's, so a phone line's μ-law
 voices pass untouched and only Piper is resampled). SSML goes as is to engines that
 read it and is rendered for the others. Each voice tried reports its time to first audio or
@@ -38,7 +41,7 @@ import numpy as np
 from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.services.breaker import BreakerState, CircuitBreaker
 from voiceflow.services.provider_metrics import report
-from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
+from voiceflow.services.tts.engine import TTSEngine, TTSError, WordTime, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 from voiceflow.services.tts.ssml import Pause, plain_text, render
 
@@ -249,8 +252,11 @@ class TTSRouter:
                     continue
             spoken = 0.0
             verdict = False
+            timed: list[WordTime] = []  # the voice's own word times, as they come
             try:
-                async with contextlib.aclosing(self._speak(engine, entry, remaining, prosody)) as parts:
+                async with contextlib.aclosing(
+                    self._speak(engine, entry, remaining, prosody, timed)
+                ) as parts:
                     async for pcm, seconds in parts:
                         spoken = seconds
                         yield pcm
@@ -263,7 +269,7 @@ class TTSRouter:
                     raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
                 self._failed(entry, failure.reason)
                 if spoken > 0:
-                    remaining = _rest_after(_words_of(remaining), spoken, entry.seconds_per_char)
+                    remaining = _rest_after(_words_of(remaining), spoken, entry.seconds_per_char, timed)
                     if not remaining:
                         return
                 continue
@@ -277,12 +283,18 @@ class TTSRouter:
         raise TTSError("no TTS engine could speak: " + "; ".join(errors))  # pragma: no cover - fallback last
 
     async def _speak(
-        self, engine: TTSEngine, entry: RoutedEngine | None, text: str, prosody: Prosody
+        self,
+        engine: TTSEngine,
+        entry: RoutedEngine | None,
+        text: str,
+        prosody: Prosody,
+        timed: list[WordTime] | None = None,
     ) -> AsyncGenerator[tuple[bytes, float], None]:
-        """``engine``'s PCM at the router rate, with the seconds delivered; failures as _EngineFailed."""
+        """``engine``'s PCM at the router rate, with the seconds delivered; failures as _EngineFailed.
+        A voice that times its words fills ``timed``."""
         last_resort = entry is None
         started_at = self.clock.now()
-        stream = self._engine_stream(engine, text, prosody)
+        stream = self._engine_stream(engine, text, prosody, timed)
         convert = _Converter(engine.sample_rate, self.sample_rate)
         delivered = 0
         try:
@@ -324,11 +336,15 @@ class TTSRouter:
             await _close(stream)
 
     async def _engine_stream(
-        self, engine: TTSEngine, text: str, prosody: Prosody
+        self, engine: TTSEngine, text: str, prosody: Prosody, timed: list[WordTime] | None = None
     ) -> AsyncGenerator[bytes, None]:
         """SSML as is for engines that read it, rendered (speech and silences) for the others."""
         if not _is_ssml(text) or engine.supports_ssml:
-            async with contextlib.aclosing(engine.synthesize(text, prosody=prosody)) as chunks:
+            if timed is not None and getattr(engine, "word_times", False) and not _is_ssml(text):
+                synthesize = engine.synthesize(text, prosody=prosody, words=timed)  # type: ignore[call-arg]
+            else:
+                synthesize = engine.synthesize(text, prosody=prosody)
+            async with contextlib.aclosing(synthesize) as chunks:
                 async for chunk in chunks:
                     yield chunk
             return
@@ -374,13 +390,21 @@ def _words_of(text: str) -> list[str]:
     return (plain_text(text) if _is_ssml(text) else text).split()
 
 
-def _rest_after(words: list[str], spoken: float, seconds_per_char: float) -> str:
-    """The words not yet begun after ``spoken`` seconds of audio (each word costs its letters and a space)."""
-    at = 0.0
-    for i, word in enumerate(words):
+def _rest_after(
+    words: list[str], spoken: float, seconds_per_char: float, timed: Sequence[WordTime] = ()
+) -> str:
+    """The words not yet begun after ``spoken`` seconds of audio: by the voice's own word times
+    (``timed``, one per word of the text, in order) as far as they go, then by estimate (each word
+    costs its letters and a space)."""
+    at, first = 0.0, 0
+    for i, word in enumerate(timed[: len(words)]):
+        if word.start >= spoken:
+            return " ".join(words[i:])
+        at, first = word.end, i + 1
+    for i in range(first, len(words)):
         if at >= spoken:
             return " ".join(words[i:])
-        at += (len(word) + 1) * seconds_per_char
+        at += (len(words[i]) + 1) * seconds_per_char
     return ""
 
 
