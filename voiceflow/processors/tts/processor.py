@@ -1,7 +1,10 @@
 """TTSProcessor: agent text in, agent audio (TTSAudio at the engine's rate) out.
 
 Streamed LLM tokens are cut into clauses (see ``clauses``) and each clause is
-synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. One
+synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. An engine that
+takes text as it arrives (``synthesize_stream``: the cloud voices and their router) is given
+the whole response on one stream instead (ElevenLabs: one stream-input socket, Cartesia: one
+context per response), the tokens passed on as they come; Piper keeps the clause path. One
 ``utterance_id`` per TextToSpeak or per LLM response ties the audio chunks
 together for playout reports. SSML is rendered here for engines without SSML.
 The caller's latest emotion (from ``Intent``) sets the base prosody.
@@ -25,10 +28,11 @@ else by synthesizing it again and skipping what was heard.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from voiceflow.core.processor import Processor, on
@@ -77,6 +81,16 @@ class _Spoken:
     complete: bool = False
 
 
+@dataclass
+class _Live:
+    """An LLM response spoken on one engine stream while its tokens arrive."""
+
+    uid: int
+    pieces: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+    text: str = ""
+
+
 class TTSProcessor(Processor):
     produces = (TTSAudio, Metrics)
 
@@ -104,6 +118,9 @@ class TTSProcessor(Processor):
         self._spoken: OrderedDict[int, _Spoken] = OrderedDict()
         #: utterances said again from the played position after a false interruption
         self.resumed = 0
+        #: the engine takes a response's text as it arrives (one stream per response)
+        self.streams_text = callable(getattr(engine, "synthesize_stream", None))
+        self._live: _Live | None = None
 
     async def setup(self) -> None:
         # engines are shared by calls: the first start loads, later ones return at once
@@ -140,11 +157,18 @@ class TTSProcessor(Processor):
     @on(LLMToken)
     async def token(self, frame: LLMToken) -> None:
         await self.push(frame)
+        if self.streams_text:
+            self._stream_piece(frame.text)
+            return
         for clause in self.splitter.add(frame.text):
             await self._say([Speech(clause)], self._current_response())
 
     @on(LLMResponseEnd)
     async def response_end(self, frame: LLMResponseEnd) -> None:
+        live, self._live = self._live, None
+        if live is not None and live.task is not None:  # the text is complete: its audio ends first
+            live.pieces.put_nowait(None)
+            await asyncio.wait({live.task})
         rest = self.splitter.flush()
         if rest:
             await self._say([Speech(rest)], self._current_response())
@@ -172,6 +196,7 @@ class TTSProcessor(Processor):
     async def on_interrupt(self, frame: Interrupt) -> None:
         self.splitter.reset()
         self._response_uid = None
+        self._live = None  # its task dies with its turn: the engine stream is closed
 
     # -- synthesis ---------------------------------------------------------------------------
     def _current_response(self) -> int:
@@ -239,6 +264,52 @@ class TTSProcessor(Processor):
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, uid)
+
+    def _stream_piece(self, text: str) -> None:
+        live = self._live
+        if live is None:
+            live = self._live = _Live(self._current_response())
+            live.task = self.create_task(self._speak_live(live))
+        live.text += text
+        live.pieces.put_nowait(text)
+
+    async def _speak_live(self, live: _Live) -> None:
+        """One response on one engine stream (``synthesize_stream``), fed as its tokens arrive."""
+        rate = self.engine.sample_rate
+        chunker = _Chunker(2 * rate * self.chunk_ms // 1000)
+        spoken = self._keep([], live.uid, rate)
+
+        async def pieces() -> AsyncGenerator[str, None]:
+            while (piece := await live.pieces.get()) is not None:
+                yield piece
+
+        own = not getattr(self.engine, "reports_providers", False)
+        speak = self.engine.synthesize_stream  # type: ignore[attr-defined]
+        with collecting() as reports:
+            try:
+                asked_at: float | None = self.now()
+                async with contextlib.aclosing(speak(pieces(), prosody=self.base_prosody)) as pcms:
+                    async for pcm in pcms:
+                        if own and asked_at is not None:
+                            ttfa_ms = (self.now() - asked_at) * 1000.0
+                            reports.append(provider_metrics("tts", self.engine.name, latency_ms=ttfa_ms))
+                            asked_at = None
+                        await self._push_reports(reports)
+                        spoken.audio += pcm
+                        await self._emit(chunker.add(pcm), rate, live.uid)
+            except TTSError as exc:
+                if own:
+                    reports.append(provider_metrics("tts", self.engine.name, error=type(exc).__name__))
+                await self._push_reports(reports)
+                await self.report_error(f"TTS failed: {exc}", exception=exc)
+            else:
+                spoken.complete = True
+            finally:
+                spoken.segments[:] = [Speech(live.text)]  # what a resume says again (from its played point)
+            await self._push_reports(reports)
+        tail = chunker.flush()
+        if tail:
+            await self._emit([tail], rate, live.uid)
 
     async def _push_reports(self, reports: list[Metrics]) -> None:
         while reports:

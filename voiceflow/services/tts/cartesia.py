@@ -4,7 +4,8 @@ One WebSocket per engine, opened in ``start`` (the SDK's ``tts.websocket_connect
 ``Authorization`` and ``Cartesia-Version`` headers) and shared by every call: each
 utterance is a context (``context_id``), its clauses sent as continuations
 (``continue: true``) and closed with an empty ``continue: false``, so the voice keeps
-its prosody across clauses. One reader task routes the server's events (parsed by the
+its prosody across clauses; ``synthesize_stream`` sends each clause as soon as the LLM's
+tokens complete it, on one context per utterance. One reader task routes the server's events (parsed by the
 SDK into ``chunk`` / ``timestamps`` / ``done`` / ``error`` models) to the context they
 name. Closing a stream early (a barge-in) sends ``cancel`` for its context, so the
 server stops generating at once; the socket stays up for the other calls. A dropped
@@ -23,12 +24,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from voiceflow.core.clock import Clock
 from voiceflow.services.tts import formats, ssml_dialects
-from voiceflow.services.tts.clauses import split_clauses
+from voiceflow.services.tts.clauses import ClauseSplitter, split_clauses
 from voiceflow.services.tts.engine import TTSError, TTSProviderError, WordTime
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
@@ -200,6 +201,38 @@ class CartesiaEngine:
             raise TTSError("nothing to synthesize (empty text)")
         if text.lstrip().startswith("<speak"):
             text = ssml_dialects.to_cartesia(text)
+
+        async def clauses() -> AsyncIterator[str]:
+            for clause in split_clauses(text):
+                yield clause
+
+        async with contextlib.aclosing(self._context(clauses(), prosody, words)) as audio:
+            async for pcm in audio:
+                yield pcm
+
+    async def synthesize_stream(
+        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """Speak text as it arrives (LLM tokens) on one context: each clause goes out as a
+        continuation (``continue: true``) once complete, while the audio of the earlier ones plays."""
+
+        async def clauses() -> AsyncIterator[str]:
+            splitter = ClauseSplitter()
+            async for piece in pieces:
+                for clause in splitter.add(piece):
+                    yield clause
+            rest = splitter.flush()
+            if rest:
+                yield rest
+
+        async with contextlib.aclosing(self._context(clauses(), prosody, words)) as audio:
+            async for pcm in audio:
+                yield pcm
+
+    async def _context(
+        self, clauses: AsyncIterator[str], prosody: Prosody, words: list[WordTime] | None
+    ) -> AsyncGenerator[bytes, None]:
+        """One context: the clauses sent as continuations by a task while its audio is read here."""
         conn = await self._ensure()
         cid = uuid.uuid4().hex
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -208,13 +241,17 @@ class CartesiaEngine:
         decoder = formats.decoder(self.format, self.name)
         if words is None:
             words = []
-        try:
+
+        async def send() -> None:
             try:
-                for clause in split_clauses(text):
+                async for clause in clauses:
                     await conn.send(self._request(cid, clause + " ", prosody, more=True))
                 await conn.send(self._request(cid, "", prosody, more=False))
-            except Exception as exc:
-                raise TTSProviderError(self.name, "connection_lost", f"send failed: {exc}") from exc
+            except Exception as exc:  # handed to the reader, which raises it
+                queue.put_nowait(TTSProviderError(self.name, "connection_lost", f"send failed: {exc}"))
+
+        sender = asyncio.create_task(send(), name="cartesia-send")
+        try:
             while True:
                 event = await queue.get()
                 if isinstance(event, Exception):
@@ -247,6 +284,8 @@ class CartesiaEngine:
                         self.on_words(words)
                     return
         finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
             self._contexts.pop(cid, None)
             if not finished and self._conn is conn:
                 # interrupted: stop the generation of this context only

@@ -208,7 +208,7 @@ class ElevenLabsEngine:
             await _close(ws)
 
     async def synthesize_stream(
-        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL
+        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
     ) -> AsyncGenerator[bytes, None]:
         """Speak text as it arrives (LLM tokens): sent at once, flushed at clause boundaries."""
         from websockets.exceptions import ConnectionClosed
@@ -232,7 +232,7 @@ class ElevenLabsEngine:
 
         sender = asyncio.create_task(send_all(), name="elevenlabs-send")
         try:
-            async for pcm in self._receive(ws):
+            async for pcm in self._receive(ws, words):
                 yield pcm
             await sender
         finally:

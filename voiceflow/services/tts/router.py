@@ -23,6 +23,10 @@ voices pass untouched and only Piper is resampled). SSML goes as is to engines t
 read it and is rendered for the others. Each voice tried reports its time to first audio or
 its failure (``provider_metrics.report``): the TTS processor pushes them as provider frames.
 
+``synthesize_stream`` takes an utterance's text as it arrives (LLM tokens): one stream on a voice
+that takes one (ElevenLabs' stream-input socket, a Cartesia context), a clause at a time on Piper,
+with the same failover (``feed.TextFeed`` replays the rest to the next voice).
+
 The router owns its engines: ``start`` starts them all (a routed engine that fails to
 start opens its breaker and is started again when next tried), ``aclose`` closes them.
 """
@@ -32,7 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+import re
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,6 +47,7 @@ from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.services.breaker import BreakerState, CircuitBreaker
 from voiceflow.services.provider_metrics import report
 from voiceflow.services.tts.engine import TTSEngine, TTSError, WordTime, silence
+from voiceflow.services.tts.feed import TextFeed, clause_by_clause
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 from voiceflow.services.tts.ssml import Pause, plain_text, render
 
@@ -282,6 +288,73 @@ class TTSRouter:
             return
         raise TTSError("no TTS engine could speak: " + "; ".join(errors))  # pragma: no cover - fallback last
 
+    async def synthesize_stream(
+        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL, policy: Policy | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """Speak text as it arrives (LLM tokens): one stream per utterance on a voice that takes one
+        (ElevenLabs: one stream-input socket; Cartesia: one context), a clause at a time on the
+        others (Piper). Failover as in ``synthesize``: the next voice is given the utterance from
+        the first word the dead one had not begun, then the text still to come."""
+        feed = TextFeed(pieces)
+        try:
+            async for pcm in self._stream_voices(feed, prosody, policy):
+                yield pcm
+        finally:
+            await feed.aclose()
+
+    async def _stream_voices(
+        self, feed: TextFeed, prosody: Prosody, policy: Policy | None
+    ) -> AsyncGenerator[bytes, None]:
+        errors: list[str] = []
+        self.last_parts = []
+        start = 0  # where in the utterance's text the voice now speaking began
+        for engine in self.plan(policy):
+            entry = None if engine is self.fallback else self._entry(engine)
+            if not await feed.ready(start):
+                return  # nothing (more) to say
+            if entry is not None:
+                assert entry.breaker is not None
+                if not entry.breaker.allow():
+                    continue
+            spoken = 0.0
+            verdict = False
+            timed: list[WordTime] = []
+            if hasattr(engine, "synthesize_stream"):
+                extra = {"words": timed} if getattr(engine, "word_times", False) else {}
+                source = engine.synthesize_stream(feed.read(start), prosody=prosody, **extra)
+            else:
+                source = clause_by_clause(engine, feed.read(start), prosody)
+            began = start
+            try:
+                speaking = self._speak(engine, entry, feed.text[start:], prosody, timed, source=source)
+                async with contextlib.aclosing(speaking) as parts:
+                    async for pcm, seconds in parts:
+                        spoken = seconds
+                        yield pcm
+                verdict = True
+            except _EngineFailed as failure:
+                verdict = True
+                report("tts", engine.name, error=failure.error)
+                errors.append(f"{engine.name}: {failure.reason}")
+                if entry is None:
+                    raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
+                self._failed(entry, failure.reason)
+                if spoken > 0:
+                    said = feed.text[start:]
+                    first = _first_unheard(said.split(), spoken, entry.seconds_per_char, timed)
+                    start += _word_offset(said, first)
+                continue
+            finally:
+                if self.last_parts and self.last_parts[-1][0] == engine.name:
+                    self.last_parts[-1] = (engine.name, feed.text[began:])
+                if not verdict and entry is not None and entry.breaker is not None:
+                    entry.breaker.release()  # interrupted: no verdict, the next caller may try
+            if entry is not None:
+                assert entry.breaker is not None
+                entry.breaker.record_success()
+            return
+        raise TTSError("no TTS engine could speak: " + "; ".join(errors))  # pragma: no cover - fallback last
+
     async def _speak(
         self,
         engine: TTSEngine,
@@ -289,12 +362,15 @@ class TTSRouter:
         text: str,
         prosody: Prosody,
         timed: list[WordTime] | None = None,
+        source: AsyncGenerator[bytes, None] | None = None,
     ) -> AsyncGenerator[tuple[bytes, float], None]:
         """``engine``'s PCM at the router rate, with the seconds delivered; failures as _EngineFailed.
-        A voice that times its words fills ``timed``."""
+        A voice that times its words fills ``timed``. ``source``: the engine's stream of text as it
+        arrives (``synthesize_stream``), ``text`` then being what had arrived when it started."""
         last_resort = entry is None
         started_at = self.clock.now()
-        stream = self._engine_stream(engine, text, prosody, timed)
+        stream = source if source is not None else self._engine_stream(engine, text, prosody, timed)
+        learnt = "" if source is not None else text  # a stream's text is not all known yet: ttfa only
         convert = _Converter(engine.sample_rate, self.sample_rate)
         delivered = 0
         try:
@@ -329,7 +405,7 @@ class TTSRouter:
                 self._learn(
                     entry,
                     ttfa,
-                    plain_text(text) if _is_ssml(text) else text,
+                    plain_text(learnt) if _is_ssml(learnt) else learnt,
                     delivered / 2 / engine.sample_rate,
                 )
         finally:
@@ -393,19 +469,32 @@ def _words_of(text: str) -> list[str]:
 def _rest_after(
     words: list[str], spoken: float, seconds_per_char: float, timed: Sequence[WordTime] = ()
 ) -> str:
-    """The words not yet begun after ``spoken`` seconds of audio: by the voice's own word times
-    (``timed``, one per word of the text, in order) as far as they go, then by estimate (each word
-    costs its letters and a space)."""
+    """The words not yet begun after ``spoken`` seconds of audio (see ``_first_unheard``)."""
+    return " ".join(words[_first_unheard(words, spoken, seconds_per_char, timed) :])
+
+
+def _first_unheard(
+    words: list[str], spoken: float, seconds_per_char: float, timed: Sequence[WordTime] = ()
+) -> int:
+    """Index of the first word not yet begun after ``spoken`` seconds of audio: by the voice's own
+    word times (``timed``, one per word of the text, in order) as far as they go, then by estimate
+    (each word costs its letters and a space). ``len(words)``: every word was begun."""
     at, first = 0.0, 0
     for i, word in enumerate(timed[: len(words)]):
         if word.start >= spoken:
-            return " ".join(words[i:])
+            return i
         at, first = word.end, i + 1
     for i in range(first, len(words)):
         if at >= spoken:
-            return " ".join(words[i:])
+            return i
         at += (len(words[i]) + 1) * seconds_per_char
-    return ""
+    return len(words)
+
+
+def _word_offset(text: str, index: int) -> int:
+    """Where the ``index``-th word of ``text`` begins (``len(text)`` past the last)."""
+    found = list(re.finditer(r"\S+", text))
+    return found[index].start() if index < len(found) else len(text)
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
