@@ -29,7 +29,7 @@ from typing import Any
 
 from voiceflow.core.clock import Clock
 from voiceflow.services.tts import formats, ssml_dialects
-from voiceflow.services.tts.clauses import ClauseSplitter, split_clauses
+from voiceflow.services.tts.clauses import split_clauses, stream_clauses
 from voiceflow.services.tts.engine import TTSError, TTSProviderError, WordTime
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
@@ -216,16 +216,7 @@ class CartesiaEngine:
         """Speak text as it arrives (LLM tokens) on one context: each clause goes out as a
         continuation (``continue: true``) once complete, while the audio of the earlier ones plays."""
 
-        async def clauses() -> AsyncIterator[str]:
-            splitter = ClauseSplitter()
-            async for piece in pieces:
-                for clause in splitter.add(piece):
-                    yield clause
-            rest = splitter.flush()
-            if rest:
-                yield rest
-
-        async with contextlib.aclosing(self._context(clauses(), prosody, words)) as audio:
+        async with contextlib.aclosing(self._context(stream_clauses(pieces), prosody, words)) as audio:
             async for pcm in audio:
                 yield pcm
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from voiceflow.core.clock import Clock
 from voiceflow.services.tts import formats, ssml_dialects
-from voiceflow.services.tts.clauses import ClauseSplitter, split_clauses
+from voiceflow.services.tts.clauses import split_clauses, stream_clauses
 from voiceflow.services.tts.engine import TTSError, TTSProviderError, WordTime
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
@@ -220,14 +220,9 @@ class ElevenLabsEngine:
                 await send_pieces()
 
         async def send_pieces() -> None:
-            splitter = ClauseSplitter()
             await ws.send(self._init_message(prosody))
-            async for piece in pieces:
-                for clause in splitter.add(piece):
-                    await ws.send(self._text_message(clause, flush=True))
-            rest = splitter.flush()
-            if rest:
-                await ws.send(self._text_message(rest, flush=True))
+            async for clause in stream_clauses(pieces):
+                await ws.send(self._text_message(clause, flush=True))
             await ws.send(self._close_message())
 
         sender = asyncio.create_task(send_all(), name="elevenlabs-send")

@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 
-from voiceflow.services.tts.clauses import ClauseSplitter
+from voiceflow.services.tts.clauses import stream_clauses
 from voiceflow.services.tts.engine import TTSEngine
 from voiceflow.services.tts.prosody import Prosody
 
@@ -79,17 +79,7 @@ async def clause_by_clause(
     engine: TTSEngine, pieces: AsyncIterable[str], prosody: Prosody
 ) -> AsyncGenerator[bytes, None]:
     """Text as it arrives, for a voice without a stream of its own (Piper): a clause at a time."""
-    splitter = ClauseSplitter()
-
-    async def clauses() -> AsyncGenerator[str, None]:
-        async for piece in pieces:
-            for clause in splitter.add(piece):
-                yield clause
-        rest = splitter.flush()
-        if rest:
-            yield rest
-
-    async with contextlib.aclosing(clauses()) as texts:
+    async with contextlib.aclosing(stream_clauses(pieces)) as texts:
         async for clause in texts:
             async with contextlib.aclosing(engine.synthesize(clause, prosody=prosody)) as chunks:
                 async for chunk in chunks:
