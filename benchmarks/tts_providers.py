@@ -213,6 +213,15 @@ async def cloud_v2v(calls: int = 2, voice: str = "router") -> dict[str, float]:
             )
             turns += [t for t in result.turns if t.client_v2v_ms is not None and t.latency is not None]
     v2v = [t.client_v2v_ms for t in turns if t.client_v2v_ms is not None]
+    # the server's own figure (the output transport's v2v Metrics), to check against the caller's
+    server = [t.latency.v2v_ms for t in turns if t.latency is not None and t.latency.v2v_ms is not None]
+    gaps = [
+        abs(t.latency.v2v_ms - t.client_v2v_ms)
+        for t in turns
+        if t.latency is not None and t.latency.v2v_ms is not None and t.client_v2v_ms is not None
+    ]
+    for t in turns:
+        log_v2v(t)
     stages: dict[str, list[float]] = {}
     rest: list[float] = []
     for t in turns:
@@ -228,12 +237,26 @@ async def cloud_v2v(calls: int = 2, voice: str = "router") -> dict[str, float]:
         "v2v_turns": len(v2v),
         "v2v_client_p50_ms": statistics.median(v2v),
         "v2v_client_p95_ms": _pct(v2v, 0.95),
+        "v2v_server_p50_ms": statistics.median(server) if server else float("nan"),
+        "v2v_server_p95_ms": _pct(server, 0.95) if server else float("nan"),
+        "v2v_server_vs_client_gap_max_ms": max(gaps) if gaps else float("nan"),
         "v2v_framework_rest_p50_ms": statistics.median(rest),
         "v2v_framework_rest_p95_ms": _pct(rest, 0.95),
     }
     for k, vals in stages.items():
         out[f"v2v_stage_{k}_p50_ms"] = statistics.median(vals)
     return out
+
+
+def log_v2v(turn: object) -> None:
+    import sys
+
+    latency = getattr(turn, "latency", None)
+    server = latency.v2v_ms if latency is not None else None
+    marks = latency.marks if latency is not None else {}
+    end = latency.speech_end if latency is not None else 0.0
+    rel = {k: round((v - end) * 1000) for k, v in marks.items()}
+    print(f"turn client={getattr(turn, 'client_v2v_ms', None)} server={server} marks={rel}", file=sys.stderr)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The cloud voice agent: Deepgram hears, an LLM (Anthropic, Gemini or OpenAI) answers with tools.
 
-    input → vad → bargein → stt (Deepgram) → endpointer → nlu → memory → agent → tts → hangup → output
+    input → vad → bargein → stt (Deepgram) → endpointer → nlu → memory → agent → offline → tts
+          → hangup → output
 
 Silero VAD marks speech and ``bargein`` interrupts the agent when the caller talks over it
 (the LLM request is closed, stale tokens are dropped); Deepgram streams the caller's words
@@ -9,7 +10,9 @@ Twilio wire (``TwilioInput.wire_taps``); the turn ends by our endpointer or, wit
 ``VOICEFLOW_ENDPOINTING=deepgram``, by Deepgram's own ``speech_final`` / ``UtteranceEnd``;
 the intent router reads the turn; ``memory`` records it in SQLite; the LLM agent
 (``VOICEFLOW_LLM``) answers with function calling over the nine SQLite tools, the
-conversation memory and knowledge-base passages (RAG) for knowledge questions; Piper speaks.
+conversation memory and knowledge-base passages (RAG) for knowledge questions; while no LLM
+can answer (every engine failed, every breaker open) ``offline`` serves the turns with the
+offline pipeline's dialogue policy over the same tools; the TTS router speaks.
 
 Config → shared resources → graph, like ``pipelines/offline.py``: ``prepare`` opens the
 database, the tools, the knowledge base and the engines once per process, ``build`` makes one
@@ -32,7 +35,7 @@ from voiceflow.db import Database, open_seeded
 from voiceflow.graphs import Graph, MonotonicClock
 from voiceflow.processors import Processor
 from voiceflow.processors.audio import BargeIn, Endpointer, SileroVAD, VADProcessor
-from voiceflow.processors.dialogue import HangUpAfterGoodbye
+from voiceflow.processors.dialogue import HangUpAfterGoodbye, OfflineStandIn
 from voiceflow.processors.llm.agent import LLMAgent
 from voiceflow.processors.llm.grounding import KnowledgeGrounding
 from voiceflow.processors.memory import (
@@ -79,6 +82,8 @@ class Shared:
     stt: STTEngine
     llm: LLMEngine
     tts: TTSEngine
+    #: the LLM chain's breakers: False while every LLM is down (the offline policy answers)
+    llm_available: Callable[[], bool] | None = None
     #: the cloud voices per line kind (``VOICEFLOW_TTS``), unless a ``tts`` was given
     voices: VoiceSet | None = None
 
@@ -137,7 +142,7 @@ class CloudPipeline:
         return [stt, turns]
 
     async def prepare(self) -> None:
-        llm = llm_chain(self.config.llm)  # the chosen provider, then every other one with a key
+        chain = llm = llm_chain(self.config.llm)  # the chosen provider, then every other one with a key
         if llm is not None and self.config.security.redact_llm_input == "on":
             llm = RedactingLLM(llm, Redactor().redact)  # VOICEFLOW_REDACT_LLM_INPUT
         if llm is None:
@@ -155,6 +160,7 @@ class CloudPipeline:
             llm=llm,
             tts=self.tts or PiperEngine(),
             voices=None if self.tts else VoiceSet(self.config.tts, PiperEngine()),
+            llm_available=chain.available if chain is not None else None,
         )
         voices = shared.voices
         await asyncio.gather(
@@ -182,6 +188,8 @@ class CloudPipeline:
         """The call's graph between the transport's two ends."""
         if (shared := self.shared) is None:
             raise RuntimeError("CloudPipeline.prepare() must run before the first call")
+        memory = ConversationMemory(SYSTEM_PROMPT, redact=redactor(self.config.security))
+        tracker = ToolCallTracker(shared.registry)
         return Graph(f"cloud:{ctx.call_id}").chain(
             input,
             VADProcessor(name="vad"),
@@ -191,14 +199,17 @@ class CloudPipeline:
             MemoryRecorder(name="memory", persistent=shared.memory),
             LLMAgent(
                 shared.llm,
-                memory=ConversationMemory(SYSTEM_PROMPT, redact=redactor(self.config.security)),
+                memory=memory,
                 registry=shared.registry,
-                tracker=ToolCallTracker(shared.registry),
+                tracker=tracker,
                 respond_to="intent",
                 turn_prompt=KnowledgeGrounding(shared.kb),  # knowledge questions answered from kb/ (RAG)
                 max_retries=self.llm_retries,
+                llm_available=shared.llm_available,
                 name="dialogue",
             ),
+            # every LLM down: the offline pipeline's policy serves the turn (and the call, until one is back)
+            OfflineStandIn(tracker, knowledge=shared.kb, memory=memory, name="offline"),
             TTSProcessor(shared.voice(ctx), name="tts"),
             HangUpAfterGoodbye(name="hangup"),
             output,

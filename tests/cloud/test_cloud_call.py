@@ -97,3 +97,55 @@ async def test_deepgram_can_end_the_turn_itself(tmp_path: Path) -> None:
     assert len(turn.heard) == 1  # one turn, one final
     with sqlite3.connect(tmp_path / "voiceflow.db") as db:
         assert db.execute("SELECT rating FROM feedback").fetchall() == [(5,)]
+
+
+async def test_every_llm_down_the_offline_policy_serves_the_call(tmp_path: Path) -> None:
+    """The LLM refuses every request (a revoked key): the offline dialogue policy answers instead of a
+    fixed apology line, and the caller's feedback still reaches the SQLite file."""
+    async with cloud_agent("anthropic", tmp_path, env={"ANTHROPIC_API_KEY": "sk-ant-revoked"}) as agent:
+        async with TwilioMediaClient(agent.url, caller="+15550100012") as call, PhoneLine(call) as line:
+            watcher = await agent.watchers.get(call.call_sid)
+            spoken = await line.say(synthesize("I'd like to leave some feedback.", 16000), 16000)
+            await call.wait_for_reply(after=spoken.voiced_end_at, timeout=60)
+            asked = watcher.take()
+            pressed = call.clock.now()
+            await call.send_dtmf("5")  # the offline policy asked: its keys answer it
+            await call.wait_for_reply(after=pressed, timeout=60)
+            first = watcher.take()
+            spoken = await line.say(synthesize("No.", 16000), 16000)
+            await call.wait_for_reply(after=spoken.voiced_end_at, timeout=60)
+            second = watcher.take()
+        requests = len(agent.llm.requests)
+    # refused (401, bad key) once: its breaker stays open for the rest of the call, it is not asked again
+    assert requests == 1
+    assert "scale of 1 to 5" in " ".join(asked.said), asked.said
+    assert "anything you'd like to add" in " ".join(first.said).lower(), first.said
+    assert any(t.startswith("collect_feedback(rating=5") for t in second.tools), second.tools
+    with sqlite3.connect(tmp_path / "voiceflow.db") as db:
+        assert db.execute("SELECT rating FROM feedback").fetchall() == [(5,)]
+
+
+async def test_deepgram_ending_turns_dies_and_the_fallbacks_turns_still_end(tmp_path: Path) -> None:
+    """``VOICEFLOW_ENDPOINTING=deepgram``, and Deepgram's socket is cut mid-sentence: the offline
+    recognizer takes the stream over and, since it ends no utterance by itself, the caller's pauses
+    finalize again: this turn and the next still end and are answered."""
+    async with cloud_agent("anthropic", tmp_path, env={"VOICEFLOW_ENDPOINTING": "deepgram"}) as agent:
+        deepgram = agent.deepgram
+        deepgram.drop_after_audio_s = 0.6  # inside "My rating is five."
+        async with TwilioMediaClient(agent.url, caller="+15550100013") as call, PhoneLine(call) as line:
+            watcher = await agent.watchers.get(call.call_sid)
+            await deepgram.wait_until(lambda: len(deepgram.sessions) == 1)
+            for _ in range(8):
+                deepgram.reject_next(401)  # and its reconnects are refused: the key was revoked
+            spoken = await line.say(synthesize("My rating is five.", 16000), 16000)
+            await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+            first = watcher.take()
+            spoken = await line.say(synthesize("Can I talk to a person please?", 16000), 16000)
+            reply = await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+            second = watcher.take()
+        sessions = list(deepgram.sessions)
+    assert sessions[0].dropped_by_server and len(sessions) == 1  # Deepgram heard no more of the call
+    assert len(first.heard) == 1 and "five" in normalize_words(first.heard[0]), first.heard
+    assert any(t.startswith("collect_feedback(rating=5") for t in first.tools), first.tools
+    # the next turn ends too (what pocketsphinx makes of it is its own business) and is answered
+    assert len(second.heard) == 1 and second.heard[0].strip() and reply.frames > 10, second

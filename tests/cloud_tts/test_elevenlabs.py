@@ -188,3 +188,18 @@ async def test_voice_cloning_uploads_the_samples(fake: FakeElevenLabsServer, tmp
     with pytest.raises(TTSError, match="does not exist"):
         await engine.clone_voice("X", [tmp_path / "missing.wav"])
     assert len(fake.uploads) == 1
+
+
+def test_alignment_becomes_word_times_on_the_utterances_timeline() -> None:
+    from voiceflow.services.tts.elevenlabs import aligned_words
+    from voiceflow.services.tts.engine import WordTime
+
+    alignment = {
+        "chars": list("Hi there "),
+        "charStartTimesMs": [0, 50, 100, 120, 150, 180, 200, 230, 260],
+        "charDurationsMs": [50, 50, 20, 30, 30, 20, 30, 30, 0],
+    }
+    assert aligned_words(alignment, 1.0) == [WordTime("Hi", 1.0, 1.1), WordTime("there", 1.12, 1.26)]
+    # a malformed alignment costs the timing, never the audio
+    assert aligned_words({"chars": ["a"], "charStartTimesMs": ["x"], "charDurationsMs": [1]}, 0.0) == []
+    assert aligned_words(None, 0.0) == [] and aligned_words({"chars": "abc"}, 0.0) == []

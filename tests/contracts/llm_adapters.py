@@ -56,8 +56,14 @@ class LLMBackend(Protocol):
     def sent_forbids_tools(self) -> bool:
         """Whether the last request told the provider not to call any tool."""
 
-    async def closed_by_client(self) -> bool:
-        """Once the last request has ended: whether the client closed it before it was complete."""
+    async def closed_by_client(self, within: float = 5.0) -> bool:
+        """Once the last request has ended: whether the client closed it before it was complete.
+
+        False too when it has not ended within ``within`` seconds (real time).
+        """
+
+    async def received(self, within: float = 5.0) -> None:
+        """Until the fake has received a request (TimeoutError after ``within`` seconds)."""
 
     def sent_system(self) -> str | None:
         """The system prompt the last request carried (all of its system text, joined)."""
@@ -112,8 +118,14 @@ class OpenAIBackend:
         texts = [m["content"] for m in self.fake.bodies[-1]["messages"] if m["role"] == "system"]
         return "\n\n".join(texts) if texts else None
 
-    async def closed_by_client(self) -> bool:
-        return (await self.fake.wait_finished()).closed_by_client
+    async def closed_by_client(self, within: float = 5.0) -> bool:
+        try:
+            return (await self.fake.wait_finished(timeout=within)).closed_by_client
+        except TimeoutError:
+            return False
+
+    async def received(self, within: float = 5.0) -> None:
+        await self.fake.wait_received(timeout=within)
 
 
 @asynccontextmanager
@@ -165,8 +177,14 @@ class SharedFakeBackend:
             return (body.get("tool_choice") or {}).get("type") == "none"
         return ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode") == "NONE"
 
-    async def closed_by_client(self) -> bool:
-        return (await self.fake.wait_finished()).closed_by_client
+    async def closed_by_client(self, within: float = 5.0) -> bool:
+        try:
+            return (await self.fake.wait_finished(timeout=within)).closed_by_client
+        except TimeoutError:
+            return False
+
+    async def received(self, within: float = 5.0) -> None:
+        await self.fake.wait_received(timeout=within)
 
     def sent_system(self) -> str | None:
         body = self.fake.bodies[-1]

@@ -142,33 +142,47 @@ async def test_closing_the_stream_mid_reply_closes_the_request(llm: LLMHarness) 
     first = await anext(stream)
     assert isinstance(first, TextDelta) and first.text == "Let me"
     await stream.aclose()
-    assert await llm.backend.closed_by_client()
+    assert await llm.backend.closed_by_client(within=CLOSE_BOUND_S)  # the engine's timeout is 5 s
     for _ in range(5):
         await asyncio.sleep(0)
     left = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
     assert not left, f"tasks left behind: {[t.get_name() for t in left]}"
 
 
-async def test_cancelling_the_reader_closes_the_request(llm: LLMHarness) -> None:
-    """A barge-in cancels the task reading the stream while it waits for the next event."""
-    llm.backend.reply_held(["Let me", " look", " that up."], hold_after=1)
-    got: list[LLMEvent] = []
-    first = asyncio.Event()
+#: the engine's own request timeout in the cancellation tests, and the bound the close must beat:
+#: a close that only comes from the client timing out cannot pass
+PATIENT_CLIENT_S = 60.0
+CLOSE_BOUND_S = 1.0
 
-    async def read() -> None:
-        stream: AsyncGenerator[LLMEvent, None] = llm.engine.stream(USER)
-        async with contextlib.aclosing(stream) as events:
-            async for event in events:
-                got.append(event)
-                first.set()
 
-    reader = asyncio.create_task(read())
-    await first.wait()
-    reader.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await reader
-    assert await llm.backend.closed_by_client()
-    assert [type(e) for e in got] == [TextDelta]
+@pytest.mark.parametrize("held", ["before-the-first-byte", "mid-reply"])
+async def test_cancelling_the_reader_closes_the_request(llm_adapter: LLMAdapter, held: str) -> None:
+    """A barge-in cancels the task reading the stream while it waits: the provider sees the
+    connection closed at once, long before the client's own timeout would have closed it."""
+    async with llm_adapter.open(timeout=PATIENT_CLIENT_S) as h:
+        await h.engine.start(VirtualClock())
+        got: list[LLMEvent] = []
+        first = asyncio.Event()
+        if held == "mid-reply":
+            h.backend.reply_held(["Let me", " look", " that up."], hold_after=1)
+        else:
+            h.backend.reply_hang()  # the request is in, not one byte of the answer
+
+        async def read() -> None:
+            stream: AsyncGenerator[LLMEvent, None] = h.engine.stream(USER)
+            async with contextlib.aclosing(stream) as events:
+                async for event in events:
+                    got.append(event)
+                    first.set()
+
+        reader = asyncio.create_task(read())
+        async with asyncio.timeout(5):
+            await (first.wait() if held == "mid-reply" else h.backend.received())
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        assert await h.backend.closed_by_client(within=CLOSE_BOUND_S)
+        assert [type(e) for e in got] == ([TextDelta] if held == "mid-reply" else [])
 
 
 async def test_start_and_aclose_are_idempotent_and_a_closed_engine_refuses_to_stream(

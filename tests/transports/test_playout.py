@@ -208,6 +208,24 @@ async def test_voice_to_voice_when_the_end_of_turn_arrives_behind_its_reply() ->
     assert values == [{"v2v_ms": 550.0, "turn": 1}] and out.stats.v2v_ms == [550.0]
 
 
+async def test_voice_to_voice_when_the_end_of_turn_arrives_behind_a_long_reply() -> None:
+    # the agent forwards the end of turn once its whole reply is out (a streamed reply, a tool
+    # round): here 12 s of it were sent first, more frames than any per-frame record keeps
+    clock = VirtualClock()
+    graph, tap, out, _wire = setup(clock)
+    async with GraphRun(graph, clock=clock) as run:
+        await clock.advance(1.0)
+        end = run.make(UserStoppedSpeaking, last_voiced_at=0.7)  # decided at 1.0
+        await clock.advance(0.25)
+        for _ in range(30):  # made at 1.25, then played at real time
+            await say(run, 0.4)
+            await clock.advance(0.4)
+        await run.push(end)
+        await clock.advance(0.5)
+    values = [f.values for _, f in tap.of(Metrics)]
+    assert values == [{"v2v_ms": 550.0, "turn": 1}] and out.stats.v2v_ms == [550.0]
+
+
 async def test_bad_agent_audio_is_reported_not_raised() -> None:
     clock = VirtualClock()
     graph, _tap, _out, wire = setup(clock)

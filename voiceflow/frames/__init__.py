@@ -13,7 +13,7 @@ from voiceflow.frames.speech import (
     VoiceStarted,
     VoiceStopped,
 )
-from voiceflow.frames.text import Intent, LLMResponseEnd, LLMToken, TextToSpeak, Transcript
+from voiceflow.frames.text import Intent, LLMResponseEnd, LLMToken, OfflineTurn, TextToSpeak, Transcript
 from voiceflow.frames.tools import ToolCall, ToolResult
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Lane",
     "Mark",
     "Metrics",
+    "OfflineTurn",
     "Origin",
     "PlayoutReport",
     "ResumeSpeaking",

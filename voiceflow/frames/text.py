@@ -36,6 +36,17 @@ class Intent(Frame):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OfflineTurn(Frame):
+    """A caller turn no LLM could answer (every engine down), handed to the offline dialogue policy.
+
+    User input: the caller's request is never dropped, whoever ends up serving it.
+    """
+
+    origin: ClassVar[Origin] = Origin.USER
+    intent: Intent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LLMToken(Frame):
     """A streamed piece of the agent's reply."""
 

@@ -7,7 +7,7 @@ that wraps a ``LatencyTracker`` and turns its per-turn marks, the output
 transport's voice-to-voice ``Metrics`` frame, the processors' provider ``Metrics``
 frames (``voiceflow.services.provider_metrics``: requests, latency, errors),
 ``Interrupt`` and ``ToolResult`` into histograms and counters; a provider whose
-processor sends no provider frames (TTS) is timed from its turn stage. When the call
+processor sends no provider frames (a custom one) is timed from its turn stage. When the call
 ends, its queues' high-water marks and the circuit breakers' states are sampled.
 
 Several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
@@ -335,7 +335,7 @@ class CallMetrics:
                 PROVIDER_RATE_LIMIT.labels(provider.kind, provider.name, limit).set(value)
 
     def _observe_providers(self, stages: dict[str, float]) -> None:
-        """Providers whose processor sends no provider frames (TTS today): timed from the turn."""
+        """Providers whose processor sends no provider frames (a custom processor): timed from the turn."""
         for provider in self.providers.values():
             if provider.kind in self._framed_kinds:
                 continue

@@ -9,11 +9,22 @@ knowledge of any provider:
 - ``values`` holds ``provider_requests`` (1 per request), ``provider_latency_ms`` (time to
   first token / first result) when measured, and ``provider_error/<error>`` = 1 on failure
   (``<error>`` is the ``LLMError`` / failure class name, e.g. ``LLMRateLimitError``).
+
+An engine behind another (a voice inside the ``TTSRouter``) has no processor of its own:
+it calls ``report`` and the processor that drives it, inside ``collecting()``, pushes
+what was reported (a context variable: it follows the processor's task, so calls sharing
+one engine never see each other's reports).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from voiceflow.frames import Metrics
+
+_reports: ContextVar[list[Metrics] | None] = ContextVar("voiceflow_provider_reports", default=None)
 
 PREFIX = "provider"
 
@@ -35,3 +46,21 @@ def parse(frame: Metrics) -> tuple[str, str] | None:
     if len(parts) == 3 and parts[0] == PREFIX:
         return parts[1], parts[2]
     return None
+
+
+def report(kind: str, provider: str, *, latency_ms: float | None = None, error: str | None = None) -> None:
+    """Measured deep inside an engine: kept for the processor collecting in this task, if any."""
+    sink = _reports.get()
+    if sink is not None:
+        sink.append(provider_metrics(kind, provider, latency_ms=latency_ms, error=error))
+
+
+@contextmanager
+def collecting() -> Iterator[list[Metrics]]:
+    """What engines ``report`` while this block runs (the caller pushes and clears the list)."""
+    sink: list[Metrics] = []
+    token = _reports.set(sink)
+    try:
+        yield sink
+    finally:
+        _reports.reset(token)

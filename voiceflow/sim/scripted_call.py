@@ -33,13 +33,19 @@ class CallWatcher:
     """Observer of one call's run: groups what was heard, said and done by agent reply."""
 
     def __init__(
-        self, *, endpointer: str = "endpointer", dialogue: str = "dialogue", realtime: str = "realtime"
+        self,
+        *,
+        endpointer: str = "endpointer",
+        dialogue: str = "dialogue",
+        realtime: str = "realtime",
+        offline: str = "offline",
     ) -> None:
         self.endpointer = endpointer
         self.dialogue = dialogue
         #: the speech-to-speech node hears and speaks itself (pipelines/realtime.py)
         self.hearers = (endpointer, realtime)
-        self.speakers = (dialogue, realtime)
+        #: the cloud pipeline's offline policy speaks while every LLM is down (pipelines/cloud.py)
+        self.speakers = (dialogue, realtime, offline)
         self.pending = ServerTurn()
         self.latency = LatencyTracker(endpointer=self.hearers)
         self._calls: dict[str, ToolCall] = {}

@@ -11,6 +11,7 @@ from voiceflow.processors.dialogue.handoff import Handoff, handoff_from_memory
 from voiceflow.processors.dialogue.hangup import HangUpAfterGoodbye
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, SlotRules
 from voiceflow.processors.dialogue.processor import DialoguePolicy, KnowledgeSource
+from voiceflow.processors.dialogue.standin import OfflineStandIn
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
 from voiceflow.processors.dialogue.templates import TEMPLATES, render
 
@@ -25,6 +26,7 @@ __all__ = [
     "HangUpAfterGoodbye",
     "KnowledgeSource",
     "Lookup",
+    "OfflineStandIn",
     "Say",
     "SlotRules",
     "Turn",

@@ -11,7 +11,11 @@ Barge-in: the core cancels this processor's in-flight handler on Interrupt. The
 handler then marks its open calls cancelled in the tracker and answers them in
 the context with a ``cancelled`` tool message, so the history never holds an
 assistant tool call without its response. Engine failures become a spoken
-fallback plus an ``Error`` upstream; the call goes on. With ``max_retries`` a retryable
+fallback plus an ``Error`` upstream; the call goes on. With ``llm_available`` (e.g.
+``FailoverLLM.available``) an answered-by-intent turn that no LLM could serve (every engine
+failed, or every breaker is open) is handed on as ``OfflineTurn`` to the offline dialogue
+policy downstream (``OfflineStandIn``) instead: the caller's request is still handled.
+With ``max_retries`` a retryable
 failure (rate limit, 5xx, timeout, dropped stream) that came before any token of the round
 is retried after a backoff (the provider's ``retry_after`` when it gave one): nothing was
 said and no tool of that round ran, so the retry repeats nothing the caller heard or the
@@ -30,7 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +45,7 @@ from voiceflow.frames import (
     LLMResponseEnd,
     LLMToken,
     Metrics,
+    OfflineTurn,
     ToolCall,
     ToolResult,
     Transcript,
@@ -74,7 +79,7 @@ class _Round:
 class LLMAgent(Processor):
     """Consumes final ``Transcript`` (and ``Intent``); produces tokens, tool calls and results."""
 
-    produces = (LLMToken, LLMResponseEnd, ToolCall, ToolResult, Metrics)
+    produces = (LLMToken, LLMResponseEnd, ToolCall, ToolResult, Metrics, OfflineTurn)
 
     def __init__(
         self,
@@ -92,11 +97,13 @@ class LLMAgent(Processor):
         max_retries: int = 0,
         retry_backoff_s: float = 0.25,
         max_retry_wait_s: float = 2.0,
+        llm_available: Callable[[], bool] | None = None,
         name: str | None = None,
     ) -> None:
         """``respond_to="intent"`` answers Intent frames (so the NLU's reading is in the prompt)
         and ignores transcripts; otherwise intents only enrich the turn's record.
         ``turn_prompt`` gives a turn its own system prompt (see ``grounding``).
+        ``llm_available`` given: turns no LLM can serve go to the offline policy (``OfflineTurn``).
         """
         super().__init__(name=name)
         self.engine = engine
@@ -113,6 +120,11 @@ class LLMAgent(Processor):
         self.max_retries = max_retries
         self.retry_backoff_s = retry_backoff_s
         self.max_retry_wait_s = max_retry_wait_s
+        self.llm_available = llm_available
+        #: the intent being answered (what an ``OfflineTurn`` hands on)
+        self._intent: Intent | None = None
+        #: turns handed to the offline policy
+        self.handed_over = 0
         self.responses = 0
         self._call_serial = itertools.count(1)
         self.last_ttft_ms: float | None = None
@@ -138,7 +150,14 @@ class LLMAgent(Processor):
         if not frame.text.strip():
             return
         self.memory.add_user(frame.text.strip(), intent=frame.intent, entities=frame.entities)
-        await self.respond()
+        self._intent = frame
+        try:
+            if self.llm_available is not None and not self.llm_available():
+                await self._hand_over("")  # every LLM breaker open: not even asked
+                return
+            await self.respond()
+        finally:
+            self._intent = None
 
     async def on_interrupt(self, frame: Interrupt) -> None:
         if self.tracker is not None:
@@ -303,10 +322,23 @@ class LLMAgent(Processor):
                 self.tracker.cancel(call.id)
         self.memory.cancel_unanswered_tool_calls(reason="the request failed")
         await self.report_error(f"LLM failed: {exc}", exception=exc)
+        if self.llm_available is not None and self._intent is not None and isinstance(exc, LLMError):
+            await self._hand_over(unrecorded)
+            return
         spoken = (unrecorded + " " + self.fallback_text).strip()
         await self.push(LLMToken(text=(" " if unrecorded.strip() else "") + self.fallback_text))
         self.memory.add_assistant(spoken)
         await self.push(LLMResponseEnd())
+
+    async def _hand_over(self, unrecorded: str) -> None:
+        """The offline policy serves this turn: what was already said stays said and recorded."""
+        assert self._intent is not None
+        if unrecorded.strip():
+            self.memory.add_assistant(unrecorded)
+        self.handed_over += 1
+        log.warning("%s: no LLM could answer; the offline policy serves the turn", self.name)
+        await self.push(LLMResponseEnd())  # flushes a partly spoken reply
+        await self.push(OfflineTurn(intent=self._intent))
 
     async def _metrics(self, values: dict[str, float | None]) -> None:
         clean = {k: float(v) for k, v in values.items() if v is not None}

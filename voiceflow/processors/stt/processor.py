@@ -26,7 +26,9 @@ VAD does can drive barge-in this way).
 
 A cloud recognizer that ends turns itself (Deepgram's ``speech_final``) needs the silence
 too: ``audio="all"`` sends every frame, and ``finalize_on_pause=False`` leaves the pauses to
-it (its finals come on their own; ``EngineEndpointer`` turns them into turns).
+it (its finals come on their own; ``EngineEndpointer`` turns them into turns) for as long as
+the stream says it ``ends_turns`` (a ``FailoverSTT`` stream on the offline fallback does not:
+pauses finalize again, so the fallback's turns still end).
 ``audio="external"`` takes the audio from ``send_external`` instead of the graph's frames,
 in the stream's own ``encoding`` and ``stream_rate``: a Twilio call's mu-law straight from
 the wire (``TwilioInput.wire_taps``), with no decode and resample round trip.
@@ -195,7 +197,8 @@ class STTProcessor(Processor):
 
     @on(VoiceStopped)
     async def stopped(self, frame: VoiceStopped) -> None:
-        if self.finalize_on_pause:
+        # a stream that no longer ends turns itself (a failover left Deepgram) is finalized at pauses
+        if self.finalize_on_pause or not getattr(self._stream, "ends_turns", True):
             await self._finalize()
         else:
             self._speaking = False

@@ -1,7 +1,10 @@
 """TTSProcessor: agent text in, agent audio (TTSAudio at the engine's rate) out.
 
 Streamed LLM tokens are cut into clauses (see ``clauses``) and each clause is
-synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. One
+synthesized as soon as it is complete; ``LLMResponseEnd`` flushes the rest. An engine that
+takes text as it arrives (``synthesize_stream``: the cloud voices and their router) is given
+the whole response on one stream instead (ElevenLabs: one stream-input socket, Cartesia: one
+context per response), the tokens passed on as they come; Piper keeps the clause path. One
 ``utterance_id`` per TextToSpeak or per LLM response ties the audio chunks
 together for playout reports. SSML is rendered here for engines without SSML.
 The caller's latest emotion (from ``Intent``) sets the base prosody.
@@ -13,6 +16,10 @@ On Interrupt the core cancels the in-flight handler; the engine stream is closed
 with it, which stops the synthesis thread, and any stale chunk still in flight is
 dropped by the generation check.
 
+Each request to the engine is measured as a provider (``provider_metrics``: time to first
+audio, failures): an engine that reports its own voices (the ``TTSRouter``) is collected from,
+any other is timed here.
+
 ``ResumeSpeaking(utterance_id, from_ms)`` (a false interruption, from ``BargeIn``) says the
 rest of a recent utterance from the position the caller had heard, as a new utterance:
 from the audio kept for it (the last ``keep_utterances``) when its synthesis had finished,
@@ -21,10 +28,11 @@ else by synthesizing it again and skipping what was heard.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from voiceflow.core.processor import Processor, on
@@ -33,10 +41,12 @@ from voiceflow.frames import (
     Interrupt,
     LLMResponseEnd,
     LLMToken,
+    Metrics,
     ResumeSpeaking,
     TextToSpeak,
     TTSAudio,
 )
+from voiceflow.services.provider_metrics import collecting, provider_metrics
 from voiceflow.services.tts.clauses import ClauseSplitter
 from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody, prosody_for
@@ -71,8 +81,18 @@ class _Spoken:
     complete: bool = False
 
 
+@dataclass
+class _Live:
+    """An LLM response spoken on one engine stream while its tokens arrive."""
+
+    uid: int
+    pieces: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+    text: str = ""
+
+
 class TTSProcessor(Processor):
-    produces = (TTSAudio,)
+    produces = (TTSAudio, Metrics)
 
     def __init__(
         self,
@@ -98,6 +118,9 @@ class TTSProcessor(Processor):
         self._spoken: OrderedDict[int, _Spoken] = OrderedDict()
         #: utterances said again from the played position after a false interruption
         self.resumed = 0
+        #: the engine takes a response's text as it arrives (one stream per response)
+        self.streams_text = callable(getattr(engine, "synthesize_stream", None))
+        self._live: _Live | None = None
 
     async def setup(self) -> None:
         # engines are shared by calls: the first start loads, later ones return at once
@@ -134,11 +157,18 @@ class TTSProcessor(Processor):
     @on(LLMToken)
     async def token(self, frame: LLMToken) -> None:
         await self.push(frame)
+        if self.streams_text:
+            self._stream_piece(frame.text)
+            return
         for clause in self.splitter.add(frame.text):
             await self._say([Speech(clause)], self._current_response())
 
     @on(LLMResponseEnd)
     async def response_end(self, frame: LLMResponseEnd) -> None:
+        live, self._live = self._live, None
+        if live is not None and live.task is not None:  # the text is complete: its audio ends first
+            live.pieces.put_nowait(None)
+            await asyncio.wait({live.task})
         rest = self.splitter.flush()
         if rest:
             await self._say([Speech(rest)], self._current_response())
@@ -166,6 +196,7 @@ class TTSProcessor(Processor):
     async def on_interrupt(self, frame: Interrupt) -> None:
         self.splitter.reset()
         self._response_uid = None
+        self._live = None  # its task dies with its turn: the engine stream is closed
 
     # -- synthesis ---------------------------------------------------------------------------
     def _current_response(self) -> int:
@@ -204,23 +235,85 @@ class TTSProcessor(Processor):
                 pcm, skip = pcm[dropped:], skip - dropped
             await self._emit(chunker.add(pcm), rate, uid)
 
-        try:
-            for seg in segments:
-                if isinstance(seg, Pause):
-                    await emit(silence(seg.seconds, rate))
-                    continue
-                # closed on the way out, cancellation included: that stops the engine's work now
-                stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
-                async with contextlib.aclosing(stream) as pcms:
-                    async for pcm in pcms:
-                        await emit(pcm)
-        except TTSError as exc:
-            await self.report_error(f"TTS failed: {exc}", exception=exc)
-        else:
-            spoken.complete = True
+        own = not getattr(self.engine, "reports_providers", False)  # else its voices report themselves
+        with collecting() as reports:
+            try:
+                for seg in segments:
+                    if isinstance(seg, Pause):
+                        await emit(silence(seg.seconds, rate))
+                        continue
+                    # closed on the way out, cancellation included: that stops the engine's work now
+                    stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
+                    asked_at: float | None = self.now()
+                    async with contextlib.aclosing(stream) as pcms:
+                        async for pcm in pcms:
+                            if own and asked_at is not None:
+                                ttfa_ms = (self.now() - asked_at) * 1000.0
+                                reports.append(provider_metrics("tts", self.engine.name, latency_ms=ttfa_ms))
+                                asked_at = None
+                            await self._push_reports(reports)
+                            await emit(pcm)
+            except TTSError as exc:
+                if own:
+                    reports.append(provider_metrics("tts", self.engine.name, error=type(exc).__name__))
+                await self._push_reports(reports)
+                await self.report_error(f"TTS failed: {exc}", exception=exc)
+            else:
+                spoken.complete = True
+            await self._push_reports(reports)
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, uid)
+
+    def _stream_piece(self, text: str) -> None:
+        live = self._live
+        if live is None:
+            live = self._live = _Live(self._current_response())
+            live.task = self.create_task(self._speak_live(live))
+        live.text += text
+        live.pieces.put_nowait(text)
+
+    async def _speak_live(self, live: _Live) -> None:
+        """One response on one engine stream (``synthesize_stream``), fed as its tokens arrive."""
+        rate = self.engine.sample_rate
+        chunker = _Chunker(2 * rate * self.chunk_ms // 1000)
+        spoken = self._keep([], live.uid, rate)
+
+        async def pieces() -> AsyncGenerator[str, None]:
+            while (piece := await live.pieces.get()) is not None:
+                yield piece
+
+        own = not getattr(self.engine, "reports_providers", False)
+        speak = self.engine.synthesize_stream  # type: ignore[attr-defined]
+        with collecting() as reports:
+            try:
+                asked_at: float | None = self.now()
+                async with contextlib.aclosing(speak(pieces(), prosody=self.base_prosody)) as pcms:
+                    async for pcm in pcms:
+                        if own and asked_at is not None:
+                            ttfa_ms = (self.now() - asked_at) * 1000.0
+                            reports.append(provider_metrics("tts", self.engine.name, latency_ms=ttfa_ms))
+                            asked_at = None
+                        await self._push_reports(reports)
+                        spoken.audio += pcm
+                        await self._emit(chunker.add(pcm), rate, live.uid)
+            except TTSError as exc:
+                if own:
+                    reports.append(provider_metrics("tts", self.engine.name, error=type(exc).__name__))
+                await self._push_reports(reports)
+                await self.report_error(f"TTS failed: {exc}", exception=exc)
+            else:
+                spoken.complete = True
+            finally:
+                spoken.segments[:] = [Speech(live.text)]  # what a resume says again (from its played point)
+            await self._push_reports(reports)
+        tail = chunker.flush()
+        if tail:
+            await self._emit([tail], rate, live.uid)
+
+    async def _push_reports(self, reports: list[Metrics]) -> None:
+        while reports:
+            await self.push(reports.pop(0))
 
     async def _emit(self, chunks: list[bytes], rate: int, uid: int) -> None:
         for chunk in chunks:

@@ -13,7 +13,6 @@ import dataclasses
 from voiceflow.config import LLMSettings
 from voiceflow.services.failover.llm import FailoverLLM
 from voiceflow.services.failover.stt import FailoverSTT
-from voiceflow.services.llm.engine import LLMEngine
 from voiceflow.services.providers import llm_engine
 from voiceflow.services.stt.engine import STTEngine
 
@@ -26,7 +25,7 @@ def _has_key(llm: LLMSettings, provider: str) -> bool:
     )
 
 
-def llm_chain(llm: LLMSettings) -> LLMEngine | None:
+def llm_chain(llm: LLMSettings) -> FailoverLLM | None:
     """The chosen engine, with every other keyed provider behind it (None: no LLM at all)."""
     chosen = llm_engine(llm)
     if chosen is None:

@@ -10,7 +10,9 @@
 - A failure after a complete tool call ends the round with ``Done("tool_calls")``: the
   agent runs the calls it has, and never sees a call twice.
 - The last engine is asked whatever its breaker says (a chain never refuses a turn outright);
-  when it fails too, ``LLMError`` is raised and the agent speaks its fallback.
+  when it fails too, ``LLMError`` is raised and the agent hands the turn to the offline policy.
+- ``available`` is False while every breaker is open: the agent then hands turns to the offline
+  policy without asking; the first breaker to half-open brings the LLM back (its trial decides).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 
 from voiceflow.core.clock import Clock
+from voiceflow.services.breaker import BreakerState
 from voiceflow.services.failover.chain import Chain
 from voiceflow.services.llm.engine import (
     ChatMessage,
@@ -67,6 +70,10 @@ class FailoverLLM:
 
     async def aclose(self) -> None:
         await self.chain.aclose()
+
+    def available(self) -> bool:
+        """May a turn be asked of an LLM at all? False only while every breaker is open."""
+        return any(b.state is not BreakerState.OPEN for b in self.breakers)
 
     async def stream(
         self,

@@ -10,7 +10,8 @@ recognized by the fallback instead of lost. A ``finalize`` still unanswered is a
 again of the fallback; a recognizer that does not answer a ``finalize`` within
 ``final_timeout`` seconds (of the run clock) counts as failed too. The switch is reported
 as a recoverable ``STTFailure`` (the call goes on) and times in the fallback's results are
-shifted to the call's timeline.
+shifted to the call's timeline. ``ends_turns`` says whether the engine serving now ends
+utterances itself: a call whose turns Deepgram ended goes on finalizing at pauses after a switch.
 
 A fallback that cannot take the stream's encoding (μ-law 8 kHz from a phone line to
 an engine that reads 16 kHz linear PCM) gets the audio decoded and resampled (soxr).
@@ -151,6 +152,12 @@ class FailoverSTTStream:
     @property
     def engine_name(self) -> str:
         return self.owner.engines[self.index].name if self.index >= 0 else ""
+
+    @property
+    def ends_turns(self) -> bool:
+        """Whether the engine serving now closes utterances itself (Deepgram's endpointing); the
+        offline fallback does not, so after a switch the caller's pauses must ``finalize``."""
+        return self.index >= 0 and bool(getattr(self.owner.engines[self.index], "ends_turns", False))
 
     def _seconds(self, audio: bytes) -> float:
         width = 1 if self.encoding == "mulaw" else 2

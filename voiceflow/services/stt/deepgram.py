@@ -136,6 +136,8 @@ class DeepgramEngine:
 
     name = "deepgram"
     encodings: tuple[Encoding, ...] = ("linear16", "mulaw")
+    #: ``speech_final`` / ``UtteranceEnd`` close an utterance without a ``finalize`` (its endpointing)
+    ends_turns = True
 
     def __init__(
         self,

@@ -4,7 +4,8 @@ One WebSocket per engine, opened in ``start`` (the SDK's ``tts.websocket_connect
 ``Authorization`` and ``Cartesia-Version`` headers) and shared by every call: each
 utterance is a context (``context_id``), its clauses sent as continuations
 (``continue: true``) and closed with an empty ``continue: false``, so the voice keeps
-its prosody across clauses. One reader task routes the server's events (parsed by the
+its prosody across clauses; ``synthesize_stream`` sends each clause as soon as the LLM's
+tokens complete it, on one context per utterance. One reader task routes the server's events (parsed by the
 SDK into ``chunk`` / ``timestamps`` / ``done`` / ``error`` models) to the context they
 name. Closing a stream early (a barge-in) sends ``cancel`` for its context, so the
 server stops generating at once; the socket stays up for the other calls. A dropped
@@ -23,14 +24,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from voiceflow.core.clock import Clock
 from voiceflow.services.tts import formats, ssml_dialects
-from voiceflow.services.tts.clauses import split_clauses
-from voiceflow.services.tts.engine import TTSError, TTSProviderError
+from voiceflow.services.tts.clauses import split_clauses, stream_clauses
+from voiceflow.services.tts.engine import TTSError, TTSProviderError, WordTime
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 log = logging.getLogger("voiceflow.tts.cartesia")
@@ -44,13 +44,6 @@ OUTPUT_FORMATS = {
     ("pcm_s16le", 22050): formats.AudioFormat("pcm", 22050),
     ("pcm_s16le", 24000): formats.AudioFormat("pcm", 24000),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class WordTime:
-    word: str
-    start: float
-    end: float
 
 
 def generation_config(prosody: Prosody) -> dict[str, Any]:
@@ -69,6 +62,8 @@ def generation_config(prosody: Prosody) -> dict[str, Any]:
 
 class CartesiaEngine:
     name = "cartesia"
+    #: fills ``synthesize(words=...)`` from its word timestamps
+    word_times = True
     #: SSML is rendered into Sonic's tags (breaks, speed, volume, spell) by ``ssml_dialects``
     supports_ssml = True
 
@@ -198,25 +193,56 @@ class CartesiaEngine:
             "continue": more,
         }
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
+    async def synthesize(
+        self, text: str, *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """``words`` (given) gets each word's timestamps as soon as the server sends them."""
         if not text.strip():
             raise TTSError("nothing to synthesize (empty text)")
         if text.lstrip().startswith("<speak"):
             text = ssml_dialects.to_cartesia(text)
+
+        async def clauses() -> AsyncIterator[str]:
+            for clause in split_clauses(text):
+                yield clause
+
+        async with contextlib.aclosing(self._context(clauses(), prosody, words)) as audio:
+            async for pcm in audio:
+                yield pcm
+
+    async def synthesize_stream(
+        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """Speak text as it arrives (LLM tokens) on one context: each clause goes out as a
+        continuation (``continue: true``) once complete, while the audio of the earlier ones plays."""
+
+        async with contextlib.aclosing(self._context(stream_clauses(pieces), prosody, words)) as audio:
+            async for pcm in audio:
+                yield pcm
+
+    async def _context(
+        self, clauses: AsyncIterator[str], prosody: Prosody, words: list[WordTime] | None
+    ) -> AsyncGenerator[bytes, None]:
+        """One context: the clauses sent as continuations by a task while its audio is read here."""
         conn = await self._ensure()
         cid = uuid.uuid4().hex
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._contexts[cid] = queue
         finished = False
         decoder = formats.decoder(self.format, self.name)
-        words: list[WordTime] = []
-        try:
+        if words is None:
+            words = []
+
+        async def send() -> None:
             try:
-                for clause in split_clauses(text):
+                async for clause in clauses:
                     await conn.send(self._request(cid, clause + " ", prosody, more=True))
                 await conn.send(self._request(cid, "", prosody, more=False))
-            except Exception as exc:
-                raise TTSProviderError(self.name, "connection_lost", f"send failed: {exc}") from exc
+            except Exception as exc:  # handed to the reader, which raises it
+                queue.put_nowait(TTSProviderError(self.name, "connection_lost", f"send failed: {exc}"))
+
+        sender = asyncio.create_task(send(), name="cartesia-send")
+        try:
             while True:
                 event = await queue.get()
                 if isinstance(event, Exception):
@@ -249,6 +275,8 @@ class CartesiaEngine:
                         self.on_words(words)
                     return
         finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
             self._contexts.pop(cid, None)
             if not finished and self._conn is conn:
                 # interrupted: stop the generation of this context only

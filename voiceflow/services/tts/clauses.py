@@ -10,6 +10,7 @@ Common abbreviations ("Dr.", "e.g.") and decimals ("3.5") are not sentence ends.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncGenerator, AsyncIterable
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st jr sr prof vs etc e.g i.e a.m p.m no approx dept inc ltd co mt ave".split()
@@ -74,3 +75,16 @@ def split_clauses(text: str, *, soft_min_chars: int = 30) -> list[str]:
     clauses = splitter.add(text)
     rest = splitter.flush()
     return [*clauses, rest] if rest else clauses
+
+
+async def stream_clauses(
+    pieces: AsyncIterable[str], *, soft_min_chars: int = 30
+) -> AsyncGenerator[str, None]:
+    """Clauses of text arriving in pieces (LLM tokens), each as soon as it is complete, the rest last."""
+    splitter = ClauseSplitter(soft_min_chars=soft_min_chars)
+    async for piece in pieces:
+        for clause in splitter.add(piece):
+            yield clause
+    rest = splitter.flush()
+    if rest:
+        yield rest

@@ -14,7 +14,9 @@ for WebRTC and the browser, ``mp3_44100_128`` where a file is wanted (decoded wi
 when played). Voice settings (stability, similarity, style, speed) follow the caller's
 mood through the prosody. Errors arrive in-band (``{"message", "error", "code"}``, then a
 close) and become ``TTSProviderError``; a socket closed before ``isFinal`` is an error too.
-Closing the stream early closes the socket, which stops the generation.
+Closing the stream early closes the socket, which stops the generation. The ``alignment``
+an audio message carries (``chars``, ``charStartTimesMs``, ``charDurationsMs``, from the start
+of that message's audio) becomes word times on the utterance's timeline (``words``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from typing import Any
 
 from voiceflow.core.clock import Clock
 from voiceflow.services.tts import formats, ssml_dialects
-from voiceflow.services.tts.clauses import ClauseSplitter, split_clauses
-from voiceflow.services.tts.engine import TTSError, TTSProviderError
+from voiceflow.services.tts.clauses import split_clauses, stream_clauses
+from voiceflow.services.tts.engine import TTSError, TTSProviderError, WordTime
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 
 log = logging.getLogger("voiceflow.tts.elevenlabs")
@@ -74,6 +76,8 @@ def voice_settings(prosody: Prosody, base: VoiceStyle = VoiceStyle()) -> dict[st
 
 class ElevenLabsEngine:
     name = "elevenlabs"
+    #: fills ``synthesize(words=...)`` from the character alignment of its audio messages
+    word_times = True
     #: SSML is rendered into what ElevenLabs reads (breaks, phonemes) by ``ssml_dialects``
     supports_ssml = True
 
@@ -180,7 +184,10 @@ class ElevenLabsEngine:
             text = ssml_dialects.to_elevenlabs(text)
         return text
 
-    async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
+    async def synthesize(
+        self, text: str, *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """``words`` (given) gets each word's times as its audio arrives (from the alignment)."""
         text = self._prepare(text)
         from websockets.exceptions import ConnectionClosed
 
@@ -193,7 +200,7 @@ class ElevenLabsEngine:
                 await ws.send(self._close_message())
             except ConnectionClosed:
                 pass  # the server refused and closed: its error message is read below
-            async for pcm in self._receive(ws):
+            async for pcm in self._receive(ws, words):
                 yield pcm
         except OSError as exc:
             raise TTSProviderError(self.name, "connection_lost", str(exc)) from exc
@@ -201,7 +208,7 @@ class ElevenLabsEngine:
             await _close(ws)
 
     async def synthesize_stream(
-        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL
+        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL, words: list[WordTime] | None = None
     ) -> AsyncGenerator[bytes, None]:
         """Speak text as it arrives (LLM tokens): sent at once, flushed at clause boundaries."""
         from websockets.exceptions import ConnectionClosed
@@ -213,19 +220,14 @@ class ElevenLabsEngine:
                 await send_pieces()
 
         async def send_pieces() -> None:
-            splitter = ClauseSplitter()
             await ws.send(self._init_message(prosody))
-            async for piece in pieces:
-                for clause in splitter.add(piece):
-                    await ws.send(self._text_message(clause, flush=True))
-            rest = splitter.flush()
-            if rest:
-                await ws.send(self._text_message(rest, flush=True))
+            async for clause in stream_clauses(pieces):
+                await ws.send(self._text_message(clause, flush=True))
             await ws.send(self._close_message())
 
         sender = asyncio.create_task(send_all(), name="elevenlabs-send")
         try:
-            async for pcm in self._receive(ws):
+            async for pcm in self._receive(ws, words):
                 yield pcm
             await sender
         finally:
@@ -233,11 +235,12 @@ class ElevenLabsEngine:
             await asyncio.gather(sender, return_exceptions=True)
             await _close(ws)
 
-    async def _receive(self, ws: Any) -> AsyncGenerator[bytes, None]:
+    async def _receive(self, ws: Any, words: list[WordTime] | None = None) -> AsyncGenerator[bytes, None]:
         from elevenlabs.types import AudioOutput
         from websockets.exceptions import ConnectionClosed
 
         decoder = formats.decoder(self.format, self.name)
+        delivered = 0.0  # seconds of audio before this message: where its alignment starts
         while True:
             try:
                 raw = await ws.recv()
@@ -261,8 +264,11 @@ class ElevenLabsEngine:
                     encoded = base64.b64decode(chunk.audio, validate=True)
                 except (binascii.Error, ValueError) as exc:
                     raise TTSError(f"{self.name}: malformed frame: audio is not base64") from exc
+                if words is not None:
+                    words += aligned_words(data.get("alignment"), delivered)
                 pcm = decoder.feed(encoded)
                 if pcm:
+                    delivered += len(pcm) / 2 / self.sample_rate
                     yield pcm
             if data.get("isFinal"):
                 tail = decoder.flush()
@@ -296,6 +302,40 @@ class ElevenLabsEngine:
             message = detail.get("message", str(detail)) if isinstance(detail, dict) else str(detail)
             raise TTSProviderError(self.name, str(status), str(message)) from exc
         return str(result.voice_id)
+
+
+def aligned_words(alignment: Any, offset: float) -> list[WordTime]:
+    """Words (runs of non-space characters) of an audio message's character alignment, timed on
+    the utterance's timeline (``offset``: seconds of audio before that message). Malformed or
+    absent alignment gives no words (the audio still plays)."""
+    if not isinstance(alignment, dict):
+        return []
+    chars = alignment.get("chars")
+    starts = alignment.get("charStartTimesMs")
+    durations = alignment.get("charDurationsMs")
+    if not (isinstance(chars, list) and isinstance(starts, list) and isinstance(durations, list)):
+        return []
+    out: list[WordTime] = []
+    word, begin, end = "", 0.0, 0.0
+    for char, start, duration in zip(chars, starts, durations, strict=False):
+        if (
+            not isinstance(char, str)
+            or not isinstance(start, int | float)
+            or not isinstance(duration, int | float)
+        ):
+            return out
+        if char.isspace():
+            if word:
+                out.append(WordTime(word, offset + begin, offset + end))
+            word = ""
+            continue
+        if not word:
+            begin = start / 1000.0
+        word += char
+        end = (start + duration) / 1000.0
+    if word:
+        out.append(WordTime(word, offset + begin, offset + end))
+    return out
 
 
 class _NoClock:

@@ -16,6 +16,7 @@ a processor. ``tests/contracts/test_tts_contract.py`` is what every adapter pass
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Protocol
 
 from voiceflow.services.lifecycle import Service
@@ -41,6 +42,19 @@ class TTSEngine(Service, Protocol):
         A generator, so the consumer can ``aclose`` it: that stops the synthesis.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class WordTime:
+    """When a word is spoken: seconds from the start of the utterance's audio.
+
+    Cloud voices that report it (``word_times = True``: Cartesia's word timestamps, ElevenLabs'
+    character alignment) fill the ``words`` list ``synthesize`` is given as the audio comes, so a
+    failover can resume at the first word whose audio was not all delivered."""
+
+    word: str
+    start: float
+    end: float
 
 
 def silence(seconds: float, sample_rate: int) -> bytes:

@@ -12,12 +12,20 @@ Health is one ``CircuitBreaker`` per engine (named ``tts:<engine>``, on the rout
 clock): an engine that raises, gives no first audio within ``first_audio_timeout`` or
 dies mid-utterance opens its breaker; after ``cooldown`` seconds exactly one utterance
 tries it again. When an engine dies mid-utterance the rest of that utterance is spoken
-by the next engine, starting at the first word the dead one had not begun (estimated
-from the audio it delivered and its learnt seconds per character), so nothing already
-played is repeated. Engines at another rate are resampled (soxr) to the router's rate,
+by the next engine, starting at the first word the dead one had not begun, so nothing already
+played is repeated: found from the voice's own word times (Cartesia's word timestamps,
+ElevenLabs' character alignment) against the audio it delivered (all of which the transport
+plays: nothing is cleared on a failover), and estimated from its learnt seconds per character
+only past the last word it timed or for a voice that times none (Piper).
+Engines at another rate are resampled (soxr) to the router's rate,
 the fallback's unless ``sample_rate`` is given (the transport's, so a phone line's μ-law
 voices pass untouched and only Piper is resampled). SSML goes as is to engines that
-read it and is rendered for the others.
+read it and is rendered for the others. Each voice tried reports its time to first audio or
+its failure (``provider_metrics.report``): the TTS processor pushes them as provider frames.
+
+``synthesize_stream`` takes an utterance's text as it arrives (LLM tokens): one stream on a voice
+that takes one (ElevenLabs' stream-input socket, a Cartesia context), a clause at a time on Piper,
+with the same failover (``feed.TextFeed`` replays the rest to the next voice).
 
 The router owns its engines: ``start`` starts them all (a routed engine that fails to
 start opens its breaker and is started again when next tried), ``aclose`` closes them.
@@ -28,7 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+import re
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,7 +45,9 @@ import numpy as np
 
 from voiceflow.core.clock import Clock, MonotonicClock
 from voiceflow.services.breaker import BreakerState, CircuitBreaker
-from voiceflow.services.tts.engine import TTSEngine, TTSError, silence
+from voiceflow.services.provider_metrics import report
+from voiceflow.services.tts.engine import TTSEngine, TTSError, WordTime, silence
+from voiceflow.services.tts.feed import TextFeed, clause_by_clause
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
 from voiceflow.services.tts.ssml import Pause, plain_text, render
 
@@ -76,6 +87,8 @@ class TTSRouter:
     name = "router"
     #: SSML reaches engines that read it; the router renders it for the others
     supports_ssml = True
+    #: each voice tried reports its own provider metrics (the TTS processor does not time the router)
+    reports_providers = True
 
     def __init__(
         self,
@@ -245,20 +258,24 @@ class TTSRouter:
                     continue
             spoken = 0.0
             verdict = False
+            timed: list[WordTime] = []  # the voice's own word times, as they come
             try:
-                async with contextlib.aclosing(self._speak(engine, entry, remaining, prosody)) as parts:
+                async with contextlib.aclosing(
+                    self._speak(engine, entry, remaining, prosody, timed)
+                ) as parts:
                     async for pcm, seconds in parts:
                         spoken = seconds
                         yield pcm
                 verdict = True
             except _EngineFailed as failure:
                 verdict = True
+                report("tts", engine.name, error=failure.error)
                 errors.append(f"{engine.name}: {failure.reason}")
                 if entry is None:
                     raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
                 self._failed(entry, failure.reason)
                 if spoken > 0:
-                    remaining = _rest_after(_words_of(remaining), spoken, entry.seconds_per_char)
+                    remaining = _rest_after(_words_of(remaining), spoken, entry.seconds_per_char, timed)
                     if not remaining:
                         return
                 continue
@@ -271,13 +288,89 @@ class TTSRouter:
             return
         raise TTSError("no TTS engine could speak: " + "; ".join(errors))  # pragma: no cover - fallback last
 
+    async def synthesize_stream(
+        self, pieces: AsyncIterable[str], *, prosody: Prosody = NEUTRAL, policy: Policy | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """Speak text as it arrives (LLM tokens): one stream per utterance on a voice that takes one
+        (ElevenLabs: one stream-input socket; Cartesia: one context), a clause at a time on the
+        others (Piper). Failover as in ``synthesize``: the next voice is given the utterance from
+        the first word the dead one had not begun, then the text still to come."""
+        feed = TextFeed(pieces)
+        try:
+            async for pcm in self._stream_voices(feed, prosody, policy):
+                yield pcm
+        finally:
+            await feed.aclose()
+
+    async def _stream_voices(
+        self, feed: TextFeed, prosody: Prosody, policy: Policy | None
+    ) -> AsyncGenerator[bytes, None]:
+        errors: list[str] = []
+        self.last_parts = []
+        start = 0  # where in the utterance's text the voice now speaking began
+        for engine in self.plan(policy):
+            entry = None if engine is self.fallback else self._entry(engine)
+            if not await feed.ready(start):
+                return  # nothing (more) to say
+            if entry is not None:
+                assert entry.breaker is not None
+                if not entry.breaker.allow():
+                    continue
+            spoken = 0.0
+            verdict = False
+            timed: list[WordTime] = []
+            if hasattr(engine, "synthesize_stream"):
+                extra = {"words": timed} if getattr(engine, "word_times", False) else {}
+                source = engine.synthesize_stream(feed.read(start), prosody=prosody, **extra)
+            else:
+                source = clause_by_clause(engine, feed.read(start), prosody)
+            began = start
+            try:
+                speaking = self._speak(engine, entry, feed.text[start:], prosody, timed, source=source)
+                async with contextlib.aclosing(speaking) as parts:
+                    async for pcm, seconds in parts:
+                        spoken = seconds
+                        yield pcm
+                verdict = True
+            except _EngineFailed as failure:
+                verdict = True
+                report("tts", engine.name, error=failure.error)
+                errors.append(f"{engine.name}: {failure.reason}")
+                if entry is None:
+                    raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
+                self._failed(entry, failure.reason)
+                if spoken > 0:
+                    said = feed.text[start:]
+                    first = _first_unheard(said.split(), spoken, entry.seconds_per_char, timed)
+                    start += _word_offset(said, first)
+                continue
+            finally:
+                if self.last_parts and self.last_parts[-1][0] == engine.name:
+                    self.last_parts[-1] = (engine.name, feed.text[began:])
+                if not verdict and entry is not None and entry.breaker is not None:
+                    entry.breaker.release()  # interrupted: no verdict, the next caller may try
+            if entry is not None:
+                assert entry.breaker is not None
+                entry.breaker.record_success()
+            return
+        raise TTSError("no TTS engine could speak: " + "; ".join(errors))  # pragma: no cover - fallback last
+
     async def _speak(
-        self, engine: TTSEngine, entry: RoutedEngine | None, text: str, prosody: Prosody
+        self,
+        engine: TTSEngine,
+        entry: RoutedEngine | None,
+        text: str,
+        prosody: Prosody,
+        timed: list[WordTime] | None = None,
+        source: AsyncGenerator[bytes, None] | None = None,
     ) -> AsyncGenerator[tuple[bytes, float], None]:
-        """``engine``'s PCM at the router rate, with the seconds delivered; failures as _EngineFailed."""
+        """``engine``'s PCM at the router rate, with the seconds delivered; failures as _EngineFailed.
+        A voice that times its words fills ``timed``. ``source``: the engine's stream of text as it
+        arrives (``synthesize_stream``), ``text`` then being what had arrived when it started."""
         last_resort = entry is None
         started_at = self.clock.now()
-        stream = self._engine_stream(engine, text, prosody)
+        stream = source if source is not None else self._engine_stream(engine, text, prosody, timed)
+        learnt = "" if source is not None else text  # a stream's text is not all known yet: ttfa only
         convert = _Converter(engine.sample_rate, self.sample_rate)
         delivered = 0
         try:
@@ -287,8 +380,9 @@ class TTSRouter:
             except (StopAsyncIteration, TimeoutError, Exception) as exc:
                 if _being_cancelled():
                     raise  # a barge-in, not the engine's failure
-                raise _EngineFailed(_describe(exc, self.first_audio_timeout)) from exc
+                raise _EngineFailed(_describe(exc, self.first_audio_timeout), _label(exc)) from exc
             ttfa = self.clock.now() - started_at
+            report("tts", engine.name, latency_ms=ttfa * 1000.0)
             self.last_engine = engine.name
             self.last_parts.append((engine.name, text))
             try:
@@ -306,23 +400,27 @@ class TTSRouter:
                 if _being_cancelled():
                     raise
                 reason = f"failed mid-utterance: {type(exc).__name__}: {exc}"
-                raise _EngineFailed(reason) from exc
+                raise _EngineFailed(reason, _label(exc)) from exc
             if entry is not None:
                 self._learn(
                     entry,
                     ttfa,
-                    plain_text(text) if _is_ssml(text) else text,
+                    plain_text(learnt) if _is_ssml(learnt) else learnt,
                     delivered / 2 / engine.sample_rate,
                 )
         finally:
             await _close(stream)
 
     async def _engine_stream(
-        self, engine: TTSEngine, text: str, prosody: Prosody
+        self, engine: TTSEngine, text: str, prosody: Prosody, timed: list[WordTime] | None = None
     ) -> AsyncGenerator[bytes, None]:
         """SSML as is for engines that read it, rendered (speech and silences) for the others."""
         if not _is_ssml(text) or engine.supports_ssml:
-            async with contextlib.aclosing(engine.synthesize(text, prosody=prosody)) as chunks:
+            if timed is not None and getattr(engine, "word_times", False) and not _is_ssml(text):
+                synthesize = engine.synthesize(text, prosody=prosody, words=timed)  # type: ignore[call-arg]
+            else:
+                synthesize = engine.synthesize(text, prosody=prosody)
+            async with contextlib.aclosing(synthesize) as chunks:
                 async for chunk in chunks:
                     yield chunk
             return
@@ -340,9 +438,19 @@ class TTSRouter:
 
 
 class _EngineFailed(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, error: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: the metrics label: the failure's class, ``timeout`` or ``no_audio``
+        self.error = error
+
+
+def _label(exc: BaseException) -> str:
+    if isinstance(exc, StopAsyncIteration):
+        return "no_audio"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return type(exc).__name__
 
 
 def _being_cancelled() -> bool:
@@ -358,14 +466,35 @@ def _words_of(text: str) -> list[str]:
     return (plain_text(text) if _is_ssml(text) else text).split()
 
 
-def _rest_after(words: list[str], spoken: float, seconds_per_char: float) -> str:
-    """The words not yet begun after ``spoken`` seconds of audio (each word costs its letters and a space)."""
-    at = 0.0
-    for i, word in enumerate(words):
+def _rest_after(
+    words: list[str], spoken: float, seconds_per_char: float, timed: Sequence[WordTime] = ()
+) -> str:
+    """The words not yet begun after ``spoken`` seconds of audio (see ``_first_unheard``)."""
+    return " ".join(words[_first_unheard(words, spoken, seconds_per_char, timed) :])
+
+
+def _first_unheard(
+    words: list[str], spoken: float, seconds_per_char: float, timed: Sequence[WordTime] = ()
+) -> int:
+    """Index of the first word not yet begun after ``spoken`` seconds of audio: by the voice's own
+    word times (``timed``, one per word of the text, in order) as far as they go, then by estimate
+    (each word costs its letters and a space). ``len(words)``: every word was begun."""
+    at, first = 0.0, 0
+    for i, word in enumerate(timed[: len(words)]):
+        if word.start >= spoken:
+            return i
+        at, first = word.end, i + 1
+    for i in range(first, len(words)):
         if at >= spoken:
-            return " ".join(words[i:])
-        at += (len(word) + 1) * seconds_per_char
-    return ""
+            return i
+        at += (len(words[i]) + 1) * seconds_per_char
+    return len(words)
+
+
+def _word_offset(text: str, index: int) -> int:
+    """Where the ``index``-th word of ``text`` begins (``len(text)`` past the last)."""
+    found = list(re.finditer(r"\S+", text))
+    return found[index].start() if index < len(found) else len(text)
 
 
 def _describe(exc: BaseException, timeout: float) -> str:

@@ -267,7 +267,10 @@ class FakeElevenLabsServer(AiohttpFake):
             if faults.truncate_mp3 and encoding == "mp3":
                 audio = audio[:200]  # less than one MP3 frame: nothing decodable
             pieces = tts_audio.chunks(audio, encoding, rate)
-            words, starts, _ = tts_audio.word_times(text, len(audio) / max(1, rate))
+            # the audio's length: 1 byte a sample (mu-law), 2 (PCM), MP3 at its 128 kbps
+            width = {"mulaw": 1, "pcm": 2}.get(encoding)
+            seconds = len(audio) / width / rate if width else len(audio) * 8 / 128_000
+            _, starts, ends = tts_audio.word_times(text, seconds)
             for i, piece in enumerate(pieces):
                 if faults.drop_after is not None and session.chunks_sent >= faults.drop_after:
                     session.ended = "dropped"
@@ -276,7 +279,7 @@ class FakeElevenLabsServer(AiohttpFake):
                     return
                 message: dict[str, Any] = {"audio": base64.b64encode(piece).decode(), "isFinal": None}
                 if i == 0:
-                    message["alignment"] = message["normalizedAlignment"] = _alignment(text, words, starts)
+                    message["alignment"] = message["normalizedAlignment"] = _alignment(text, starts, ends)
                 await ws.send_str(json.dumps(message))
                 session.chunks_sent += 1
                 if faults.chunk_delay_s:
@@ -311,8 +314,26 @@ class FakeElevenLabsServer(AiohttpFake):
         return web.json_response({"voice_id": voice_id, "requires_verification": False})
 
 
-def _alignment(text: str, words: list[str], starts: list[float]) -> dict[str, Any]:
+def _alignment(text: str, starts: list[float], ends: list[float]) -> dict[str, Any]:
+    """Every character of ``text`` timed (ms from this audio's start): a word's letters share its
+    span (``tts_audio.word_times``), a space sits at the end of the word before it."""
     chars = list(text)
-    step = (starts[-1] if starts else 0.0) / max(1, len(chars))
-    times = [round(i * step * 1000) for i in range(len(chars))]
-    return {"chars": chars, "charStartTimesMs": times, "charDurationsMs": [round(step * 1000)] * len(chars)}
+    times: list[int] = []
+    durations: list[int] = []
+    spans = iter(zip(starts, ends, strict=True))
+    span: tuple[float, float] | None = None
+    at, step, last_end = 0.0, 0.0, 0.0
+    for i, char in enumerate(chars):
+        if not char.isspace() and (i == 0 or chars[i - 1].isspace()):  # a word begins
+            span = next(spans, None)
+            if span is not None:
+                length = len(text[i:].split(maxsplit=1)[0])
+                at, step, last_end = span[0], (span[1] - span[0]) / max(1, length), span[1]
+        if char.isspace():
+            times.append(round(last_end * 1000))
+            durations.append(0)
+            continue
+        times.append(round(at * 1000))
+        durations.append(round(step * 1000))
+        at += step
+    return {"chars": chars, "charStartTimesMs": times, "charDurationsMs": durations}

@@ -147,6 +147,13 @@ class FakeLLMServer:
     def bodies(self) -> list[dict[str, Any]]:
         return [r.body for r in self.requests]
 
+    async def wait_received(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Until ``count`` requests have arrived (their replies may still be pending)."""
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                self._ended.clear()
+                await self._ended.wait()
+
     async def wait_finished(self, index: int = -1, timeout: float = 5.0) -> RecordedRequest:
         async with asyncio.timeout(timeout):
             while True:
@@ -196,6 +203,7 @@ class FakeLLMServer:
             body = None
         record = RecordedRequest(request.method, request.path_qs, dict(request.headers), body or {})
         self.requests.append(record)
+        self._ended.set()  # wakes ``wait_received`` (waiters re-check their own condition)
         try:
             return await self._answer(request, record, body)
         except (asyncio.CancelledError, ConnectionResetError):

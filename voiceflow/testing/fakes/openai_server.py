@@ -248,6 +248,14 @@ class FakeOpenAIServer:
         """JSON bodies of the chat-completions requests received, in order."""
         return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
 
+    async def wait_received(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Until ``count`` requests have arrived (their replies may still be pending)."""
+        assert self._ended is not None, "the server is not started"
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                self._ended.clear()
+                await self._ended.wait()
+
     async def wait_finished(self, index: int = -1, timeout: float = 5.0) -> RecordedRequest:
         """Request ``index`` once its handler is done (``timeout`` only bounds a hang)."""
         assert self._ended is not None, "the server is not started"
@@ -283,6 +291,8 @@ class FakeOpenAIServer:
             body = None
         record = RecordedRequest(request.method, request.path, dict(request.headers), body or {})
         self.requests.append(record)
+        if self._ended is not None:
+            self._ended.set()  # wakes ``wait_received`` (waiters re-check their own condition)
         try:
             return await self._answer(request, record, body)
         except (asyncio.CancelledError, ConnectionResetError):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, cast
 
 from voiceflow.frames import (
@@ -70,6 +71,15 @@ __all__ = ["PacedAudioOutput"]
 
 #: G.711 codecs an ``EncodedTTSAudio`` may carry: decoder to PCM16 and the byte of silence
 G711 = {"audio/pcmu": (ulaw_decode, 0xFF), "audio/pcma": (alaw_decode, 0xD5)}
+
+
+@dataclass(slots=True)
+class _Reply:
+    """An utterance's audio: when its first frame was made, that frame's seq, when it left."""
+
+    made: float
+    first_seq: int
+    sent_at: float | None = None
 
 
 class PacedAudioOutput(Processor):
@@ -128,11 +138,11 @@ class PacedAudioOutput(Processor):
         # voice-to-voice
         self.v2v = VoiceToVoice()
         self._reply_from_seq = 0  # the first frame enqueued after the caller's turn ended
-        # the end of turn travels behind the reply it caused (the TTS forwards it once the reply is
-        # synthesized), so the reply is found by when its audio was made: (made at, first seq), and
-        # when recent frames were sent: (seq, sent at)
-        self._made: deque[tuple[float, int]] = deque(maxlen=512)
-        self._sent_at: deque[tuple[int, float]] = deque(maxlen=512)
+        # the end of turn travels behind the reply it caused (the agent forwards it once the reply
+        # is complete, the TTS once it is synthesized), so the reply is found by when its audio was
+        # made. One record per utterance: [made at, first seq, first sent at]; per frame records
+        # would forget a long reply's first frame before a late end of turn reads it
+        self._replies: deque[_Reply] = deque(maxlen=64)
 
     # -- the far end ---------------------------------------------------------------------
     def mark_echoed(self, name: str) -> None:
@@ -209,11 +219,10 @@ class PacedAudioOutput(Processor):
     @on(UserStoppedSpeaking)
     async def user_stopped(self, frame: UserStoppedSpeaking) -> None:
         self.v2v.turn_ended(frame)
-        after = next((seq for made, seq in self._made if made >= frame.ts), None)
-        self._reply_from_seq = self._chunk_seq + 1 if after is None else after
-        sent = next((at for seq, at in self._sent_at if seq >= self._reply_from_seq), None)
-        if sent is not None:  # the reply is already playing: its first frame left at ``sent``
-            await self._count_v2v(sent)
+        reply = next((r for r in self._replies if r.made >= frame.ts), None)
+        self._reply_from_seq = self._chunk_seq + 1 if reply is None else reply.first_seq
+        if reply is not None and reply.sent_at is not None:  # already playing: its first frame left then
+            await self._count_v2v(reply.sent_at)
         await self.push(frame)
 
     async def _take_audio(self, frame: TTSAudio) -> None:
@@ -233,8 +242,9 @@ class PacedAudioOutput(Processor):
             self._flush_partial(pad=False)
         if self._resampler is None:
             self._resampler = StreamResampler(frame.sample_rate, self.wire.sample_rate)
+        if frame.utterance_id != self._utt or not self._replies:
+            self._replies.append(_Reply(frame.ts, self._chunk_seq + 1))
         self._utt = frame.utterance_id
-        self._made.append((frame.ts, self._chunk_seq + 1))
         try:
             pcm = self._resampler.process(frame.audio)
         except AudioFormatError as exc:
@@ -252,8 +262,9 @@ class PacedAudioOutput(Processor):
             self._finish_utterance()
         if self._resampler is not None or self._rechunker.pending:
             self._flush_partial()  # PCM of this utterance came first: its last frame goes out whole
+        if frame.utterance_id != self._utt or not self._replies:
+            self._replies.append(_Reply(frame.ts, self._chunk_seq + 1))
         self._utt = frame.utterance_id
-        self._made.append((frame.ts, self._chunk_seq + 1))
         self._encoded += frame.audio
         size = self._encoded_frame
         while len(self._encoded) >= size:
@@ -394,7 +405,10 @@ class PacedAudioOutput(Processor):
         self.stats.frames_sent += 1
         self.stats.max_lead_ms = max(self.stats.max_lead_ms, (self._playhead - now) * 1000)
         await self.playout.started()
-        self._sent_at.append((chunk.seq, now))
+        for reply in reversed(self._replies):  # the first frame of an utterance: note when it left
+            if reply.sent_at is None and chunk.seq >= reply.first_seq:
+                reply.sent_at = now
+                break
         if chunk.seq >= self._reply_from_seq:
             await self._count_v2v(now)
 
