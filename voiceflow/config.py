@@ -201,7 +201,9 @@ class GuardSettings:
         check=_seconds,
     )  # fmt: skip
     max_calls: int = setting(
-        "VOICEFLOW_MAX_CALLS", 24, "live calls plus unconnected offers one process admits (503 beyond)",
+        "VOICEFLOW_MAX_CALLS",
+        24,
+        "live calls plus unconnected offers the server admits (all workers; 503 beyond)",
         check=_positive,
     )  # fmt: skip
     max_calls_per_address: int = setting(
@@ -211,7 +213,9 @@ class GuardSettings:
         check=_positive,
     )
     max_pending_offers: int = setting(
-        "VOICEFLOW_MAX_PENDING_OFFERS", 16, "WebRTC offers answered but not yet connected (503 beyond)",
+        "VOICEFLOW_MAX_PENDING_OFFERS",
+        16,
+        "WebRTC offers answered but not yet connected (all workers; 503 beyond)",
         check=_positive,
     )  # fmt: skip
     retry_after_s: int = setting(
