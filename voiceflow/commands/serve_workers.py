@@ -11,7 +11,10 @@ pacing. The workers share what must be shared: Prometheus' multiprocess
 directory (a fresh one unless ``PROMETHEUS_MULTIPROC_DIR`` is set), the token secret (generated
 here when ``VOICEFLOW_SECRET`` is unset) and the one-time stream token store
 (an SQLite file), so a webhook answered by one worker admits the media socket
-that lands on another. Admission bounds are per worker. Models are loaded
+that lands on another, and the admission slots (another SQLite file), so the
+call bounds are the server's whatever worker a call lands on. A worker that
+starts (uvicorn's supervisor replacing a dead one) marks dead workers' live
+gauges dead in the Prometheus directory, and their slots are swept. Models are loaded
 once per worker (RSS per worker is in the load benchmark).
 """
 
@@ -76,6 +79,10 @@ def run_workers(
     import uvicorn
 
     os.environ.setdefault("VOICEFLOW_SECRET", config.guard.secret or secrets.token_urlsafe(32))
+    from voiceflow.server.edge import shared_nonce_path
+
+    # a fresh server holds no call: slots an earlier run left behind (same secret) do not count
+    shared_nonce_path(os.environ["VOICEFLOW_SECRET"], "slots").unlink(missing_ok=True)
     os.environ["VOICEFLOW_WORKERS"] = str(workers)
     os.environ[ENV_PIPELINE] = pipeline
     os.environ[ENV_LOG_LEVEL] = log_level
