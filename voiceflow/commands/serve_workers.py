@@ -46,11 +46,14 @@ def app_factory() -> FastAPI:
     """The app of one worker process (uvicorn calls this in each worker)."""
     from voiceflow.commands.pipeline_loading import load_pipeline
     from voiceflow.guard.http_limits import HeaderTimeoutProtocol
+    from voiceflow.observability.logs import configure_logging
+    from voiceflow.security.redaction import Redactor
     from voiceflow.server.app import create_app
 
-    level = os.environ.get(ENV_LOG_LEVEL, "info").upper()  # a spawned worker starts with no logging set up
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env()
+    # a spawned worker starts with no logging set up: the same as a single server's (call ids, redaction)
+    redact = Redactor().redact if config.security.redaction == "on" else None
+    configure_logging(os.environ.get(ENV_LOG_LEVEL, "info"), fmt=config.security.log_format, redact=redact)
     settings = ServerSettings(**json.loads(os.environ[ENV_SETTINGS]))
     HeaderTimeoutProtocol.header_timeout_s = config.guard.header_timeout_s
     from voiceflow.telephony.pipeline import with_telephony
