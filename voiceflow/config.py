@@ -225,6 +225,12 @@ class GuardSettings:
         "VOICEFLOW_WORKERS", 1, "server processes sharing the port (one per core holds the most calls)",
         check=_positive,
     )  # fmt: skip
+    prewarm_calls: int = setting(
+        "VOICEFLOW_PREWARM_CALLS",
+        2,
+        "recognizers each worker builds at start (~max calls / workers; one built mid-call stalls audio)",
+        check=_positive,
+    )
 
     @property
     def origins(self) -> frozenset[str]:
