@@ -161,11 +161,13 @@ def stage_means_ms(before: dict[Any, float], after: dict[Any, float]) -> dict[st
 class Server:
     """``voiceflow serve`` in its own process group, with its RSS summed over its processes."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, max_calls: int = 24) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         env = os.environ | LIMITS | {"PYTHONPATH": str(ROOT), "VOICEFLOW_WORKERS": str(workers)}
+        # as an operator would: each worker builds its share of the recognizers before the first call
+        env["VOICEFLOW_PREWARM_CALLS"] = str(-(-max_calls // workers) + 1)
         cmd = [sys.executable, "-m", "voiceflow.cli", "serve", "--pipeline", "offline",
                "--port", str(self.port), "--log-level", "info"]  # fmt: skip
         self.log = tempfile.NamedTemporaryFile(prefix="voiceflow-load-", suffix=".log", delete=False)
@@ -488,7 +490,7 @@ async def measure(workers: int, max_calls: int, quick: bool, profile: bool = Fal
     rest = [(synthesize(t, 16000), 16000) for t in LINES[1 : 2 if not quick else 1]]
     scripts = [[(synthesize(order_line(i), 16000), 16000), *rest] for i in range(ORDERS)]
     lines = scripts[1]  # the single-call runs: order 1002
-    server = Server(workers)
+    server = Server(workers, max_calls)
     fig: dict[str, Any] = {"workers": workers, "cores": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
     try:
         await server.ready()
