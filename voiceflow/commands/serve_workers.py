@@ -66,7 +66,7 @@ def app_factory() -> FastAPI:
     sessions = CallSessions.from_settings(config.sessions)
     admin_token = config.telephony.admin_token
     return create_app(pipeline, settings, sessions=sessions, admin_token=admin_token, guard=config.guard,
-                      security=config.security, data_dir=config.paths.data_dir)  # fmt: skip
+                      security=config.security, data_dir=config.paths.data_dir, freeze_gc=True)  # fmt: skip
 
 
 def run_workers(
