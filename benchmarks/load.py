@@ -29,7 +29,10 @@ The callers send pre-synthesized mu-law (synthesized and encoded once, before th
 first level) and only parse what they receive; they still run on the same cores
 as the server, so on a shared machine say so beside the figures. ``--profile``
 samples the workers with py-spy during the highest level and splits their busy
-time by component (``cpu_split``).
+time by component (``cpu_split``). The agent's replies repeat across calls (seven
+orders, one hours answer), so after the first calls most come from the server's
+synthesis cache, as set answers would in a call centre; ``--no-tts-cache`` makes the
+server synthesize every reply.
 
     PYTHONPATH=. .venv/bin/python benchmarks/load.py [--workers W] [--max-calls N] [--quick] [--json]
 """
@@ -164,13 +167,15 @@ def stage_means_ms(before: dict[Any, float], after: dict[Any, float]) -> dict[st
 class Server:
     """``voiceflow serve`` in its own process group, with its RSS summed over its processes."""
 
-    def __init__(self, workers: int, max_calls: int = 24) -> None:
+    def __init__(self, workers: int, max_calls: int = 24, tts_cache: bool = True) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         env = os.environ | LIMITS | {"PYTHONPATH": str(ROOT), "VOICEFLOW_WORKERS": str(workers)}
         # as an operator would: each worker builds its share of the recognizers before the first call
         env["VOICEFLOW_PREWARM_CALLS"] = str(-(-max_calls // workers) + 1)
+        if not tts_cache:  # every reply synthesized, even one said before
+            env["VOICEFLOW_TTS_CACHE_MB"] = "0"
         cmd = [sys.executable, "-m", "voiceflow.cli", "serve", "--pipeline", "offline",
                "--port", str(self.port), "--log-level", "info"]  # fmt: skip
         self.log = tempfile.NamedTemporaryFile(prefix="voiceflow-load-", suffix=".log", delete=False)
@@ -488,12 +493,15 @@ async def flood(server: Any, stop: asyncio.Event, counts: dict[str, int]) -> Non
     await asyncio.gather(offers(), sockets(), slow_heads())
 
 
-async def measure(workers: int, max_calls: int, quick: bool, profile: bool = False) -> dict[str, Any]:
+async def measure(
+    workers: int, max_calls: int, quick: bool, profile: bool = False, tts_cache: bool = True
+) -> dict[str, Any]:
     # every line synthesized once, before the server starts: the callers only send mu-law
     rest = [(synthesize(t, 16000), 16000) for t in LINES[1 : 2 if not quick else 1]]
     scripts = [[(synthesize(order_line(i), 16000), 16000), *rest] for i in range(ORDERS)]
-    server = Server(workers, max_calls)
-    fig: dict[str, Any] = {"workers": workers, "cores": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
+    server = Server(workers, max_calls, tts_cache)
+    fig: dict[str, Any] = {"workers": workers, "cores": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
+                           "tts_cache": tts_cache}  # fmt: skip
     try:
         await server.ready()
         await one_call(server, scripts[-1][:1], "+15550200000", 0)  # warm-up
@@ -543,7 +551,9 @@ async def measure(workers: int, max_calls: int, quick: bool, profile: bool = Fal
 def report(fig: dict[str, Any]) -> None:
     """The table (the --json object holds the same figures)."""
     load = fig["load_avg_1m"]
-    print(f"offline agent, {fig['workers']} worker process(es), {fig['cores']} cores, load avg {load:.1f}")
+    cache = "on" if fig["tts_cache"] else "off"
+    print(f"offline agent, {fig['workers']} worker process(es), {fig['cores']} cores, load avg {load:.1f},",
+          f"TTS cache {cache}")  # fmt: skip
     p50, p95, bar = fig["single_v2v_p50_ms"], fig["single_v2v_p95_ms"], fig["reply_bar_ms"]
     print(
         f"single call voice-to-voice p50/p95 {p50:.0f} / {p95:.0f} ms; every reply must come within {bar:.0f}"
@@ -578,11 +588,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="one line per call, fewer single-call runs")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--profile", action="store_true", help="py-spy the workers at the top level (cpu_split)")
+    ap.add_argument("--no-tts-cache", action="store_true", help="synthesize every reply")
     ap.add_argument("--flood-port", type=int, default=None, help=argparse.SUPPRESS)  # the flood process
     a = ap.parse_args()
     if a.flood_port is not None:
         return run_flood(a.flood_port)
-    fig = asyncio.run(measure(a.workers, a.max_calls, a.quick, a.profile))
+    fig = asyncio.run(measure(a.workers, a.max_calls, a.quick, a.profile, not a.no_tts_cache))
     if a.json:
         print(json.dumps(fig))
         return 0

@@ -58,9 +58,6 @@ from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 from voiceflow.services.tts.piper import PiperEngine
 from voiceflow.services.turn.engine import TurnModel
 
-#: room for about six minutes of the voice's speech (22.05 kHz PCM16)
-TTS_CACHE_BYTES = 16 * 2**20
-
 SYSTEM_PROMPT = (
     "You are the phone agent of Acme Home, a home-goods retailer. Answer in one or two short "
     "spoken sentences, no lists or markdown. Use the tools to check orders, book, cancel or "
@@ -124,7 +121,8 @@ class OfflinePipeline:
             # recognizers for the calls expected, built before the first (VOICEFLOW_PREWARM_CALLS)
             stt_phone=stt_engine(self.config.stt, "phone", prewarm=self.config.guard.prewarm_calls),
             stt_wideband=stt_engine(self.config.stt, None, prewarm=min(2, self.config.guard.prewarm_calls)),
-            tts=PiperEngine(cache_bytes=TTS_CACHE_BYTES),  # the greeting and set answers, synthesized once
+            # the greeting and set answers, synthesized once (VOICEFLOW_TTS_CACHE_MB)
+            tts=PiperEngine(cache_bytes=int(self.config.tts.cache_mb * 2**20)),
             llm=llm_engine(self.config.llm, self.config.security),
         )
         if self.config.stt.turn_model == "smart-turn":

@@ -360,6 +360,12 @@ class TTSSettings:
         "VOICEFLOW_TTS_FIRST_AUDIO_TIMEOUT", 2.0, "seconds a voice may take to first audio before failover",
         check=_nonnegative,
     )  # fmt: skip
+    cache_mb: float = setting(
+        "VOICEFLOW_TTS_CACHE_MB",
+        16.0,
+        "Piper audio kept for texts said again (the greeting, set answers), per worker; 0: none",
+        check=_nonnegative,
+    )
     elevenlabs_api_key: str | None = setting("ELEVENLABS_API_KEY", None, "ElevenLabs API key", secret=True)
     elevenlabs_url: str = setting(
         "VOICEFLOW_ELEVENLABS_URL", "https://api.elevenlabs.io", "ElevenLabs API base URL", check=_http_url
