@@ -52,6 +52,7 @@ from voiceflow.frames import (
     VoiceStopped,
 )
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
+from voiceflow.processes import pid_alive
 from voiceflow.services.breaker import STATE_VALUES, live_breakers
 from voiceflow.services.provider_metrics import parse as provider_frame
 
@@ -182,20 +183,10 @@ def reap_dead_workers() -> list[int]:
     except OSError:
         return []
     pids = {int(m[1]) for name in names if (m := _LIVE_FILE.fullmatch(name))}
-    dead = sorted(pid for pid in pids if pid != os.getpid() and not _alive(pid))
+    dead = sorted(pid for pid in pids if pid != os.getpid() and not pid_alive(pid))
     for pid in dead:
         _multiprocess.mark_process_dead(pid, directory)
     return dead
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: not ours to judge
-        return True
-    return True
 
 
 def sample_breakers() -> None:
