@@ -84,19 +84,6 @@ def freeze_startup_objects() -> None:
     log.info("startup objects frozen for the garbage collector: %d", gc.get_freeze_count())
 
 
-def favor_the_loop() -> None:
-    """Inference threads (the default executor: Piper, the turn model, SetFit; the recognizers' own
-    threads) run nicer than the event loop, so a busy core runs the audio pacing first."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from voiceflow import processes
-
-    processes.INFERENCE_NICE = 10
-    pool = ThreadPoolExecutor(thread_name_prefix="inference", initializer=processes.lower_this_thread)
-    asyncio.get_running_loop().set_default_executor(pool)
-
-
 def create_app(
     pipeline: Pipeline | PipelineFactory,
     settings: ServerSettings | None = None,
@@ -119,8 +106,7 @@ def create_app(
     with other instances; it starts before ``prepare`` and closes after the last call.
     ``security`` and ``data_dir`` feed the guard (admin tokens, rate limits, audit log);
     ``clock`` is what the rate limits count on. ``freeze_gc`` (``voiceflow serve``): what
-    startup made is frozen for the garbage collector (``freeze_startup_objects``) and inference
-    threads run nicer than the event loop (``favor_the_loop``).
+    startup made is frozen for the garbage collector (``freeze_startup_objects``).
     """
     state = ServerState(
         as_pipeline(pipeline),
@@ -151,7 +137,6 @@ def create_app(
                 telephony.stream_token = state.edge.outbound_token
             if freeze_gc:
                 freeze_startup_objects()
-                favor_the_loop()
             yield
         finally:
             if state.webrtc is not None:  # offers still waiting to connect have no call to close

@@ -14,18 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from voiceflow.processes import lower_this_thread
-
 T = TypeVar("T")
 P = ParamSpec("P")
 
 
 class SerialWorker:
     def __init__(self, name: str) -> None:
-        # a decoder thread yields the CPU to the event loop that paces the calls' audio
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=name, initializer=lower_this_thread
-        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._closed = False
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
