@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -85,7 +86,8 @@ def run_workers(
     from voiceflow.server.edge import shared_nonce_path
 
     # a fresh server holds no call: slots an earlier run left behind (same secret) do not count
-    shared_nonce_path(os.environ["VOICEFLOW_SECRET"], "slots").unlink(missing_ok=True)
+    slots = shared_nonce_path(os.environ["VOICEFLOW_SECRET"], "slots")
+    _remove_sqlite(slots)
     os.environ["VOICEFLOW_WORKERS"] = str(workers)
     os.environ[ENV_PIPELINE] = pipeline
     os.environ[ENV_LOG_LEVEL] = log_level
@@ -96,5 +98,13 @@ def run_workers(
     options["http"] = (
         "voiceflow.guard.http_limits:HeaderTimeoutProtocol"  # a class by name: workers import it
     )
-    uvicorn.run("voiceflow.commands.serve_workers:app_factory", factory=True, workers=workers,
-                host=settings.host, port=settings.port, log_level=log_level, **options)  # fmt: skip
+    try:
+        uvicorn.run("voiceflow.commands.serve_workers:app_factory", factory=True, workers=workers,
+                    host=settings.host, port=settings.port, log_level=log_level, **options)  # fmt: skip
+    finally:
+        _remove_sqlite(slots)  # the server is gone, and its calls with it
+
+
+def _remove_sqlite(path: Path) -> None:
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        name.unlink(missing_ok=True)
