@@ -118,9 +118,11 @@ class OfflinePipeline:
             PersistentUserMemory(db, redact=redactor(self.config.security)),
             KnowledgeBase(paths.kb_dir, index_dir=paths.index_dir),
             NLUConfig.from_settings(self.config.nlu),
-            stt_phone=stt_engine(self.config.stt, "phone"),
-            stt_wideband=stt_engine(self.config.stt, None),
-            tts=PiperEngine(),
+            # recognizers for the calls expected, built before the first (VOICEFLOW_PREWARM_CALLS)
+            stt_phone=stt_engine(self.config.stt, "phone", prewarm=self.config.guard.prewarm_calls),
+            stt_wideband=stt_engine(self.config.stt, None, prewarm=min(2, self.config.guard.prewarm_calls)),
+            # the greeting and set answers, synthesized once (VOICEFLOW_TTS_CACHE_MB)
+            tts=PiperEngine(cache_bytes=int(self.config.tts.cache_mb * 2**20)),
             llm=llm_engine(self.config.llm, self.config.security),
         )
         if self.config.stt.turn_model == "smart-turn":
@@ -203,14 +205,15 @@ class OfflinePipeline:
         )
 
 
-def stt_engine(stt: STTSettings, channel: str | None) -> STTEngine:
+def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> STTEngine:
     """The recognizer ``VOICEFLOW_STT`` names: ``pocketsphinx`` (default, alias ``offline``),
     ``whisper`` or ``deepgram`` (cloud; ``pipelines/cloud.py`` is built around it).
 
     pocketsphinx keeps its channel adaptation per line type and the domain language model
     (phone-line WER 0.33 → 0.25 on held-out calls); Whisper tiny.en is far more accurate
     (phone-line WER ~0.05 on Piper speech) at ~0.7 s of CPU per utterance, with pocketsphinx
-    giving it live interims.
+    giving it live interims. ``prewarm``: pocketsphinx decoders built at start (building one
+    during a call holds the GIL ~0.16 s and delays every live call's audio).
     """
     if stt.recognizer == "deepgram":
         from voiceflow.services.providers import deepgram_engine
@@ -219,8 +222,8 @@ def stt_engine(stt: STTSettings, channel: str | None) -> STTEngine:
     if stt.recognizer == "whisper":
         from voiceflow.services.stt.whisper import WhisperEngine
 
-        return WhisperEngine(interim=PocketsphinxEngine(channel=channel, hints=None))
-    return PocketsphinxEngine(channel=channel, domain_lm=True)
+        return WhisperEngine(interim=PocketsphinxEngine(channel=channel, hints=None, prewarm=prewarm))
+    return PocketsphinxEngine(channel=channel, domain_lm=True, prewarm=prewarm)
 
 
 def llm_engine(llm: LLMSettings, security: SecuritySettings | None = None) -> LLMEngine | None:

@@ -201,7 +201,9 @@ class GuardSettings:
         check=_seconds,
     )  # fmt: skip
     max_calls: int = setting(
-        "VOICEFLOW_MAX_CALLS", 24, "live calls plus unconnected offers one process admits (503 beyond)",
+        "VOICEFLOW_MAX_CALLS",
+        24,
+        "live calls plus unconnected offers the server admits (all workers; 503 beyond)",
         check=_positive,
     )  # fmt: skip
     max_calls_per_address: int = setting(
@@ -211,7 +213,9 @@ class GuardSettings:
         check=_positive,
     )
     max_pending_offers: int = setting(
-        "VOICEFLOW_MAX_PENDING_OFFERS", 16, "WebRTC offers answered but not yet connected (503 beyond)",
+        "VOICEFLOW_MAX_PENDING_OFFERS",
+        16,
+        "WebRTC offers answered but not yet connected (all workers; 503 beyond)",
         check=_positive,
     )  # fmt: skip
     retry_after_s: int = setting(
@@ -221,6 +225,12 @@ class GuardSettings:
         "VOICEFLOW_WORKERS", 1, "server processes sharing the port (one per core holds the most calls)",
         check=_positive,
     )  # fmt: skip
+    prewarm_calls: int = setting(
+        "VOICEFLOW_PREWARM_CALLS",
+        2,
+        "recognizers each worker builds at start (~max calls / workers; one built mid-call stalls audio)",
+        check=_positive,
+    )
 
     @property
     def origins(self) -> frozenset[str]:
@@ -350,6 +360,12 @@ class TTSSettings:
         "VOICEFLOW_TTS_FIRST_AUDIO_TIMEOUT", 2.0, "seconds a voice may take to first audio before failover",
         check=_nonnegative,
     )  # fmt: skip
+    cache_mb: float = setting(
+        "VOICEFLOW_TTS_CACHE_MB",
+        16.0,
+        "Piper audio kept for texts said again (the greeting, set answers), per worker; 0: none",
+        check=_nonnegative,
+    )
     elevenlabs_api_key: str | None = setting("ELEVENLABS_API_KEY", None, "ElevenLabs API key", secret=True)
     elevenlabs_url: str = setting(
         "VOICEFLOW_ELEVENLABS_URL", "https://api.elevenlabs.io", "ElevenLabs API base URL", check=_http_url

@@ -131,35 +131,42 @@ WORKER = textwrap.dedent(
     metrics.CALLS_TOTAL.labels("twilio", "completed").inc(n)
     metrics.V2V_SECONDS.observe(0.5)
     metrics.QUEUE_HIGH_WATER.labels("stt").set(10 * n)
+    print("ready", flush=True)
+    sys.stdin.read()  # a live worker until the test closes its stdin
     """
 )
 
 
 def test_multiprocess_mode_merges_every_worker(tmp_path: Path) -> None:
-    """Three worker processes write to PROMETHEUS_MULTIPROC_DIR; one render() sums and maxes them."""
+    """Three worker processes write to PROMETHEUS_MULTIPROC_DIR; one render() sums and maxes them,
+    and a worker that has exited stops counting in the live gauge without anyone reporting it."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": os.getcwd()}
-    pids = []
+    workers = []
     for n in (1, 2, 3):
-        worker = subprocess.Popen([sys.executable, "-c", WORKER, str(n)], env=env)
-        assert worker.wait(timeout=60) == 0
-        pids.append(worker.pid)
+        worker = subprocess.Popen([sys.executable, "-c", WORKER, str(n)], env=env, text=True,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        workers.append(worker)
 
-    def render(dead: list[int]) -> Samples:
-        code = (
-            "from voiceflow.observability import metrics\n"
-            f"for pid in {dead!r}: metrics.mark_process_dead(pid)\n"
-            "print(metrics.render().decode())"
-        )
+    def render() -> Samples:
+        code = "from voiceflow.observability import metrics\nprint(metrics.render().decode())"
         run = [sys.executable, "-c", code]
         done = subprocess.run(run, env=env, check=True, timeout=60, capture_output=True)
         return samples(done.stdout.decode())
 
-    parsed = render([])
-    assert value(parsed, "voiceflow_calls_total", transport="twilio", outcome="completed") == 6
-    assert value(parsed, "voiceflow_v2v_seconds_count") == 3
-    assert value(parsed, "voiceflow_queue_high_water", processor="stt") == 30
-    assert value(parsed, "voiceflow_calls_active", transport="twilio") == 6
-    # a worker the process manager reports dead stops counting in the live gauge; counters keep its work
-    parsed = render(pids[:2])
-    assert value(parsed, "voiceflow_calls_active", transport="twilio") == 3
+    try:
+        parsed = render()
+        assert value(parsed, "voiceflow_calls_total", transport="twilio", outcome="completed") == 6
+        assert value(parsed, "voiceflow_v2v_seconds_count") == 3
+        assert value(parsed, "voiceflow_queue_high_water", processor="stt") == 30
+        assert value(parsed, "voiceflow_calls_active", transport="twilio") == 6
+        for worker in workers[:2]:  # two workers exit; nobody calls mark_process_dead for them
+            worker.communicate(timeout=60)
+        # render() reaps them: they stop counting in the live gauge; counters keep their work
+        parsed = render()
+        assert value(parsed, "voiceflow_calls_active", transport="twilio") == 3
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.communicate(timeout=60)
     assert value(parsed, "voiceflow_calls_total", transport="twilio", outcome="completed") == 6

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             security=config.security,
             data_dir=config.paths.data_dir,
             guard=config.guard,
+            freeze_gc=True,  # a long-lived server: startup's objects stay out of the collector's walks
         )
     except ConfigError as exc:
         for problem in exc.problems:

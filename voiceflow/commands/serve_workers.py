@@ -11,7 +11,10 @@ pacing. The workers share what must be shared: Prometheus' multiprocess
 directory (a fresh one unless ``PROMETHEUS_MULTIPROC_DIR`` is set), the token secret (generated
 here when ``VOICEFLOW_SECRET`` is unset) and the one-time stream token store
 (an SQLite file), so a webhook answered by one worker admits the media socket
-that lands on another. Admission bounds are per worker. Models are loaded
+that lands on another, and the admission slots (another SQLite file), so the
+call bounds are the server's whatever worker a call lands on. A worker that
+starts (uvicorn's supervisor replacing a dead one) marks dead workers' live
+gauges dead in the Prometheus directory, and their slots are swept. Models are loaded
 once per worker (RSS per worker is in the load benchmark).
 """
 
@@ -23,6 +26,7 @@ import logging
 import os
 import secrets
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -43,11 +47,14 @@ def app_factory() -> FastAPI:
     """The app of one worker process (uvicorn calls this in each worker)."""
     from voiceflow.commands.pipeline_loading import load_pipeline
     from voiceflow.guard.http_limits import HeaderTimeoutProtocol
+    from voiceflow.observability.logs import configure_logging
+    from voiceflow.security.redaction import Redactor
     from voiceflow.server.app import create_app
 
-    level = os.environ.get(ENV_LOG_LEVEL, "info").upper()  # a spawned worker starts with no logging set up
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env()
+    # a spawned worker starts with no logging set up: the same as a single server's (call ids, redaction)
+    redact = Redactor().redact if config.security.redaction == "on" else None
+    configure_logging(os.environ.get(ENV_LOG_LEVEL, "info"), fmt=config.security.log_format, redact=redact)
     settings = ServerSettings(**json.loads(os.environ[ENV_SETTINGS]))
     HeaderTimeoutProtocol.header_timeout_s = config.guard.header_timeout_s
     from voiceflow.telephony.pipeline import with_telephony
@@ -60,7 +67,7 @@ def app_factory() -> FastAPI:
     sessions = CallSessions.from_settings(config.sessions)
     admin_token = config.telephony.admin_token
     return create_app(pipeline, settings, sessions=sessions, admin_token=admin_token, guard=config.guard,
-                      security=config.security, data_dir=config.paths.data_dir)  # fmt: skip
+                      security=config.security, data_dir=config.paths.data_dir, freeze_gc=True)  # fmt: skip
 
 
 def run_workers(
@@ -76,6 +83,11 @@ def run_workers(
     import uvicorn
 
     os.environ.setdefault("VOICEFLOW_SECRET", config.guard.secret or secrets.token_urlsafe(32))
+    from voiceflow.server.edge import shared_nonce_path
+
+    # a fresh server holds no call: slots an earlier run left behind (same secret) do not count
+    slots = shared_nonce_path(os.environ["VOICEFLOW_SECRET"], "slots")
+    _remove_sqlite(slots)
     os.environ["VOICEFLOW_WORKERS"] = str(workers)
     os.environ[ENV_PIPELINE] = pipeline
     os.environ[ENV_LOG_LEVEL] = log_level
@@ -86,5 +98,13 @@ def run_workers(
     options["http"] = (
         "voiceflow.guard.http_limits:HeaderTimeoutProtocol"  # a class by name: workers import it
     )
-    uvicorn.run("voiceflow.commands.serve_workers:app_factory", factory=True, workers=workers,
-                host=settings.host, port=settings.port, log_level=log_level, **options)  # fmt: skip
+    try:
+        uvicorn.run("voiceflow.commands.serve_workers:app_factory", factory=True, workers=workers,
+                    host=settings.host, port=settings.port, log_level=log_level, **options)  # fmt: skip
+    finally:
+        _remove_sqlite(slots)  # the server is gone, and its calls with it
+
+
+def _remove_sqlite(path: Path) -> None:
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        name.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ summed over live workers, high-water marks and breaker states take the maximum).
 from __future__ import annotations
 
 import os
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from voiceflow.frames import (
     VoiceStopped,
 )
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
+from voiceflow.processes import pid_alive
 from voiceflow.services.breaker import STATE_VALUES, live_breakers
 from voiceflow.services.provider_metrics import parse as provider_frame
 
@@ -61,6 +63,7 @@ __all__ = [
     "CallMetrics",
     "install_call_metrics",
     "multiprocess_dir",
+    "reap_dead_workers",
     "render",
 ]
 
@@ -163,6 +166,7 @@ def render() -> bytes:
     sample_breakers()
     if multiprocess_dir() is None:
         return generate_latest(REGISTRY)
+    reap_dead_workers()
     registry = CollectorRegistry()
     _multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry)
@@ -172,6 +176,30 @@ def mark_process_dead(pid: int) -> None:
     """A worker exited: its live gauges stop counting (call from the process manager)."""
     if multiprocess_dir() is not None:
         _multiprocess.mark_process_dead(pid)
+
+
+_LIVE_FILE = re.compile(r"gauge_live\w*_(\d+)\.db")
+
+
+def reap_dead_workers() -> list[int]:
+    """``mark_process_dead`` for every worker whose live-gauge files remain but whose process is gone.
+
+    uvicorn's supervisor replaces a dead worker without telling anyone, so the
+    workers do it themselves: at startup (the replacement clears its predecessor)
+    and on every ``/metrics`` render (a dead worker that is not replaced).
+    """
+    directory = multiprocess_dir()
+    if directory is None:
+        return []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    pids = {int(m[1]) for name in names if (m := _LIVE_FILE.fullmatch(name))}
+    dead = sorted(pid for pid in pids if pid != os.getpid() and not pid_alive(pid))
+    for pid in dead:
+        _multiprocess.mark_process_dead(pid, directory)
+    return dead
 
 
 def sample_breakers() -> None:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from voiceflow.config import ConfigError, GuardSettings
-from voiceflow.guard.admission import Admission, Full
+from voiceflow.guard.admission import Admission, Full, SharedSlots
 from voiceflow.guard.http_limits import BodyLimits
 from voiceflow.guard.origin import EdgeMiddleware, origin_allowed
 from voiceflow.guard.tokens import PAGE, STREAM, SQLiteNonces, StreamTokens, TokenError, TokenSigner
@@ -45,13 +45,16 @@ class Edge:
         self.guard = guard
         self.public_host = public_host
         self.signer = TokenSigner(guard.secret)
-        shared = SQLiteNonces(shared_nonce_path(guard.secret)) if guard.workers > 1 and guard.secret else None
+        secret = guard.secret if guard.workers > 1 else None  # several workers: what they share
+        shared = SQLiteNonces(shared_nonce_path(secret)) if secret else None
         self.stream_tokens = StreamTokens(self.signer, guard.stream_token_ttl_s, shared)
         self.admission = Admission(
             max_calls=guard.max_calls,
             max_per_address=guard.max_calls_per_address,
             max_pending=guard.max_pending_offers,
             retry_after_s=guard.retry_after_s,
+            # the bounds are the server's: every worker counts in one file
+            shared=SharedSlots(shared_nonce_path(secret, "slots")) if secret else None,
         )
         self.origins = guard.origins
         self.refused_origin = 0
@@ -80,10 +83,11 @@ class Edge:
         return None
 
 
-def shared_nonce_path(secret: str) -> Path:
-    """The used-token file the processes of one server share (named by a digest of their secret)."""
+def shared_nonce_path(secret: str, what: str = "stream-tokens") -> Path:
+    """A file the processes of one server share (used tokens; ``"slots"``: admission), named by a
+    digest of their secret."""
     digest = hashlib.sha256(b"voiceflow-nonces\n" + secret.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"voiceflow-stream-tokens-{digest}.sqlite"
+    return Path(tempfile.gettempdir()) / f"voiceflow-{what}-{digest}.sqlite"
 
 
 def client_address(conn: HTTPConnection) -> str | None:

@@ -377,6 +377,7 @@ class PocketsphinxEngine:
         second_pass: bool = False,
         interim_every_ms: int = 200,
         max_idle: int = 8,
+        prewarm: int = 1,
         adapt_channel: bool = True,
         channel: str | None = None,
         initial_cmn: str | None = None,
@@ -387,7 +388,10 @@ class PocketsphinxEngine:
         self.hints = frozenset(w.lower() for w in hints) if hints else frozenset()
         self.hint_bonus = hint_bonus
         self.nbest = nbest
-        self.max_idle = max_idle
+        #: decoders ``start`` builds: building one holds the GIL ~0.16 s (pocketsphinx's constructor does
+        #: not release it), stalling every live call's audio, so a server builds its calls' share up front
+        self.prewarm_count = prewarm
+        self.max_idle = max(max_idle, prewarm)
         self.adapt_channel = adapt_channel
         #: the channel's cepstral mean that new streams start from (None: the model's default)
         if channel is not None and channel not in CHANNEL_CMN:
@@ -415,9 +419,9 @@ class PocketsphinxEngine:
         self._started = False
 
     async def start(self, clock: Clock) -> None:
-        """Build one idle decoder now, so the first call does not pay for it (idempotent)."""
+        """Build ``prewarm`` idle decoders now, so calls do not pay for them (idempotent)."""
         if not self._started:
-            await asyncio.to_thread(self.prewarm, 1)
+            await asyncio.to_thread(self.prewarm, self.prewarm_count)
             self._started = True
 
     async def aclose(self) -> None:

@@ -7,7 +7,9 @@ The voice model is loaded once per process (a locked, module-level cache) and
 shared by every call; inference runs in a worker thread. Text is cut into clauses
 and synthesized one clause at a time, each clause's audio handed to the event loop
 as soon as it exists; closing the stream sets a stop flag that the worker checks
-between clauses and between Piper's sentence chunks.
+between clauses and between Piper's sentence chunks. With ``cache_bytes`` an
+engine keeps finished syntheses of short texts (``AudioCache``): a shared engine
+greets its hundredth caller without synthesizing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceflow.core.clock import Clock
+from voiceflow.services.tts.audio_cache import AudioCache
 from voiceflow.services.tts.clauses import split_clauses
 from voiceflow.services.tts.engine import TTSError
 from voiceflow.services.tts.prosody import NEUTRAL, Prosody
@@ -42,12 +45,34 @@ def load_voice(model_path: str | None = None) -> Any:
     with _voice_lock:
         voice = _voices.get(path)
         if voice is None:
-            from piper import PiperVoice
-
-            voice = PiperVoice.load(path)
+            voice = _load(path)
             _voices[path] = voice
             _loads += 1
         return voice
+
+
+def _load(path: str) -> Any:
+    """``PiperVoice.load`` with the session one thread wide and not spinning.
+
+    Many calls synthesize at once: one thread each beats every synthesis fighting
+    over a shared pool (measured with ``benchmarks/load.py``: less CPU per second of
+    speech, earlier first audio under load), and an idle worker thread that spins
+    burns a core the other calls need.
+    """
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+    from piper.phonemize_espeak import ESPEAK_DATA_DIR
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    with open(f"{path}.json", encoding="utf-8") as f:
+        config = PiperConfig.from_dict(json.load(f))
+    session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    return PiperVoice(config=config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR),
+                      download_dir=Path.cwd())  # fmt: skip
 
 
 def voice_loads() -> int:
@@ -71,8 +96,11 @@ class PiperEngine:
         noise_scale: float | None = None,
         noise_w_scale: float | None = None,
         soft_min_chars: int = 30,
+        cache_bytes: int = 0,
     ) -> None:
         self.model_path = str(model_path) if model_path else default_model_path()
+        #: finished syntheses kept for texts said again (the greeting, set answers); 0: none
+        self.cache = AudioCache(cache_bytes)
         self.noise_scale = noise_scale
         self.noise_w_scale = noise_w_scale
         self.soft_min_chars = soft_min_chars
@@ -126,6 +154,23 @@ class PiperEngine:
     async def synthesize(self, text: str, *, prosody: Prosody = NEUTRAL) -> AsyncGenerator[bytes, None]:
         if not text.strip():
             raise TTSError("nothing to synthesize (empty text)")
+        if not self.cache.wants(text):
+            async for pcm in self._synthesize(text, prosody):
+                yield pcm
+            return
+        key = (text, prosody, self.noise_scale, self.noise_w_scale, self.soft_min_chars)
+        cached = self.cache.get(key)
+        if cached is not None:
+            for pcm in cached:
+                yield pcm
+            return
+        chunks = []
+        async for pcm in self._synthesize(text, prosody):
+            chunks.append(pcm)
+            yield pcm
+        self.cache.put(key, chunks)  # reached only when the whole text was synthesized and taken
+
+    async def _synthesize(self, text: str, prosody: Prosody) -> AsyncGenerator[bytes, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
