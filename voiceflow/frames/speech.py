@@ -62,6 +62,10 @@ class UserStoppedSpeaking(Frame):
     origin: ClassVar[Origin] = Origin.USER
     #: clock time of the caller's last voiced audio, for voice-to-voice latency
     last_voiced_at: float | None = None
+    #: a speculative end: the reply is prepared but held until the end is confirmed
+    #: (``voiceflow.processors.speculation``); a discarded one is followed by
+    #: ``UserStartedSpeaking(continues=True)``
+    provisional: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,6 +36,15 @@ the turn with what was already said, announcing it with
 ``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
 parts, so the request is answered once, whole. ``continuations`` counts them.
 
+**Speculation.** With a ``Speculation`` (``voiceflow.processors.speculation``), at a pause
+whose words may end the request (not ending on a filler or a dangling word, not over the
+agent) the turn is ended at once *provisionally*: the final ``Transcript`` and
+``UserStoppedSpeaking(provisional=True)`` go out, so the reply is prepared while the window
+runs; what has effects is held downstream. When the window runs out the speculation is
+confirmed (no further frame: the held reply is released); if the caller goes on first it is
+discarded, the prepared reply interrupted, and ``UserStartedSpeaking(continues=True)``
+reopens the turn, whose final transcript will carry all of it.
+
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
 carrying the whole turn's text so far, then at the end of the turn one final
@@ -67,6 +76,7 @@ from voiceflow.frames.speech import (
     VoiceStopped,
 )
 from voiceflow.frames.text import Transcript
+from voiceflow.processors.speculation import Speculation
 
 __all__ = [
     "BACKCHANNEL_WORDS",
@@ -145,6 +155,7 @@ class Endpointer(Processor):
         audio_threshold: float = 0.5,
         complete_text: float = 0.8,
         audio_grace_secs: float = 0.15,
+        speculation: Speculation | None = None,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -163,6 +174,7 @@ class Endpointer(Processor):
         self.audio_threshold = audio_threshold
         self.complete_text = complete_text
         self.audio_grace_secs = audio_grace_secs
+        self.speculation = speculation
         #: the audio model's P(finished) for the current pause (None: none yet)
         self.audio_p: float | None = None
         self.turns_ended = 0
@@ -187,6 +199,8 @@ class Endpointer(Processor):
         self._interim = ""
         self._awaiting_final = False
         self._last_voiced_at = 0.0
+        #: the provisional end of turn sent at this pause (its final transcript), if any
+        self._speculated: Transcript | None = None
 
     # -- window -----------------------------------------------------------------------
     @property
@@ -219,6 +233,12 @@ class Endpointer(Processor):
         self._speaking = True
         self.audio_p = None
         if self.in_turn:
+            if self._speculated is not None:  # the caller goes on: the prepared reply goes
+                self._speculated = None
+                if self.speculation is not None:
+                    self.speculation.discard()
+                await self.interrupt()
+                await self._emit(UserStartedSpeaking(continues=True))
             return
         self.in_turn = True
         previous = self._continued(frame)
@@ -249,7 +269,28 @@ class Endpointer(Processor):
             return  # a stray stop (no turn open): nothing to end
         self._speaking = False
         self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
+        await self._speculate()
         self._start_timer()
+
+    async def _speculate(self) -> None:
+        """End the turn provisionally when its words may be the whole request (module doc)."""
+        text = self.text
+        if (
+            self.speculation is None
+            or self._over_agent
+            or self._awaiting_final
+            or not self.merge_transcripts
+            or self._speculated is not None
+            or not text
+            or self.hold(text)
+            or self.completeness(text) <= 0.0
+        ):
+            return
+        base = self._finals[-1] if self._finals else Transcript(text=text, final=True)
+        final = evolve(base, text=text, final=True)
+        self._speculated = final
+        self.speculation.begin()
+        await self._emit(final, UserStoppedSpeaking(last_voiced_at=self._last_voiced_at, provisional=True))
 
     @on(EndOfTurnScore)
     async def scored(self, frame: EndOfTurnScore) -> None:
@@ -310,6 +351,18 @@ class Endpointer(Processor):
     async def _end_turn(self) -> None:
         finals, last_voiced = self._finals, self._last_voiced_at
         text = self.text
+        speculated = self._speculated
+        if speculated is not None and self.speculation is not None:
+            if speculated.text == text:  # the provisional end stands: release the reply
+                self._reset()
+                self.turns_ended += 1
+                self.speculation.confirm()
+                if self.continuation_secs > 0:
+                    self._ended = (self.now(), [speculated])
+                return
+            self.speculation.discard()  # words came after it: the whole turn ends below
+            await self.interrupt()
+            await self._emit(UserStartedSpeaking(continues=True))
         late_final_due = self._awaiting_final
         self._reset()
         self._late_final_due = late_final_due and self.merge_transcripts
