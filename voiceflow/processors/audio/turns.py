@@ -26,7 +26,9 @@ or failed model costs a little time; it can only end a turn early together with 
 (``VoiceStarted(over_agent=True)``, from ``BargeIn``) that turns out to hold no words, or only
 a backchannel ("mm-hm", "okay", "right"), is not a request: it ends with no transcript
 (``backchannels`` counts them) and ``BargeIn`` resumes the agent. One with real words
-interrupts again as it ends, so a resumed utterance never plays over the answer to them.
+interrupts again at its first pause, as soon as its words are known ("no", "wait", "stop"):
+``BargeIn`` sees the new generation and does not resume, so the agent stops for good and
+the words are answered.
 
 **Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
 judged over (about the time a reply takes to start and be recognised as one), and has not
@@ -269,6 +271,10 @@ class Endpointer(Processor):
             return  # a stray stop (no turn open): nothing to end
         self._speaking = False
         self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
+        if self._over_agent and self.merge_transcripts and not self._awaiting_final:
+            if not self.backchannel(self.text):  # words over the agent: it must not resume
+                self._over_agent = False
+                await self.interrupt()
         await self._speculate()
         self._start_timer()
 
