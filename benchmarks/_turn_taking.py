@@ -167,9 +167,13 @@ async def early_answer_trials(
             answered_once += len([t for t in turn.heard if t]) >= 1
             await asyncio.sleep(0.5)
         continuations = sessions.counter(call.call_sid, "endpointer", "continuations")
+        speculations = sessions.counter(call.call_sid, "gate", "speculations")
+        discarded = sessions.counter(call.call_sid, "gate", "discarded")
     return {
         f"turns_answered_early_{voice}": early,
         f"requests_{voice}": len(REQUESTS),
         f"two_part_requests_{voice}": sum(1 for r in REQUESTS if r[2]),
         f"continuations_{voice}": continuations,
+        f"speculations_{voice}": speculations,
+        f"speculations_discarded_{voice}": discarded,
     }

@@ -240,6 +240,8 @@ def main() -> int:
         ("turns_answered_early_espeak", "answered before the caller finished, espeak"),
         ("continuations_piper", "continuations (reply cancelled), Piper"),
         ("continuations_espeak", "continuations (reply cancelled), espeak"),
+        ("speculations_discarded_piper", "speculative replies discarded, Piper"),
+        ("speculations_discarded_espeak", "speculative replies discarded, espeak"),
         ("setfit_p50_ms", "SetFit p50 (ms, same process)"),
         ("single_max_frame_late_ms", "single call: latest outbound frame (ms)"),
     ):

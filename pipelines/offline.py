@@ -102,6 +102,7 @@ class OfflinePipeline:
         endpoint_hold_secs: float = 1.3,
         continuation_secs: float = 1.5,
         speculate: bool = True,
+        pause_secs: float = 0.12,
     ) -> None:
         self.config = config
         self.endpoint_silence_secs = endpoint_silence_secs
@@ -113,6 +114,8 @@ class OfflinePipeline:
         self.continuation_secs = continuation_secs
         #: prepare the reply at a pause, before the end of the turn is confirmed
         self.speculate = speculate
+        #: the quiet after which the reply is prepared (the VAD's pause hint; its stop is 0.25 s)
+        self.pause_secs = pause_secs
         self.shared: Shared | None = None
 
     async def prepare(self) -> None:
@@ -168,7 +171,7 @@ class OfflinePipeline:
         gate = [] if spec is None else [ReplyGate(spec, name="gate")]
         return Graph(f"offline:{ctx.call_id}").chain(
             input,
-            VADProcessor(name="vad"),
+            VADProcessor(name="vad", pause_secs=self.pause_secs if self.speculate else None),
             # the agent stops at the caller's onset and resumes where it was cut if no words follow
             BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,

@@ -133,6 +133,7 @@ async def test_no_booking_and_no_word_for_a_discarded_turn_and_both_once_confirm
         spec.confirm()
         await clock.advance(0.5)
         assert (await bookings(db, "2025-12-02"))["15:00"][1] == "Jane Doe"
+        await clock.advance(0.5)  # the write's thread is done: its result and answer go out
         assert [r.tool for r in sink.of(ToolResult)] == ["schedule_appointment"]
         assert sink.of(TextToSpeak)[-1].text.startswith("You're all set")
 
@@ -187,3 +188,39 @@ async def test_memory_records_a_speculative_turn_only_once_confirmed(tmp_path: P
         assert [(t.role, t.text, t.intent) for t in turns] == [("user", whole, "check_order")]
     finally:
         await memory.close()
+
+
+async def test_a_pause_hint_starts_the_reply_on_the_interim_and_the_final_keeps_or_replaces_it() -> None:
+    from voiceflow.frames import VoicePaused
+
+    clock, sink, spec = VirtualClock(10.0), Collector(name="sink"), Speculation()
+    ep = Endpointer(name="ep", speculation=spec)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, VoicePaused, Transcript]).chain(ep, sink)
+    async with GraphRun(g, clock=clock) as run:
+
+        async def utterance(interim: str, final: str, *, resumed: bool = False) -> None:
+            await run.push(run.make(VoiceStarted))
+            await clock.advance(1.0)
+            voiced = clock.now()
+            await run.push(run.make(Transcript, text=interim, final=False))
+            await clock.advance(0.12)
+            await run.push(run.make(VoicePaused, last_voiced_at=voiced))
+            await clock.advance(0)
+            assert spec.pending and sink.of(UserStoppedSpeaking)[-1].provisional  # before the stop
+            if resumed:
+                await run.push(run.make(VoicePaused, resumed=True))
+                await clock.advance(0)
+                assert not spec.pending
+                return
+            await clock.advance(0.1)
+            await run.push(run.make(Transcript, text=final, final=True))
+            await run.push(run.make(VoiceStopped, last_voiced_at=voiced))
+            await clock.advance(2.0)
+
+        await utterance("where is my order", "where is my order")
+        assert (spec.begun, spec.confirmed, spec.discarded) == (1, 1, 0)
+        await utterance("where is my order", "where is my daughter")  # the final reads otherwise
+        assert (spec.begun, spec.confirmed, spec.discarded) == (3, 2, 1)
+        assert [f.text for f in sink.of(Transcript) if f.final][-1] == "where is my daughter"
+        await utterance("I want to book", "", resumed=True)  # the voice came back before the stop
+        assert (spec.begun, spec.discarded) == (4, 2) and ep.in_turn

@@ -86,6 +86,16 @@ class ReplyGate(Processor):
         #: frames dropped because their turn was discarded
         self.dropped = 0
 
+    @property
+    def speculations(self) -> int:
+        """Speculative ends of turn so far (the call's, for benchmarks)."""
+        return self.speculation.begun
+
+    @property
+    def discarded(self) -> int:
+        """Of those, how many the caller went on after (reply prepared and thrown away)."""
+        return self.speculation.discarded
+
     @on(Frame)
     async def any(self, frame: Frame) -> None:
         if frame.origin is Origin.BOT and not await committed(self.speculation.ticket()):

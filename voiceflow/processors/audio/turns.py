@@ -45,7 +45,10 @@ agent) the turn is ended at once *provisionally*: the final ``Transcript`` and
 runs; what has effects is held downstream. When the window runs out the speculation is
 confirmed (no further frame: the held reply is released); if the caller goes on first it is
 discarded, the prepared reply interrupted, and ``UserStartedSpeaking(continues=True)``
-reopens the turn, whose final transcript will carry all of it.
+reopens the turn, whose final transcript will carry all of it. A ``VoicePaused`` hint from
+the VAD (a shorter quiet than its stop window) starts the speculation sooner, on the text
+so far (the latest interim included); if the pause's final then reads otherwise, that
+speculation is discarded and a new one starts on the final.
 
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
@@ -74,6 +77,7 @@ from voiceflow.frames.speech import (
     EndOfTurnScore,
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    VoicePaused,
     VoiceStarted,
     VoiceStopped,
 )
@@ -235,12 +239,7 @@ class Endpointer(Processor):
         self._speaking = True
         self.audio_p = None
         if self.in_turn:
-            if self._speculated is not None:  # the caller goes on: the prepared reply goes
-                self._speculated = None
-                if self.speculation is not None:
-                    self.speculation.discard()
-                await self.interrupt()
-                await self._emit(UserStartedSpeaking(continues=True))
+            await self._discard_speculation()  # the caller goes on: the prepared reply goes
             return
         self.in_turn = True
         previous = self._continued(frame)
@@ -254,6 +253,26 @@ class Endpointer(Processor):
         self._finals = previous
         await self.interrupt()
         await self._emit(UserStartedSpeaking(continues=True))
+
+    async def _discard_speculation(self) -> None:
+        if self._speculated is None:
+            return
+        self._speculated = None
+        if self.speculation is not None:
+            self.speculation.discard()
+        await self.interrupt()
+        await self._emit(UserStartedSpeaking(continues=True))
+
+    @on(VoicePaused)
+    async def paused(self, frame: VoicePaused) -> None:
+        if not self.in_turn or not self._speaking:
+            return
+        if frame.resumed:
+            await self._discard_speculation()
+            return
+        if frame.last_voiced_at is not None:
+            self._last_voiced_at = frame.last_voiced_at
+        await self._speculate(early=True)
 
     def _continued(self, onset: VoiceStarted) -> list[Transcript] | None:
         """The finals of the turn that speech starting now continues, if any (see module doc)."""
@@ -275,16 +294,18 @@ class Endpointer(Processor):
             if not self.backchannel(self.text):  # words over the agent: it must not resume
                 self._over_agent = False
                 await self.interrupt()
+        if self._speculated is not None and self._speculated.text != self.text:
+            await self._discard_speculation()  # made on an interim the final reads otherwise
         await self._speculate()
         self._start_timer()
 
-    async def _speculate(self) -> None:
+    async def _speculate(self, *, early: bool = False) -> None:
         """End the turn provisionally when its words may be the whole request (module doc)."""
         text = self.text
         if (
             self.speculation is None
             or self._over_agent
-            or self._awaiting_final
+            or (self._awaiting_final and not early)
             or not self.merge_transcripts
             or self._speculated is not None
             or not text
