@@ -39,8 +39,7 @@ the turn with what was already said, announcing it with
 parts, so the request is answered once, whole. ``continuations`` counts them.
 
 **Speculation.** With a ``Speculation`` (``voiceflow.processors.speculation``), at a pause
-whose words may end the request (not ending on a filler or a dangling word, not over the
-agent) the turn is ended at once *provisionally*: the final ``Transcript`` and
+whose words may end the request (completeness ≥ ``speculate_min``, not over the agent) the turn is ended at once *provisionally*: the final ``Transcript`` and
 ``UserStoppedSpeaking(provisional=True)`` go out, so the reply is prepared while the window
 runs; what has effects is held downstream. When the window runs out the speculation is
 confirmed (no further frame: the held reply is released); if the caller goes on first it is
@@ -162,6 +161,7 @@ class Endpointer(Processor):
         complete_text: float = 0.8,
         audio_grace_secs: float = 0.15,
         speculation: Speculation | None = None,
+        speculate_min: float = 0.5,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -181,6 +181,8 @@ class Endpointer(Processor):
         self.complete_text = complete_text
         self.audio_grace_secs = audio_grace_secs
         self.speculation = speculation
+        #: how complete the words must read for a reply to be prepared at a pause
+        self.speculate_min = speculate_min
         #: the audio model's P(finished) for the current pause (None: none yet)
         self.audio_p: float | None = None
         self.turns_ended = 0
@@ -310,7 +312,7 @@ class Endpointer(Processor):
             or self._speculated is not None
             or not text
             or self.hold(text)
-            or self.completeness(text) <= 0.0
+            or self.completeness(text) < self.speculate_min
         ):
             return
         base = self._finals[-1] if self._finals else Transcript(text=text, final=True)
