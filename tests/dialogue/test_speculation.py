@@ -224,3 +224,24 @@ async def test_a_pause_hint_starts_the_reply_on_the_interim_and_the_final_keeps_
         assert [f.text for f in sink.of(Transcript) if f.final][-1] == "where is my daughter"
         await utterance("I want to book", "", resumed=True)  # the voice came back before the stop
         assert (spec.begun, spec.discarded) == (4, 2) and ep.in_turn
+
+
+async def test_a_write_waiting_for_a_turn_that_is_interrupted_ends_cancelled_not_stuck(
+    db: Database, now: FixedNow
+) -> None:
+    import asyncio
+
+    from voiceflow.processors.tools import CallState
+
+    policy = make_policy(db, now)
+    spec = Speculation()
+    spec.begin()
+    ticket = spec.ticket()
+    waiting = asyncio.ensure_future(
+        policy.tracker.execute("c-1", "collect_feedback", {"rating": 5}, ticket=ticket)
+    )
+    await asyncio.sleep(0)
+    waiting.cancel()  # the handler awaiting it was interrupted
+    await asyncio.gather(waiting, return_exceptions=True)
+    call = policy.tracker.get("c-1")
+    assert call is not None and call.state is CallState.CANCELLED and policy.tracker.executed == 0

@@ -39,7 +39,8 @@ the turn with what was already said, announcing it with
 parts, so the request is answered once, whole. ``continuations`` counts them.
 
 **Speculation.** With a ``Speculation`` (``voiceflow.processors.speculation``), at a pause
-whose words may end the request (completeness ≥ ``speculate_min``, not over the agent) the turn is ended at once *provisionally*: the final ``Transcript`` and
+whose words may end the request (completeness ≥ ``speculate_min``, not over the agent)
+the turn is ended at once *provisionally*: the final ``Transcript`` and
 ``UserStoppedSpeaking(provisional=True)`` go out, so the reply is prepared while the window
 runs; what has effects is held downstream. When the window runs out the speculation is
 confirmed (no further frame: the held reply is released); if the caller goes on first it is

@@ -109,7 +109,12 @@ class ToolCallTracker:
         """
         call = self.request(call_id, tool, arguments, generation=generation)
         if ticket is not None and call.state is CallState.REQUESTED and not self._reads_only(call.tool):
-            if not await committed(ticket):
+            try:
+                confirmed = await committed(ticket)
+            except asyncio.CancelledError:
+                self._finish(call, CallState.CANCELLED, cancelled_outcome(call_id))
+                raise
+            if not confirmed:
                 self._finish(call, CallState.CANCELLED, cancelled_outcome(call_id))
         if call.state.finished:
             assert call.outcome is not None
