@@ -175,7 +175,8 @@ class OfflinePipeline:
             # the agent stops at the caller's onset and resumes where it was cut if no words follow
             BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,
-            STTProcessor(stt, name="stt"),
+            # pocketsphinx finalizes at the pause hint too (Whisper would decode half sentences)
+            STTProcessor(stt, name="stt", finalize_at_hint=self.speculate and stt.name == "pocketsphinx"),
             Endpointer(
                 name="endpointer",
                 silence_secs=self.endpoint_silence_secs,
