@@ -176,7 +176,12 @@ class OfflinePipeline:
             BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,
             # pocketsphinx finalizes at the pause hint too (Whisper would decode half sentences)
-            STTProcessor(stt, name="stt", finalize_at_hint=self.speculate and stt.name == "pocketsphinx"),
+            STTProcessor(
+                stt,
+                name="stt",
+                preroll_ms=500,
+                finalize_at_hint=self.speculate and stt.name == "pocketsphinx",
+            ),
             Endpointer(
                 name="endpointer",
                 silence_secs=self.endpoint_silence_secs,
