@@ -245,3 +245,19 @@ async def test_a_write_waiting_for_a_turn_that_is_interrupted_ends_cancelled_not
     await asyncio.gather(waiting, return_exceptions=True)
     call = policy.tracker.get("c-1")
     assert call is not None and call.state is CallState.CANCELLED and policy.tracker.executed == 0
+
+
+async def test_voice_heard_again_in_the_wait_holds_the_end_until_the_onset_is_decided() -> None:
+    from voiceflow.frames import VoicePaused
+
+    clock, sink, spec = VirtualClock(10.0), Collector(name="sink"), Speculation()
+    ep = Endpointer(name="ep", speculation=spec, onset_secs=0.3)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, VoicePaused, Transcript]).chain(ep, sink)
+    async with GraphRun(g, clock=clock) as run:
+        await speak(run, clock, "What time do you close on Saturday?")  # the window is 0.3 s
+        await run.push(run.make(VoicePaused, resumed=True))  # a voiced window at 0.25 s
+        await clock.advance(0.2)
+        assert spec.pending  # not confirmed at 0.3 s: an onset may be on its way
+        await run.push(run.make(VoiceStarted))  # it is: the caller goes on
+        await clock.advance(0)
+        assert spec.discarded == 1 and spec.confirmed == 0

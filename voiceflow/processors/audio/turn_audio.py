@@ -60,6 +60,7 @@ class AudioTurnDetector(Processor):
         self._hint_p: float | None = None
         #: the ``VoiceStopped.last_voiced_at`` the hint's score is to be repeated for
         self._repeat_for: list[float | None] = []
+        self._after_stop = False
 
     @on(AudioRaw)
     async def audio(self, frame: AudioRaw) -> None:
@@ -86,6 +87,8 @@ class AudioTurnDetector(Processor):
     @on(VoicePaused)
     async def paused(self, frame: VoicePaused) -> None:
         await self.push(frame)
+        if self._after_stop:
+            return  # a candidate onset after the stop: the stop's score stands
         self._forget()
         if not frame.resumed and self._rate and self._bytes:
             pcm, rate = b"".join(self._chunks), self._rate
@@ -95,6 +98,7 @@ class AudioTurnDetector(Processor):
     @on(VoiceStarted)
     async def started(self, frame: VoiceStarted) -> None:
         self._forget()
+        self._after_stop = False
         if self._stopped_at is None or frame.ts - self._stopped_at > self.new_turn_gap_secs:
             self._trim(self.pre_speech_secs + 0.3)  # the onset is confirmed ~0.2 s into speech
         await self.push(frame)
@@ -103,6 +107,7 @@ class AudioTurnDetector(Processor):
     async def stopped(self, frame: VoiceStopped) -> None:
         await self.push(frame)
         self._stopped_at = frame.ts
+        self._after_stop = True
         if self._hint_p is not None:  # scored at the hint: the same quiet
             await self.push(EndOfTurnScore(probability=self._hint_p, last_voiced_at=frame.last_voiced_at))
             return

@@ -161,6 +161,7 @@ class Endpointer(Processor):
         audio_threshold: float = 0.5,
         complete_text: float = 0.8,
         audio_grace_secs: float = 0.15,
+        onset_secs: float = 0.3,
         speculation: Speculation | None = None,
         speculate_min: float = 0.5,
     ) -> None:
@@ -181,6 +182,7 @@ class Endpointer(Processor):
         self.audio_threshold = audio_threshold
         self.complete_text = complete_text
         self.audio_grace_secs = audio_grace_secs
+        self.onset_secs = onset_secs
         self.speculation = speculation
         #: how complete the words must read for a reply to be prepared at a pause
         self.speculate_min = speculate_min
@@ -208,6 +210,8 @@ class Endpointer(Processor):
         self._interim = ""
         self._awaiting_final = False
         self._last_voiced_at = 0.0
+        #: no end of turn before this clock time (voice may be starting again)
+        self._not_before = 0.0
         #: the provisional end of turn sent at this pause (its final transcript), if any
         self._speculated: Transcript | None = None
 
@@ -268,9 +272,14 @@ class Endpointer(Processor):
 
     @on(VoicePaused)
     async def paused(self, frame: VoicePaused) -> None:
+        if self.in_turn and not self._speaking and frame.resumed:
+            # a voiced window in the wait: the VAD may be about to confirm an onset (it takes
+            # ~0.2 s); the turn does not end before it can say
+            self._not_before = self.now() + self.onset_secs
+            return
         if not self.in_turn or not self._speaking:
             return
-        if frame.resumed:
+        if frame.resumed:  # voice is back: whatever was prepared is for half a request
             await self._discard_speculation()
             return
         if frame.last_voiced_at is not None:
@@ -371,6 +380,8 @@ class Endpointer(Processor):
         window = self.window_for(self.text, self.audio_p)
         deadline = self._last_voiced_at + window
         if (wait := deadline - clock.now()) > 0:
+            await clock.sleep(wait)
+        while (wait := self._not_before - clock.now()) > 0:  # voice may be starting again
             await clock.sleep(wait)
         if self._awaiting_final:  # the STT has an unfinished segment: give it a moment
             await clock.sleep(self.final_timeout)

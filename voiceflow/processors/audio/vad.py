@@ -10,8 +10,9 @@ last sample arrived), so it does not include the stop window.
 The stop window is short by default (0.25 s): deciding the end of the user's
 turn is the ``Endpointer``'s job (voiceflow.processors.audio.turns). With ``pause_secs``
 (shorter than the stop window) a ``VoicePaused`` comes earlier, at that much quiet, and
-``VoicePaused(resumed=True)`` if the voice comes back before the stop: the endpointer
-prepares its reply at the first (``voiceflow.processors.speculation``).
+``VoicePaused(resumed=True)`` when voice comes back (before the stop, or after it, at the
+first voiced window, before an onset is confirmed): the endpointer prepares its reply at
+the first (``voiceflow.processors.speculation``) and does not end a turn at the second.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class SpeechSegmenter:
                     self.speaking, self._run = True, 0
                     self.last_voiced_end = w.end_sample
                     return SegmentEvent("start", self._run_start, w.end_sample)
+                if self._run == 1 and self.pause_windows is not None:  # voice may be back
+                    return SegmentEvent("resume", w.end_sample, w.end_sample)
             elif self._run:
                 self._gap += 1
                 if self._gap > self.start_gap_windows:

@@ -82,6 +82,7 @@ class STTProcessor(Processor):
         starts the next segment only if the voice comes back (``VoicePaused(resumed=True)``)."""
         super().__init__(name=name)
         self.finalize_at_hint = finalize_at_hint
+        self._hinted = False  # the segment was closed at a pause hint, the VAD has not stopped
         self.audio_mode = audio
         self.finalize_on_pause = finalize_on_pause
         self.encoding: Encoding = encoding
@@ -206,12 +207,15 @@ class STTProcessor(Processor):
         if self.finalize_at_hint and self.finalize_on_pause:
             if not frame.resumed and self._speaking:
                 await self._finalize()  # the quiet that follows waits in the pre-roll
-            elif frame.resumed:
+                self._hinted = True
+            elif frame.resumed and self._hinted:
+                self._hinted = False
                 await self._start_sending()  # the voice is back before the VAD's stop
         await self.push(frame)
 
     @on(VoiceStopped)
     async def stopped(self, frame: VoiceStopped) -> None:
+        self._hinted = False
         if self.finalize_on_pause:
             await self._finalize()
         else:
