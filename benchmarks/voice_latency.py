@@ -246,6 +246,9 @@ def main() -> int:
         ("single_max_frame_late_ms", "single call: latest outbound frame (ms)"),
     ):
         print(f"{label:44} {fig[key]:>10.0f}")
+    for voice in ("piper", "espeak"):
+        if fig.get(f"call_ended_by_agent_{voice}"):
+            print(f"  {voice} two-part call ended by the agent {fig[f'call_ended_by_agent_{voice}']}")
     print("per-stage medians (ms, each from the previous stage):")
     for key in sorted(k for k in fig if k.startswith("stage_")):
         print(f"  {key[6:-7]:42} {fig[key]:>10.0f}")
