@@ -145,12 +145,15 @@ async def early_answer_trials(
     url: str, watchers: CallWatchers, sessions: Sessions, voice: str, caller: str
 ) -> dict[str, Any]:
     say: Callable[[str, int], bytes] = synthesize if voice == "piper" else synthesize_espeak
-    early = answered_once = continuations = 0
+    early = answered_once = continuations = done = 0
+    ended: str | None = None  # the agent ended the call before the last request (what it said)
     async with TwilioMediaClient(url, caller=caller) as call, PhoneLine(call) as line:
         watcher = await watchers.get(call.call_sid)
         await call.wait_for_reply(timeout=30)
         watcher.take()
         for first, pause, second in REQUESTS:
+            if call.close_code is not None:
+                break
             pcm = say(first, RATE)
             if second:
                 pcm += bytes(2 * int(pause * RATE)) + say(second, RATE)
@@ -161,15 +164,26 @@ async def early_answer_trials(
                 if spoken.voiced_start_at < m.at < spoken.voiced_end_at and not m.cleared
             ]
             early += bool(heard_early)
-            with contextlib.suppress(TimeoutError):
+            done += 1
+            try:
                 await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+            except TimeoutError:
+                pass
+            except ConnectionError:  # the agent hung up or transferred: say what it said last
+                ended = f"after {first!r}: {' | '.join(watcher.take().said)[-160:]}"
+                break
             turn = watcher.take()
             answered_once += len([t for t in turn.heard if t]) >= 1
             await asyncio.sleep(0.5)
         continuations = sessions.counter(call.call_sid, "endpointer", "continuations")
+        speculations = sessions.counter(call.call_sid, "gate", "speculations")
+        discarded = sessions.counter(call.call_sid, "gate", "discarded")
     return {
         f"turns_answered_early_{voice}": early,
-        f"requests_{voice}": len(REQUESTS),
+        f"requests_{voice}": done,
+        f"call_ended_by_agent_{voice}": ended,
         f"two_part_requests_{voice}": sum(1 for r in REQUESTS if r[2]),
         f"continuations_{voice}": continuations,
+        f"speculations_{voice}": speculations,
+        f"speculations_discarded_{voice}": discarded,
     }

@@ -240,10 +240,15 @@ def main() -> int:
         ("turns_answered_early_espeak", "answered before the caller finished, espeak"),
         ("continuations_piper", "continuations (reply cancelled), Piper"),
         ("continuations_espeak", "continuations (reply cancelled), espeak"),
+        ("speculations_discarded_piper", "speculative replies discarded, Piper"),
+        ("speculations_discarded_espeak", "speculative replies discarded, espeak"),
         ("setfit_p50_ms", "SetFit p50 (ms, same process)"),
         ("single_max_frame_late_ms", "single call: latest outbound frame (ms)"),
     ):
         print(f"{label:44} {fig[key]:>10.0f}")
+    for voice in ("piper", "espeak"):
+        if fig.get(f"call_ended_by_agent_{voice}"):
+            print(f"  {voice} two-part call ended by the agent {fig[f'call_ended_by_agent_{voice}']}")
     print("per-stage medians (ms, each from the previous stage):")
     for key in sorted(k for k in fig if k.startswith("stage_")):
         print(f"  {key[6:-7]:42} {fig[key]:>10.0f}")

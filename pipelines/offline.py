@@ -1,12 +1,15 @@
 """The offline voice agent: no API keys, every model from an installed package.
 
-    input → vad → bargein → turn → stt → endpointer → nlu → memory → dialogue → tts → hangup → output
+    input → vad → bargein → turn → stt → endpointer → nlu → memory → dialogue → tts → hangup → gate → output
 
 Silero VAD marks speech; ``bargein`` interrupts the agent when the caller talks over
 it; ``turn`` scores each pause with the smart-turn audio model (``VOICEFLOW_TURN_MODEL``);
 pocketsphinx (or Whisper tiny.en, ``VOICEFLOW_STT=whisper``) recognises; the
 endpointer ends the turn sooner when the words and the sound both say the request is
-complete, waits longer when either says not, and reopens it if the caller goes on; the
+complete, waits longer when either says not, and reopens it if the caller goes on; at a
+pause that may end the request it ends the turn provisionally, so the reply is prepared
+while the turn is decided (``gate`` holds it, and the dialogue and ``memory`` hold what
+has effects, until the end is confirmed); the
 intent router (regex → Rasa → SetFit → LLM, as configured) decides; ``memory``
 records the call in SQLite; the dialogue policy (or, with ``VOICEFLOW_LLM_BASE_URL``,
 an LLM agent over the same tools) answers; Piper speaks; ``hangup`` ends the call
@@ -47,6 +50,7 @@ from voiceflow.processors.nlu import (
     intent_hold,
 )
 from voiceflow.processors.rag import KnowledgeBase
+from voiceflow.processors.speculation import ReplyGate, Speculation
 from voiceflow.processors.stt import STTProcessor
 from voiceflow.processors.tools import ToolCallTracker, ToolRegistry, build_registry
 from voiceflow.processors.tts import TTSProcessor
@@ -97,6 +101,8 @@ class OfflinePipeline:
         endpoint_silence_secs: float = 0.8,
         endpoint_hold_secs: float = 1.3,
         continuation_secs: float = 1.5,
+        speculate: bool = True,
+        pause_secs: float = 0.12,
     ) -> None:
         self.config = config
         self.endpoint_silence_secs = endpoint_silence_secs
@@ -106,6 +112,10 @@ class OfflinePipeline:
         self.endpoint_hold_secs = endpoint_hold_secs
         #: the caller going on this soon after the end of a turn continues it (the reply is cancelled)
         self.continuation_secs = continuation_secs
+        #: prepare the reply at a pause, before the end of the turn is confirmed
+        self.speculate = speculate
+        #: the quiet after which the reply is prepared (the VAD's pause hint; its stop is 0.25 s)
+        self.pause_secs = pause_secs
         self.shared: Shared | None = None
 
     async def prepare(self) -> None:
@@ -159,13 +169,21 @@ class OfflinePipeline:
             raise RuntimeError("OfflinePipeline.prepare() must run before the first call")
         stt = shared.stt_phone if ctx.transport == "twilio" else shared.stt_wideband  # 8 kHz vs wideband
         turn = [] if shared.turn is None else [AudioTurnDetector(shared.turn, name="turn")]
+        spec = Speculation() if self.speculate else None
+        gate = [] if spec is None else [ReplyGate(spec, name="gate")]
         return Graph(f"offline:{ctx.call_id}").chain(
             input,
-            VADProcessor(name="vad"),
+            VADProcessor(name="vad", pause_secs=self.pause_secs if self.speculate else None),
             # the agent stops at the caller's onset and resumes where it was cut if no words follow
             BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,
-            STTProcessor(stt, name="stt"),
+            # pocketsphinx finalizes at the pause hint too (Whisper would decode half sentences)
+            STTProcessor(
+                stt,
+                name="stt",
+                preroll_ms=500,
+                finalize_at_hint=self.speculate and stt.name == "pocketsphinx",
+            ),
             Endpointer(
                 name="endpointer",
                 silence_secs=self.endpoint_silence_secs,
@@ -175,20 +193,26 @@ class OfflinePipeline:
                 hold_secs=self.endpoint_hold_secs,
                 continuation_secs=self.continuation_secs,
                 audio_turn=shared.turn is not None,
+                speculation=spec,
             ),
             IntentRouter(name="nlu", config=shared.nlu, llm=shared.llm),
-            MemoryRecorder(name="memory", persistent=shared.memory),
-            self._dialogue(shared),
+            MemoryRecorder(name="memory", persistent=shared.memory, speculation=spec),
+            self._dialogue(shared, spec),
             TTSProcessor(shared.tts, name="tts"),
             HangUpAfterGoodbye(name="hangup"),
+            *gate,
             output,
         )
 
-    def _dialogue(self, shared: Shared) -> Processor:
+    def _dialogue(self, shared: Shared, spec: Speculation | None) -> Processor:
         """The offline policy; with an LLM configured, the LLM agent with function calling."""
         if shared.llm is None:
             return DialoguePolicy(
-                ToolCallTracker(shared.registry), knowledge=shared.kb, greet_on_start=True, name="dialogue"
+                ToolCallTracker(shared.registry),
+                knowledge=shared.kb,
+                greet_on_start=True,
+                speculation=spec,
+                name="dialogue",
             )
         from voiceflow.processors.llm.agent import LLMAgent
         from voiceflow.processors.llm.grounding import KnowledgeGrounding
@@ -201,6 +225,7 @@ class OfflinePipeline:
             respond_to="intent",
             # knowledge questions are answered from the kb passages (RAG), not the model's memory
             turn_prompt=KnowledgeGrounding(shared.kb),
+            speculation=spec,
             name="dialogue",
         )
 

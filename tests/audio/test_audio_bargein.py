@@ -204,3 +204,34 @@ async def test_no_resume_when_something_else_interrupted_meanwhile(fast: Call) -
     await fast.sink.interrupt()  # e.g. the endpointer reopening the previous turn
     await fast.clock.advance(1.0)
     assert fast.sink.of(ResumeSpeaking) == [] and fast.barge.false_interruptions == 0
+
+
+# -- words over the agent: stop for good and answer ------------------------------------------------
+@pytest.mark.parametrize(
+    ("said", "resumed"), [("no", False), ("wait", False), ("stop", False), ("mm-hmm", True)]
+)
+async def test_a_short_word_over_the_agent_stops_it_for_good_a_backchannel_resumes_it(
+    said: str, resumed: bool
+) -> None:
+    from voiceflow.frames import Transcript, UserStoppedSpeaking
+    from voiceflow.processors.audio.turns import Endpointer
+
+    clock = VirtualClock()
+    barge = BargeIn(name="barge", min_speech_secs=0, resume=True, confirm_secs=0.6, resume_after_secs=0.3)
+    ep = Endpointer(name="ep")
+    speaker, sink = Playout(), Collector(name="sink")
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, Transcript]).chain(barge, ep, speaker, sink)
+    async with GraphRun(g, clock=clock) as run:
+        await speaker.playing(True)
+        await clock.advance(0)
+        await run.push(run.make(VoiceStarted))
+        await clock.advance(0.3)  # a short word, as short as a cough
+        voiced = clock.now()
+        await run.push(run.make(Transcript, text=said, final=True))  # the STT's final at the pause
+        await clock.advance(0.25)
+        await run.push(run.make(VoiceStopped, last_voiced_at=voiced))
+        await clock.advance(3.0)
+    assert bool(sink.of(ResumeSpeaking)) is resumed
+    finals = [f.text for f in sink.of(Transcript) if f.final]
+    assert finals == ([] if resumed else [said])  # the words are answered, a backchannel is not
+    assert len(sink.of(UserStoppedSpeaking)) == 1

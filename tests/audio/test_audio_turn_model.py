@@ -126,3 +126,27 @@ async def test_detector_scores_each_pause_of_phone_audio() -> None:
     (score,) = sink.of(EndOfTurnScore)
     assert score.last_voiced_at == 12.5 and score.probability > 0.5
     assert len(sink.of(AudioRaw)) == len(range(0, len(phone), 320))  # audio passes through
+
+
+async def test_detector_scores_at_the_pause_hint_and_repeats_the_score_for_the_stop() -> None:
+    from voiceflow.frames import VoicePaused
+
+    line = synthesize("What time do you close on Saturday?", RATE) + bytes(RATE * 12 // 100)
+    phone = from_phone_line(to_phone_line(line, RATE))
+    sink = Collector(name="sink")
+    detector = AudioTurnDetector(SmartTurnModel.shared(), name="turn")
+    g = Graph("t", inputs=[AudioRaw, VoiceStarted, VoiceStopped, VoicePaused]).chain(detector, sink)
+    async with GraphRun(g, clock=MonotonicClock()) as run:
+        for i in range(0, len(phone), 320):
+            await run.push(run.make(AudioRaw, audio=phone[i : i + 320], sample_rate=8000))
+            if i == 8000:
+                await run.push(run.make(VoiceStarted))
+        await run.push(run.make(VoicePaused, last_voiced_at=12.4))
+        await run.push(run.make(VoiceStopped, last_voiced_at=12.5))  # before the hint's score is done
+        for _ in range(1500):
+            if len(sink.of(EndOfTurnScore)) == 2:
+                break
+            await asyncio.sleep(0.02)
+    hint, stop = sink.of(EndOfTurnScore)
+    assert (hint.last_voiced_at, stop.last_voiced_at) == (12.4, 12.5)
+    assert hint.probability == stop.probability > 0.5 and detector.scored == 1  # one inference

@@ -192,3 +192,29 @@ async def test_vad_then_endpointer_on_real_speech_one_end_per_turn() -> None:
     for end, (_, last) in zip(ends, [d.spans[1], d.spans[2]], strict=True):
         assert abs(end.last_voiced_at - last / rate) <= TOLERANCE_S  # type: ignore[attr-defined]
         assert end.ts - end.last_voiced_at == pytest.approx(0.8, abs=0.021)  # type: ignore[attr-defined]
+
+
+def test_a_short_quiet_is_a_pause_hint_and_voice_after_it_a_resume() -> None:
+    from voiceflow.processors.audio.vad import VADWindow
+
+    seg = SpeechSegmenter(512, 16000, start_secs=0.064, stop_secs=0.25, pause_secs=0.1)
+    end = 0
+
+    def feed(voiced: bool, n: int) -> list[str]:
+        nonlocal end
+        kinds = []
+        for _ in range(n):
+            end += 512
+            event = seg.update(VADWindow(0.9 if voiced else 0.05, -20.0, end))
+            if event is not None:
+                kinds.append(event.kind)
+        return kinds
+
+    assert feed(True, 10) == ["resume", "start"]  # a first voiced window, then the onset
+    assert feed(False, 4) == ["pause"]  # 0.1 s of quiet (3 windows of 32 ms), before the stop
+    assert feed(True, 3) == ["resume"]  # the voice came back: no stop
+    assert feed(False, 10) == ["pause", "stop"]  # one hint per quiet run, then the stop
+    assert feed(True, 1) == ["resume"]  # after the stop: voice may be starting again
+    plain = SpeechSegmenter(512, 16000, start_secs=0.064, stop_secs=0.25)
+    kinds = [plain.update(VADWindow(0.9 if i < 10 else 0.05, -20.0, 512 * (i + 1))) for i in range(20)]
+    assert [k.kind for k in kinds if k is not None] == ["start", "stop"]  # no hints unless asked

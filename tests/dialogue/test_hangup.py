@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voiceflow.frames import BotStoppedSpeaking, End, TextToSpeak, ToolResult
+from voiceflow.frames import BotStoppedSpeaking, End, TextToSpeak, ToolResult, UserStartedSpeaking
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors import Processor, on
 from voiceflow.processors.dialogue.hangup import HangUpAfterGoodbye
@@ -32,7 +32,7 @@ class FakeLine(Processor):
 async def _call(play_secs: float | None) -> tuple[GraphRun, Collector, VirtualClock]:
     clock = VirtualClock()
     sink = Collector(name="sink")
-    graph = Graph("g", inputs=[TextToSpeak, ToolResult]).chain(
+    graph = Graph("g", inputs=[TextToSpeak, ToolResult, UserStartedSpeaking]).chain(
         HangUpAfterGoodbye(max_wait=20), FakeLine(play_secs), sink
     )
     run = GraphRun(graph, clock=clock)
@@ -69,3 +69,37 @@ async def test_other_tool_results_do_not_hang_up() -> None:
         await run.push(run.make(ToolResult, call_id="c1", tool="check_order_status", result={}))
         await clock.advance(60)
         assert not run.done
+
+
+async def test_a_farewell_the_caller_talked_over_is_not_a_goodbye_heard() -> None:
+    from voiceflow.frames import PlayoutReport
+
+    run, sink, clock = await _call(play_secs=None)
+    hangup = run.node("hangup")
+    line = run.node("line")
+    await clock.advance(0.5)
+    await line.push_up(PlayoutReport(utterance_id=1, played_ms=400, mark="clear"))  # cut by a clear
+    await line.push_up(BotStoppedSpeaking())
+    await clock.advance(0.1)
+    assert not run.done  # the caller spoke over it
+    # ... and went on with their turn: the goodbye's turn is undone, no hang-up at all
+    await run.push(run.make(UserStartedSpeaking, continues=True))
+    await clock.advance(30)
+    assert not run.done and not sink.of(End) and not hangup.pending  # type: ignore[attr-defined]
+    await run.end()
+
+
+async def test_a_farewell_resumed_after_a_backchannel_hangs_up_once_it_played_to_the_end() -> None:
+    from voiceflow.frames import PlayoutReport
+
+    run, sink, clock = await _call(play_secs=None)
+    line = run.node("line")
+    await line.push_up(PlayoutReport(utterance_id=1, played_ms=400, mark="clear"))
+    await line.push_up(BotStoppedSpeaking())
+    await clock.advance(0.5)
+    assert not run.done
+    await line.push_up(PlayoutReport(utterance_id=2, played_ms=900, finished=True))
+    await line.push_up(BotStoppedSpeaking())
+    await clock.advance(0.1)
+    await run.wait(timeout=5)
+    assert [e.reason for e in sink.of(End)] == ["agent hung up: goodbye played"]

@@ -442,3 +442,23 @@ async def test_with_the_real_call_center_tools(
     assert result.status == "done", result  # type: ignore[attr-defined]
     fed_back = json.loads(next(m for m in fake.bodies[1]["messages"] if m["role"] == "tool")["content"])
     assert "1001" in json.dumps(fed_back)
+
+
+async def test_a_continued_turn_leaves_no_trace_in_the_context(
+    fake: FakeOpenAIServer, engine: OpenAICompatEngine, outputs: Outputs
+) -> None:
+    fake.script(TextReply(chunks=["Sure, which order?"]), TextReply(chunks=["Order 1002 is processing."]))
+    agent = LLMAgent(engine, system_prompt="You are a call-center agent.", registry=Tools().registry())
+    graph, _sink = make_graph(agent)
+    async with GraphRun(graph, clock=VirtualClock(), on_output=outputs) as run:
+        await run.push(run.make(Transcript, text="I have a question about my order", final=True))
+        await outputs.wait_for(LLMResponseEnd)
+        # the caller goes on: the endpointer reopens the turn, whose final carries both parts
+        await run.push(run.make(UserStartedSpeaking, continues=True))
+        whole = "I have a question about my order, it's order 1002"
+        await run.push(run.make(Transcript, text=whole, final=True))
+        await outputs.wait_for(LLMResponseEnd, count=2)
+    users = [m["content"] for m in fake.bodies[1]["messages"] if m["role"] == "user"]
+    assert users == [whole]  # the first half and the reply to it are gone
+    assert [t.user_text for t in agent.memory.turns] == [whole]
+    assert not run.errors

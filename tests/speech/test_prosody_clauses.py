@@ -57,3 +57,19 @@ def test_clause_needs_the_following_space_and_long_runs_are_cut() -> None:
     clauses = split_clauses(long)
     assert len(clauses) >= 2 and all(len(c) <= 220 for c in clauses)
     assert " ".join(clauses).split() == long.split()
+
+
+def test_the_first_clause_is_said_in_two_goes_at_a_phrase_break() -> None:
+    from voiceflow.services.tts.clauses import head_phrase
+
+    assert head_phrase("Your order 1002 shipped on December 1st with UPS.") == (
+        "Your order 1002",
+        "shipped on December 1st with UPS.",
+    )
+    # never after a word that leans on the next one
+    assert head_phrase("On Saturday we're open from 10 AM to 4 PM.") == (
+        "On Saturday we're open",
+        "from 10 AM to 4 PM.",
+    )
+    assert head_phrase("What day would you like?") is None  # short: one go
+    assert head_phrase("Your order 1002 shipped on December 1st.", words=0) is None

@@ -232,3 +232,47 @@ async def test_cancelling_the_run_mid_utterance_leaves_no_task_and_frees_the_dec
     again = await engine.open_stream()  # the cancelled call's decoder went back to the pool
     await again.aclose()
     assert decoders_created() == built
+
+
+async def test_the_pause_hint_closes_the_segment_and_only_returning_voice_opens_the_next() -> None:
+    from voiceflow.frames import VoicePaused
+
+    engine = RecordingEngine()
+    sink = Collector(name="sink")
+    stt = STTProcessor(engine, name="stt", forward_audio=False, finalize_at_hint=True)
+    graph = Graph("stt", inputs=[AudioRaw]).chain(stt, sink)
+    quiet = bytes(2 * RATE * 12 // 100)  # 0.12 s, the hint's quiet
+    async with GraphRun(graph, clock=VirtualClock()) as run:
+
+        async def audio(pcm: bytes) -> None:
+            for i in range(0, len(pcm), FRAME):
+                await run.push(run.make(AudioRaw, audio=pcm[i : i + FRAME], sample_rate=RATE))
+
+        await run.push(run.make(VoiceStarted))
+        await audio(synthesize("i need to reschedule my appointment", RATE) + quiet)
+        await run.push(run.make(VoicePaused))
+        await audio(quiet)
+        await run.push(run.make(VoicePaused, resumed=True))  # the caller goes on
+        await audio(synthesize("for next tuesday", RATE) + quiet)
+        await run.push(run.make(VoicePaused))
+        await audio(quiet)
+        await run.push(run.make(VoiceStopped))
+    kinds = [
+        ("final" if f.final else "interim") if isinstance(f, Transcript) else type(f).__name__
+        for f in sink.frames
+        if isinstance(f, Transcript | VoiceStarted | VoiceStopped | VoicePaused)
+    ]
+    assert [k for k in kinds if k != "interim"] == [
+        "VoiceStarted",
+        "final",
+        "VoicePaused",
+        "VoicePaused",
+        "final",
+        "VoicePaused",
+        "VoiceStopped",  # nothing left to finalize: the quiet after the hint was never sent
+    ]
+    finals = [f.text for f in sink.of(Transcript) if f.final]
+    heard = " ".join(finals)
+    errors, words = word_errors("i need to reschedule my appointment for next tuesday", heard)
+    assert errors / words <= 0.25, finals
+    assert not run.errors

@@ -10,6 +10,7 @@ from voiceflow.frames.speech import (
     EndOfTurnScore,
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    VoicePaused,
     VoiceStarted,
     VoiceStopped,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "Transcript",
     "UserStartedSpeaking",
     "UserStoppedSpeaking",
+    "VoicePaused",
     "VoiceStarted",
     "VoiceStopped",
     "evolve",

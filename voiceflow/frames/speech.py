@@ -36,6 +36,17 @@ class VoiceStopped(Frame):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoicePaused(Frame):
+    """The VAD heard a short quiet inside speech (shorter than its stop window): a hint that lets
+    the endpointer prepare a reply early (``resumed=True``: the voice came back before a stop)."""
+
+    origin: ClassVar[Origin] = Origin.USER
+    #: clock time of the last voiced audio before the quiet
+    last_voiced_at: float | None = None
+    resumed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EndOfTurnScore(Frame):
     """An audio end-of-turn model's verdict on a pause: P(the caller has finished)."""
 
@@ -62,6 +73,10 @@ class UserStoppedSpeaking(Frame):
     origin: ClassVar[Origin] = Origin.USER
     #: clock time of the caller's last voiced audio, for voice-to-voice latency
     last_voiced_at: float | None = None
+    #: a speculative end: the reply is prepared but held until the end is confirmed
+    #: (``voiceflow.processors.speculation``); a discarded one is followed by
+    #: ``UserStartedSpeaking(continues=True)``
+    provisional: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

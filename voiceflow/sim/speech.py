@@ -208,14 +208,36 @@ def word_error_rate(pairs: list[tuple[str, str]]) -> float:
     return errors / words
 
 
+#: spoken forms of one digit: "oh" said for zero counts as "zero" on either side
+_DIGIT_ALIASES = {"oh": "zero", "o": "zero"}
+
+
+def number_readings(text: str) -> set[str]:
+    """The words of every other way a written number in ``text`` is said: "1022" is "one zero
+    two two" (``normalize_words``) but also "ten twenty two"; "628" also "six hundred twenty eight"."""
+    from voiceflow.services.stt.domain_lm import cardinal
+
+    words: set[str] = set()
+    for number in re.findall(r"(?<![\d-])\d{3,4}(?![\d-])", text):
+        n = int(number)
+        if len(number) == 4 and number[0] != "0":
+            words.update(f"{cardinal(n // 100)} {cardinal(n % 100)}".split())
+        elif len(number) == 3 and number[0] != "0":
+            words.update(cardinal(n).split())
+    return words
+
+
 def keyword_recall(items: list[tuple[tuple[str, ...], str]]) -> float:
-    """Share of (sentence, keyword) pairs whose keyword appears in that sentence's hypothesis."""
+    """Share of (sentence, keyword) pairs whose keyword appears in that sentence's hypothesis.
+
+    Fair to both ways of writing numbers: a written number counts as each of its readings
+    (``number_readings``) and "oh" as "zero", in the keywords and in the hypothesis alike."""
     found = total = 0
     for keywords, hyp in items:
-        words = set(normalize_words(hyp))
+        words = {_DIGIT_ALIASES.get(w, w) for w in normalize_words(hyp)} | number_readings(hyp)
         for k in keywords:
             total += 1
-            found += k in words
+            found += _DIGIT_ALIASES.get(k, k) in words
     if total == 0:
         raise ValueError("no keywords")
     return found / total

@@ -26,7 +26,9 @@ or failed model costs a little time; it can only end a turn early together with 
 (``VoiceStarted(over_agent=True)``, from ``BargeIn``) that turns out to hold no words, or only
 a backchannel ("mm-hm", "okay", "right"), is not a request: it ends with no transcript
 (``backchannels`` counts them) and ``BargeIn`` resumes the agent. One with real words
-interrupts again as it ends, so a resumed utterance never plays over the answer to them.
+interrupts again at its first pause, as soon as its words are known ("no", "wait", "stop"):
+``BargeIn`` sees the new generation and does not resume, so the agent stops for good and
+the words are answered.
 
 **Continuation.** If the caller goes on within ``continuation_secs`` after a turn was
 judged over (about the time a reply takes to start and be recognised as one), and has not
@@ -35,6 +37,18 @@ Endpointer interrupts (the reply is cancelled and cleared from the line) and reo
 the turn with what was already said, announcing it with
 ``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
 parts, so the request is answered once, whole. ``continuations`` counts them.
+
+**Speculation.** With a ``Speculation`` (``voiceflow.processors.speculation``), at a pause
+whose words may end the request (completeness ≥ ``speculate_min``, not over the agent)
+the turn is ended at once *provisionally*: the final ``Transcript`` and
+``UserStoppedSpeaking(provisional=True)`` go out, so the reply is prepared while the window
+runs; what has effects is held downstream. When the window runs out the speculation is
+confirmed (no further frame: the held reply is released); if the caller goes on first it is
+discarded, the prepared reply interrupted, and ``UserStartedSpeaking(continues=True)``
+reopens the turn, whose final transcript will carry all of it. A ``VoicePaused`` hint from
+the VAD (a shorter quiet than its stop window) starts the speculation sooner, on the text
+so far (the latest interim included); if the pause's final then reads otherwise, that
+speculation is discarded and a new one starts on the final.
 
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
@@ -63,10 +77,12 @@ from voiceflow.frames.speech import (
     EndOfTurnScore,
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    VoicePaused,
     VoiceStarted,
     VoiceStopped,
 )
 from voiceflow.frames.text import Transcript
+from voiceflow.processors.speculation import Speculation
 
 __all__ = [
     "BACKCHANNEL_WORDS",
@@ -145,6 +161,9 @@ class Endpointer(Processor):
         audio_threshold: float = 0.5,
         complete_text: float = 0.8,
         audio_grace_secs: float = 0.15,
+        onset_secs: float = 0.3,
+        speculation: Speculation | None = None,
+        speculate_min: float = 0.5,
     ) -> None:
         super().__init__(name=name)
         if silence_secs <= 0 or complete_secs <= 0:
@@ -163,6 +182,10 @@ class Endpointer(Processor):
         self.audio_threshold = audio_threshold
         self.complete_text = complete_text
         self.audio_grace_secs = audio_grace_secs
+        self.onset_secs = onset_secs
+        self.speculation = speculation
+        #: how complete the words must read for a reply to be prepared at a pause
+        self.speculate_min = speculate_min
         #: the audio model's P(finished) for the current pause (None: none yet)
         self.audio_p: float | None = None
         self.turns_ended = 0
@@ -187,6 +210,10 @@ class Endpointer(Processor):
         self._interim = ""
         self._awaiting_final = False
         self._last_voiced_at = 0.0
+        #: no end of turn before this clock time (voice may be starting again)
+        self._not_before = 0.0
+        #: the provisional end of turn sent at this pause (its final transcript), if any
+        self._speculated: Transcript | None = None
 
     # -- window -----------------------------------------------------------------------
     @property
@@ -219,6 +246,7 @@ class Endpointer(Processor):
         self._speaking = True
         self.audio_p = None
         if self.in_turn:
+            await self._discard_speculation()  # the caller goes on: the prepared reply goes
             return
         self.in_turn = True
         previous = self._continued(frame)
@@ -232,6 +260,31 @@ class Endpointer(Processor):
         self._finals = previous
         await self.interrupt()
         await self._emit(UserStartedSpeaking(continues=True))
+
+    async def _discard_speculation(self) -> None:
+        if self._speculated is None:
+            return
+        self._speculated = None
+        if self.speculation is not None:
+            self.speculation.discard()
+        await self.interrupt()
+        await self._emit(UserStartedSpeaking(continues=True))
+
+    @on(VoicePaused)
+    async def paused(self, frame: VoicePaused) -> None:
+        if self.in_turn and not self._speaking and frame.resumed:
+            # a voiced window in the wait: the VAD may be about to confirm an onset (it takes
+            # ~0.2 s); the turn does not end before it can say
+            self._not_before = self.now() + self.onset_secs
+            return
+        if not self.in_turn or not self._speaking:
+            return
+        if frame.resumed:  # voice is back: whatever was prepared is for half a request
+            await self._discard_speculation()
+            return
+        if frame.last_voiced_at is not None:
+            self._last_voiced_at = frame.last_voiced_at
+        await self._speculate(early=True)
 
     def _continued(self, onset: VoiceStarted) -> list[Transcript] | None:
         """The finals of the turn that speech starting now continues, if any (see module doc)."""
@@ -249,7 +302,34 @@ class Endpointer(Processor):
             return  # a stray stop (no turn open): nothing to end
         self._speaking = False
         self._last_voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
+        if self._over_agent and self.merge_transcripts and not self._awaiting_final:
+            if not self.backchannel(self.text):  # words over the agent: it must not resume
+                self._over_agent = False
+                await self.interrupt()
+        if self._speculated is not None and self._speculated.text != self.text:
+            await self._discard_speculation()  # made on an interim the final reads otherwise
+        await self._speculate()
         self._start_timer()
+
+    async def _speculate(self, *, early: bool = False) -> None:
+        """End the turn provisionally when its words may be the whole request (module doc)."""
+        text = self.text
+        if (
+            self.speculation is None
+            or self._over_agent
+            or (self._awaiting_final and not early)
+            or not self.merge_transcripts
+            or self._speculated is not None
+            or not text
+            or self.hold(text)
+            or self.completeness(text) < self.speculate_min
+        ):
+            return
+        base = self._finals[-1] if self._finals else Transcript(text=text, final=True)
+        final = evolve(base, text=text, final=True)
+        self._speculated = final
+        self.speculation.begin()
+        await self._emit(final, UserStoppedSpeaking(last_voiced_at=self._last_voiced_at, provisional=True))
 
     @on(EndOfTurnScore)
     async def scored(self, frame: EndOfTurnScore) -> None:
@@ -301,6 +381,8 @@ class Endpointer(Processor):
         deadline = self._last_voiced_at + window
         if (wait := deadline - clock.now()) > 0:
             await clock.sleep(wait)
+        while (wait := self._not_before - clock.now()) > 0:  # voice may be starting again
+            await clock.sleep(wait)
         if self._awaiting_final:  # the STT has an unfinished segment: give it a moment
             await clock.sleep(self.final_timeout)
         self._timer = None  # from here on, nothing cancels the end of this turn
@@ -310,6 +392,18 @@ class Endpointer(Processor):
     async def _end_turn(self) -> None:
         finals, last_voiced = self._finals, self._last_voiced_at
         text = self.text
+        speculated = self._speculated
+        if speculated is not None and self.speculation is not None:
+            if speculated.text == text:  # the provisional end stands: release the reply
+                self._reset()
+                self.turns_ended += 1
+                self.speculation.confirm()
+                if self.continuation_secs > 0:
+                    self._ended = (self.now(), [speculated])
+                return
+            self.speculation.discard()  # words came after it: the whole turn ends below
+            await self.interrupt()
+            await self._emit(UserStartedSpeaking(continues=True))
         late_final_due = self._awaiting_final
         self._reset()
         self._late_final_due = late_final_due and self.merge_transcripts

@@ -8,7 +8,11 @@ the last voiced window, derived from the audio frame's timestamp (the time its
 last sample arrived), so it does not include the stop window.
 
 The stop window is short by default (0.25 s): deciding the end of the user's
-turn is the ``Endpointer``'s job (voiceflow.processors.audio.turns).
+turn is the ``Endpointer``'s job (voiceflow.processors.audio.turns). With ``pause_secs``
+(shorter than the stop window) a ``VoicePaused`` comes earlier, at that much quiet, and
+``VoicePaused(resumed=True)`` when voice comes back (before the stop, or after it, at the
+first voiced window, before an onset is confirmed): the endpointer prepares its reply at
+the first (``voiceflow.processors.speculation``) and does not end a turn at the second.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames.audio import AudioRaw
 from voiceflow.frames.control import End
-from voiceflow.frames.speech import VoiceStarted, VoiceStopped
+from voiceflow.frames.speech import VoicePaused, VoiceStarted, VoiceStopped
 from voiceflow.processors.audio.silero import (
     VAD_RATES,
     SileroVAD,
@@ -45,7 +49,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SegmentEvent:
-    kind: Literal["start", "stop"]
+    kind: Literal["start", "stop", "pause", "resume"]
     #: for "start": first sample of the voiced run; for "stop": sample just past the last voiced window
     sample: int
     #: the window whose verdict decided the event
@@ -72,8 +76,14 @@ class SpeechSegmenter:
         hysteresis: float = 0.15,
         min_volume_dbfs: float = -50.0,
         start_gap_windows: int = 1,
+        pause_secs: float | None = None,
     ) -> None:
         self.window_samples = window_samples
+        #: unvoiced windows that make a pause hint (None: no hints)
+        self.pause_windows = (
+            None if pause_secs is None else max(1, round(pause_secs * sample_rate / window_samples))
+        )
+        self._paused = False
         self.sample_rate = sample_rate
         self.start_windows = max(1, round(start_secs * sample_rate / window_samples))
         self.stop_windows = max(1, round(stop_secs * sample_rate / window_samples))
@@ -99,6 +109,8 @@ class SpeechSegmenter:
                     self.speaking, self._run = True, 0
                     self.last_voiced_end = w.end_sample
                     return SegmentEvent("start", self._run_start, w.end_sample)
+                if self._run == 1 and self.pause_windows is not None:  # voice may be back
+                    return SegmentEvent("resume", w.end_sample, w.end_sample)
             elif self._run:
                 self._gap += 1
                 if self._gap > self.start_gap_windows:
@@ -107,11 +119,17 @@ class SpeechSegmenter:
         if loud and w.probability >= self.stay_threshold:
             self._run = 0
             self.last_voiced_end = w.end_sample
+            if self._paused:
+                self._paused = False
+                return SegmentEvent("resume", w.end_sample, w.end_sample)
             return None
         self._run += 1
         if self._run >= self.stop_windows:
-            self.speaking, self._run = False, 0
+            self.speaking, self._run, self._paused = False, 0, False
             return SegmentEvent("stop", self.last_voiced_end, w.end_sample)
+        if self.pause_windows is not None and self._run == self.pause_windows and not self._paused:
+            self._paused = True
+            return SegmentEvent("pause", self.last_voiced_end, w.end_sample)
         return None
 
 
@@ -124,7 +142,7 @@ class VADProcessor(Processor):
     scoring. One Silero session serves every VAD in the process.
     """
 
-    produces = (VoiceStarted, VoiceStopped)
+    produces = (VoiceStarted, VoiceStopped, VoicePaused)
 
     def __init__(
         self,
@@ -134,10 +152,12 @@ class VADProcessor(Processor):
         stop_secs: float = 0.25,
         threshold: float = 0.5,
         min_volume_dbfs: float = -50.0,
+        pause_secs: float | None = None,
     ) -> None:
         super().__init__(name=name)
         self.start_secs = start_secs
         self.stop_secs = stop_secs
+        self.pause_secs = pause_secs if pause_secs is None or pause_secs < stop_secs else None
         self.threshold = threshold
         self.min_volume_dbfs = min_volume_dbfs
         self._model: SileroVAD | None = None
@@ -162,6 +182,7 @@ class VADProcessor(Processor):
                 stop_secs=self.stop_secs,
                 threshold=self.threshold,
                 min_volume_dbfs=self.min_volume_dbfs,
+                pause_secs=self.pause_secs,
             )
         return self._stream, self._segmenter
 
@@ -198,8 +219,11 @@ class VADProcessor(Processor):
                 continue
             if event.kind == "start":
                 await self.push(VoiceStarted())
-            else:
+            elif event.kind == "stop":
                 await self.push(VoiceStopped(last_voiced_at=clock_at(event.sample)))
+            else:
+                resumed = event.kind == "resume"
+                await self.push(VoicePaused(last_voiced_at=clock_at(event.sample), resumed=resumed))
 
     async def on_end(self, frame: End) -> None:
         seg = self._segmenter

@@ -5,6 +5,12 @@ not drop while the farewell is still playing, so this processor, placed just
 before the output transport, waits for the transport's ``BotStoppedSpeaking``
 (what the caller actually heard) and then sends ``End``: the run drains and the
 transport closes the line. If playout is never reported, ``max_wait`` bounds it.
+
+A farewell the caller talked over is not a goodbye heard: after a ``clear`` cut it
+(``PlayoutReport(mark="clear")``) the line stays up until an utterance plays to its end
+(the farewell resumed after a backchannel); and if the caller turns out to be going on
+with the turn the farewell answered (``UserStartedSpeaking(continues=True)``: the
+dialogue undoes that turn) the hang-up is called off.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import BotStoppedSpeaking, End, ToolResult
+from voiceflow.frames import BotStoppedSpeaking, End, PlayoutReport, ToolResult, UserStartedSpeaking
 
 
 class HangUpAfterGoodbye(Processor):
@@ -23,19 +29,39 @@ class HangUpAfterGoodbye(Processor):
         self.max_wait = max_wait
         self.pending = False
         self.hung_up = False
+        #: the farewell was cut by a clear and has not played to an end since
+        self.cut = False
         self._timer: asyncio.Task[None] | None = None
 
     @on(ToolResult)
     async def result(self, frame: ToolResult) -> None:
         await self.push(frame)
         if frame.tool == "end_call" and frame.status == "done" and not self.pending:
-            self.pending = True
+            self.pending, self.cut = True, False
             self._timer = self.create_task(self._deadline(), turn=False)
+
+    @on(UserStartedSpeaking)
+    async def turn_started(self, frame: UserStartedSpeaking) -> None:
+        await self.push(frame)
+        if frame.continues and self.pending and not self.hung_up:
+            self.pending = False  # the caller was not done: the turn the goodbye answered is undone
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.cancel()
+
+    @on(PlayoutReport, upstream=True)
+    async def report(self, frame: PlayoutReport) -> None:
+        await self.push_up(frame)
+        if self.pending:
+            if frame.mark == "clear" and not frame.finished:
+                self.cut = True
+            elif frame.finished:
+                self.cut = False
 
     @on(BotStoppedSpeaking, upstream=True)
     async def played(self, frame: BotStoppedSpeaking) -> None:
         await self.push_up(frame)
-        if self.pending:
+        if self.pending and not self.cut:
             await self._hang_up("goodbye played")
 
     async def _deadline(self) -> None:

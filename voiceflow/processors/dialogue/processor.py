@@ -12,6 +12,7 @@ handled, so a turn cut short by an Interrupt leaves the previous state intact.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import random
@@ -26,6 +27,7 @@ from voiceflow.frames import DTMF, Intent, Start, TextToSpeak, ToolCall, ToolRes
 from voiceflow.processors.dialogue.handoff import Handoff
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, KnowledgeHit, SlotRules
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
+from voiceflow.processors.speculation import Speculation
 from voiceflow.processors.tools.business import BusinessConfig
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.context import ToolContext
@@ -64,6 +66,8 @@ class DialoguePolicy(Processor):
         fallback_min_score: minimum score to answer an out-of-scope request from the kb.
         greet_on_start: speak a greeting when the run starts.
         forward_input: also pass Intent / DTMF frames downstream.
+        speculation: the call's speculative turns: a turn still undecided runs its look-ups
+            at once but its tools with side effects only once confirmed (``processors.speculation``).
     """
 
     produces = (TextToSpeak, ToolCall, ToolResult)
@@ -80,9 +84,13 @@ class DialoguePolicy(Processor):
         greet_on_start: bool = False,
         forward_input: bool = False,
         max_steps: int = 8,
+        speculation: Speculation | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        self.speculation = speculation
+        #: what the turn being handled hangs on (None: it is decided)
+        self._ticket: asyncio.Future[bool] | None = None
         self.tracker = tools if isinstance(tools, ToolCallTracker) else ToolCallTracker(tools)
         self._search = self._knowledge_search(knowledge)
         self.logic = DialoguePolicyLogic(
@@ -182,6 +190,7 @@ class DialoguePolicy(Processor):
             understood=frame.confident,
         )
         self._before_turn = self.state
+        self._ticket = None if self.speculation is None else self.speculation.ticket()
         await self._handle(turn)
 
     @on(UserStartedSpeaking)
@@ -200,6 +209,7 @@ class DialoguePolicy(Processor):
                 await self.report_error(f"ignored keypad key {key!r}")
                 continue
             turn = self.logic.keypad(self.state, key)
+            self._ticket = None
             if turn is not None:
                 await self._handle(turn)
 
@@ -224,7 +234,7 @@ class DialoguePolicy(Processor):
         call_id = f"{self.name}-{next(self._call_ids)}"
         await self.push(ToolCall(call_id=call_id, tool=action.name, arguments=dict(action.arguments)))
         outcome = await self.tracker.execute(
-            call_id, action.name, action.arguments, generation=self.generation
+            call_id, action.name, action.arguments, generation=self.generation, ticket=self._ticket
         )
         await self.push(result_frame(call_id, action.name, outcome, self.tracker.state(call_id)))
         return self.logic.after_tool(state, action, outcome)

@@ -49,9 +49,12 @@ from voiceflow.frames import (
     ToolCall,
     ToolResult,
     Transcript,
+    UserStartedSpeaking,
 )
 from voiceflow.processors.llm.grounding import TurnPrompt
 from voiceflow.processors.memory.conversation import ConversationMemory
+from voiceflow.processors.memory.turn import Turn
+from voiceflow.processors.speculation import Speculation
 from voiceflow.processors.tools.calls import ToolCallTracker
 from voiceflow.processors.tools.executor import result_frame
 from voiceflow.processors.tools.outcome import ToolOutcome
@@ -98,14 +101,21 @@ class LLMAgent(Processor):
         retry_backoff_s: float = 0.25,
         max_retry_wait_s: float = 2.0,
         llm_available: Callable[[], bool] | None = None,
+        speculation: Speculation | None = None,
         name: str | None = None,
     ) -> None:
         """``respond_to="intent"`` answers Intent frames (so the NLU's reading is in the prompt)
         and ignores transcripts; otherwise intents only enrich the turn's record.
         ``turn_prompt`` gives a turn its own system prompt (see ``grounding``).
         ``llm_available`` given: turns no LLM can serve go to the offline policy (``OfflineTurn``).
+        With ``speculation`` a turn still undecided runs look-up tools at once and tools with
+        side effects only once confirmed (``voiceflow.processors.speculation``).
         """
         super().__init__(name=name)
+        self.speculation = speculation
+        #: the latest caller turn in memory and what it hangs on (None: decided)
+        self._turn: Turn | None = None
+        self._ticket: asyncio.Future[bool] | None = None
         self.engine = engine
         self.memory = memory or ConversationMemory(system_prompt)
         if system_prompt and not self.memory.system_prompt:
@@ -138,7 +148,7 @@ class LLMAgent(Processor):
         await self.push(frame)
         if self.respond_to != "transcript" or not frame.final or not frame.text.strip():
             return
-        self.memory.add_user(frame.text.strip())
+        self._begin_turn(self.memory.add_user(frame.text.strip()))
         await self.respond()
 
     @on(Intent)
@@ -149,7 +159,8 @@ class LLMAgent(Processor):
             return
         if not frame.text.strip():
             return
-        self.memory.add_user(frame.text.strip(), intent=frame.intent, entities=frame.entities)
+        turn = self.memory.add_user(frame.text.strip(), intent=frame.intent, entities=frame.entities)
+        self._begin_turn(turn)
         self._intent = frame
         try:
             if self.llm_available is not None and not self.llm_available():
@@ -158,6 +169,18 @@ class LLMAgent(Processor):
             await self.respond()
         finally:
             self._intent = None
+
+    def _begin_turn(self, turn: Turn) -> None:
+        self._turn = turn
+        self._ticket = None if self.speculation is None else self.speculation.ticket()
+
+    @on(UserStartedSpeaking)
+    async def turn_started(self, frame: UserStartedSpeaking) -> None:
+        """A continued turn replaces the last one: the first part leaves no trace in the context."""
+        await self.push(frame)
+        turn, self._turn = self._turn, None
+        if frame.continues and turn is not None:
+            self.memory.forget(turn)
 
     async def on_interrupt(self, frame: Interrupt) -> None:
         if self.tracker is not None:
@@ -296,7 +319,9 @@ class LLMAgent(Processor):
     async def _run_one(self, tracker: ToolCallTracker, call: ToolCallRequest, generation: int) -> None:
         try:
             outcome = await self.run.clock.wait_for(
-                tracker.execute(call.id, call.name, _arguments_for(call), generation=generation),
+                tracker.execute(
+                    call.id, call.name, _arguments_for(call), generation=generation, ticket=self._ticket
+                ),
                 self.tool_timeout,
             )
         except TimeoutError:

@@ -89,6 +89,14 @@ class ConversationMemory:
         self._pending_intent = None
         return turn
 
+    def forget(self, turn: Turn) -> bool:
+        """Remove ``turn`` if it is the latest (a turn the caller turned out to be continuing)."""
+        if not self.turns or self.turns[-1] is not turn:
+            return False
+        self.turns.pop()
+        self._next_index -= 1
+        return True
+
     def note_intent(self, intent: str, entities: dict[str, Any] | None = None, text: str = "") -> None:
         """Attach the NLU's reading to the turn it belongs to (before or after its transcript)."""
         turn = self.current

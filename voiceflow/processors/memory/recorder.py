@@ -9,18 +9,26 @@ give the recorder only the persistent memory.
 The caller is identified from the ``Start`` metadata (``caller``, ``from`` or
 ``phone``; ``call_id`` or ``call_sid``) unless given to the constructor; the
 ``greeting`` attribute then holds the ``GreetingContext`` for the dialogue.
+
+With a ``speculation`` a turn that is still speculative (``voiceflow.processors.speculation``)
+is not recorded yet: from its final transcript on, what would be recorded waits, and is
+recorded once the turn is confirmed or forgotten if the caller went on (the whole turn is
+then recorded once, from its merged transcript).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import End, Intent, LLMResponseEnd, LLMToken, Start, TextToSpeak, Transcript
 from voiceflow.processors.memory.conversation import ConversationMemory
 from voiceflow.processors.memory.persistent import GreetingContext, PersistentUserMemory
 from voiceflow.processors.memory.summarizer import CONVERSATIONAL_INTENTS
+from voiceflow.processors.speculation import Speculation, committed
 
 PHONE_KEYS = ("caller", "from", "phone", "caller_phone")
 CALL_ID_KEYS = ("call_id", "call_sid", "session_id")
@@ -38,8 +46,14 @@ class MemoryRecorder(Processor):
         phone: str | None = None,
         call_id: str | None = None,
         assistant_source: Literal["text_to_speak", "llm"] = "text_to_speak",
+        speculation: Speculation | None = None,
     ) -> None:
         super().__init__(name=name)
+        self.speculation = speculation
+        #: records waiting for a speculative turn's verdict (None: recording as frames come)
+        self._deferred: list[tuple[Callable[[Any], Awaitable[None]], Any]] | None = None
+        self._deferred_ticket: asyncio.Future[bool] | None = None
+        self._record_lock = asyncio.Lock()
         self.conversation = conversation
         self.persistent = persistent
         self.phone = phone
@@ -71,6 +85,8 @@ class MemoryRecorder(Processor):
             await self.report_error(f"caller memory unavailable for {phone!r}: {exc}", exception=exc)
 
     async def on_end(self, frame: End) -> None:
+        ticket = self._deferred_ticket
+        await self._settle(ticket is not None and ticket.done() and ticket.result())
         await self._flush_user()
         await self._flush_assistant()
         if self.persistent is not None and self._caller is not None and self.call_id is not None:
@@ -85,6 +101,16 @@ class MemoryRecorder(Processor):
         await self.push(frame)
         if not frame.final or not frame.text.strip():
             return
+        ticket = None if self.speculation is None else self.speculation.ticket()
+        if (previous := self._deferred_ticket) is not None and previous.done():
+            await self._settle(previous.result())  # its verdict came before its task ran
+        async with self._record_lock:
+            if ticket is not None and self._deferred is None:
+                self._deferred, self._deferred_ticket = [], ticket
+                self.create_task(self._await_verdict(ticket), turn=False)
+        await self._record(self._user_said, frame)
+
+    async def _user_said(self, frame: Transcript) -> None:
         await self._flush_user()
         await self._flush_assistant()
         intent = self._early_intent
@@ -105,6 +131,9 @@ class MemoryRecorder(Processor):
     @on(Intent)
     async def intent(self, frame: Intent) -> None:
         await self.push(frame)
+        await self._record(self._intent, frame)
+
+    async def _intent(self, frame: Intent) -> None:
         self._track_topic(frame.intent)
         if self.conversation is not None:
             self.conversation.note_intent(frame.intent, frame.entities, frame.text)
@@ -118,24 +147,47 @@ class MemoryRecorder(Processor):
     async def speak(self, frame: TextToSpeak) -> None:
         await self.push(frame)
         if self.assistant_source == "text_to_speak":
-            await self._add_assistant(frame.text)
+            await self._record(self._add_assistant, frame.text)
 
     @on(LLMToken)
     async def token(self, frame: LLMToken) -> None:
         await self.push(frame)
         if self.assistant_source == "llm":
-            await self._add_assistant(frame.text, joiner="")
+            await self._record(self._add_token, frame.text)
 
     @on(LLMResponseEnd)
     async def response_end(self, frame: LLMResponseEnd) -> None:
         await self.push(frame)
         if self.assistant_source == "llm":
-            await self._flush_assistant()
+            await self._record(lambda _: self._flush_assistant(), None)
+
+    # -- speculative turns -----------------------------------------------------------------------------
+    async def _record(self, fn: Callable[[Any], Awaitable[None]], arg: Any) -> None:
+        async with self._record_lock:
+            if self._deferred is not None:
+                self._deferred.append((fn, arg))
+                return
+            await fn(arg)
+
+    async def _await_verdict(self, ticket: asyncio.Future[bool]) -> None:
+        confirmed = await committed(ticket)
+        if self._deferred_ticket is ticket:
+            await self._settle(confirmed)
+
+    async def _settle(self, confirmed: bool) -> None:
+        """Record what waited for the speculative turn (confirmed) or forget it (discarded)."""
+        async with self._record_lock:
+            deferred, self._deferred, self._deferred_ticket = self._deferred, None, None
+            for fn, arg in deferred if confirmed and deferred else ():
+                await fn(arg)
 
     # -- recording -----------------------------------------------------------------------------------
     def _track_topic(self, intent: str) -> None:
         if intent not in CONVERSATIONAL_INTENTS:
             self.topic = intent
+
+    async def _add_token(self, text: str) -> None:
+        await self._add_assistant(text, joiner="")
 
     async def _add_assistant(self, text: str, joiner: str = " ") -> None:
         if not text:

@@ -41,7 +41,7 @@ from collections import deque
 from typing import Literal
 
 from voiceflow.core.processor import Processor, on
-from voiceflow.frames import AudioRaw, End, Metrics, Transcript, VoiceStarted, VoiceStopped
+from voiceflow.frames import AudioRaw, End, Metrics, Transcript, VoicePaused, VoiceStarted, VoiceStopped
 from voiceflow.services.provider_metrics import provider_metrics
 from voiceflow.services.stt.engine import (
     Encoding,
@@ -75,10 +75,16 @@ class STTProcessor(Processor):
         finalize_on_pause: bool = True,
         encoding: Encoding = "linear16",
         stream_rate: int | None = None,
+        finalize_at_hint: bool = False,
     ) -> None:
         """``sample_rate`` is the graph's audio; ``encoding`` and ``stream_rate`` (default: the same
-        rate) the stream's, which differ only with ``audio="external"``."""
+        rate) the stream's, which differ only with ``audio="external"``. With ``finalize_at_hint``
+        the VAD's early ``VoicePaused`` closes the segment too (its final comes before the hint,
+        so a reply can be prepared on it); the quiet after it is kept as pre-roll, not sent, and
+        starts the next segment only if the voice comes back (``VoicePaused(resumed=True)``)."""
         super().__init__(name=name)
+        self.finalize_at_hint = finalize_at_hint
+        self._hinted = False  # the segment was closed at a pause hint, the VAD has not stopped
         self.audio_mode = audio
         self.finalize_on_pause = finalize_on_pause
         self.encoding: Encoding = encoding
@@ -186,6 +192,10 @@ class STTProcessor(Processor):
     # -- pauses ------------------------------------------------------------------------------
     @on(VoiceStarted)
     async def started(self, frame: VoiceStarted) -> None:
+        await self._start_sending()
+        await self.push(frame)
+
+    async def _start_sending(self) -> None:
         if not self._speaking:
             self._speaking = True
             if self._preroll and self.audio_mode == "voiced":
@@ -193,10 +203,21 @@ class STTProcessor(Processor):
                 self._preroll.clear()
                 self._preroll_samples = 0
                 await self._send(audio)
+
+    @on(VoicePaused)
+    async def paused(self, frame: VoicePaused) -> None:
+        if self.finalize_at_hint and self.finalize_on_pause:
+            if not frame.resumed and self._speaking:
+                await self._finalize()  # the quiet that follows waits in the pre-roll
+                self._hinted = True
+            elif frame.resumed and self._hinted:
+                self._hinted = False
+                await self._start_sending()  # the voice is back before the VAD's stop
         await self.push(frame)
 
     @on(VoiceStopped)
     async def stopped(self, frame: VoiceStopped) -> None:
+        self._hinted = False
         # a stream that no longer ends turns itself (a failover left Deepgram) is finalized at pauses
         if self.finalize_on_pause or not getattr(self._stream, "ends_turns", True):
             await self._finalize()

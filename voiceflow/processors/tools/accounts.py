@@ -28,7 +28,7 @@ class AccountTools:
     def __init__(self, ctx: ToolContext) -> None:
         self.ctx = ctx
 
-    @tool
+    @tool(reads_only=True)
     async def check_order_status(self, order_id: str) -> dict[str, Any]:
         """Look up an order's status, carrier, tracking number and expected delivery date.
 
@@ -66,7 +66,7 @@ class AccountTools:
             "spoken_order_id": spoken_digits(str(row["id"])),
         }
 
-    @tool
+    @tool(reads_only=True)
     async def look_up_account(self, identifier: str) -> dict[str, Any]:
         """Find a customer account by phone number, email address or customer ID (like C-1001).
 

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceflow.processors.speculation import committed
 from voiceflow.processors.tools.outcome import ToolOutcome
 from voiceflow.processors.tools.registry import ToolRegistry
 
@@ -91,14 +92,30 @@ class ToolCallTracker:
         return call
 
     async def execute(
-        self, call_id: str, tool: str, arguments: dict[str, Any] | str | None = None, *, generation: int = 0
+        self,
+        call_id: str,
+        tool: str,
+        arguments: dict[str, Any] | str | None = None,
+        *,
+        generation: int = 0,
+        ticket: asyncio.Future[bool] | None = None,
     ) -> ToolOutcome:
         """Run the call once and return its outcome; repeated ids return the first outcome.
 
         If the awaiting task itself is cancelled (e.g. its handler was interrupted), the
-        call is cancelled and recorded so before the cancellation propagates.
+        call is cancelled and recorded so before the cancellation propagates. With a
+        ``ticket`` (the turn is speculative, ``voiceflow.processors.speculation``) a tool with
+        side effects first waits for the turn: a discarded turn's call ends cancelled, unrun.
         """
         call = self.request(call_id, tool, arguments, generation=generation)
+        if ticket is not None and call.state is CallState.REQUESTED and not self._reads_only(call.tool):
+            try:
+                confirmed = await committed(ticket)
+            except asyncio.CancelledError:
+                self._finish(call, CallState.CANCELLED, cancelled_outcome(call_id))
+                raise
+            if not confirmed:
+                self._finish(call, CallState.CANCELLED, cancelled_outcome(call_id))
         if call.state.finished:
             assert call.outcome is not None
             return call.outcome
@@ -125,6 +142,9 @@ class ToolCallTracker:
             return call.outcome
         self._finish(call, CallState.DONE if outcome.ok else CallState.ERROR, outcome)
         return outcome
+
+    def _reads_only(self, tool: str) -> bool:
+        return tool in self.registry and self.registry.tool(tool).reads_only
 
     def cancel(self, call_id: str) -> bool:
         """Cancel a requested or running call; False when it is unknown or already finished."""

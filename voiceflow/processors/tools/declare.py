@@ -34,6 +34,7 @@ from voiceflow.services.llm.tools import ToolSpec
 F = TypeVar("F", bound=Callable[..., Any])
 ToolFn = Callable[..., Awaitable[dict[str, Any]]]
 _MARK = "__voiceflow_tool__"
+_READS_ONLY = "__voiceflow_tool_reads_only__"
 _SECTION = re.compile(r"(Args|Arguments|Parameters|Returns|Raises|Yields|Examples?|Notes?):")
 _JSON_TYPES: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
@@ -48,11 +49,16 @@ class Schema:
         object.__setattr__(self, "keywords", keywords)
 
 
-def tool(fn: F | None = None, *, name: str | None = None) -> Any:
-    """Mark an async function or method as a tool (``@tool`` or ``@tool(name="...")``)."""
+def tool(fn: F | None = None, *, name: str | None = None, reads_only: bool = False) -> Any:
+    """Mark an async function or method as a tool (``@tool`` or ``@tool(name="...")``).
+
+    ``reads_only=True`` declares a tool without side effects (a look-up): it may run for a
+    turn that is still speculative (``voiceflow.processors.speculation``); others wait for it.
+    """
 
     def mark(f: F) -> F:
         setattr(f, _MARK, name or f.__name__)
+        setattr(f, _READS_ONLY, reads_only)
         return f
 
     return mark(fn) if fn is not None else mark
@@ -145,6 +151,8 @@ class DeclaredTool:
     description: str
     fn: ToolFn
     params: dict[str, Param] = field(default_factory=dict)
+    #: no side effects: may run before the caller's turn is confirmed (see ``tool``)
+    reads_only: bool = False
 
     @classmethod
     def from_callable(cls, fn: ToolFn, *, name: str | None = None) -> DeclaredTool:
@@ -169,7 +177,13 @@ class DeclaredTool:
             )
         if not description:
             raise TypeError(f"tool {fn.__name__}: a docstring description is required")
-        return cls(name or getattr(target, _MARK, None) or target.__name__, description, fn, params)
+        return cls(
+            name or getattr(target, _MARK, None) or target.__name__,
+            description,
+            fn,
+            params,
+            reads_only=bool(getattr(target, _READS_ONLY, False)),
+        )
 
     def parameters(self) -> dict[str, Any]:
         return {

@@ -70,7 +70,7 @@ class ServiceTools:
             "spoken_wait": spoken_wait(wait_s),
         }
 
-    @tool
+    @tool(reads_only=True)
     async def get_business_hours(self, department: DepartmentKey | None = None) -> dict[str, Any]:
         """Opening hours of a department and whether it is open right now (business local time).
 

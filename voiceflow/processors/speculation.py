@@ -1,0 +1,104 @@
+"""Speculative replies: the answer is prepared while the end of the caller's turn is still undecided.
+
+At a pause whose words could end the request, the ``Endpointer`` ends the turn
+*provisionally* (``UserStoppedSpeaking(provisional=True)``) and calls ``begin``: NLU, the
+dialogue and the first TTS clause run at once, while the turn model and the silence window
+decide. ``confirm`` (the window ran out) releases what was prepared; ``discard`` (the caller
+went on) throws it away, and the Endpointer's interrupt cancels the work in flight.
+
+Nothing a caller could notice may happen for a turn that might still be discarded:
+
+* ``ReplyGate``, just before the output transport, holds the agent's output until the turn
+  is confirmed (the caller hears nothing of a discarded reply);
+* the dialogue and the LLM agent run read-only tools at once but await the turn for tools
+  with side effects (bookings, cancellations, transfer, feedback, hang-up);
+* the memory recorder keeps what it would record and writes it only once confirmed.
+
+Each of them takes a ``ticket()`` when the turn's frames reach it: ``None`` when no
+speculation is pending (act now), else a future that resolves True (confirmed) or False
+(discarded). One ``Speculation`` per call, shared by those processors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from voiceflow.core.processor import Processor, on
+from voiceflow.frames.base import Frame, Origin
+
+__all__ = ["ReplyGate", "Speculation", "committed"]
+
+
+class Speculation:
+    """One call's speculative turn state (see module doc)."""
+
+    def __init__(self) -> None:
+        self._outcome: asyncio.Future[bool] | None = None
+        #: speculative ends of turn, and of those confirmed / discarded
+        self.begun = self.confirmed = self.discarded = 0
+
+    @property
+    def pending(self) -> bool:
+        return self._outcome is not None and not self._outcome.done()
+
+    def begin(self) -> None:
+        """A provisional end of turn went out: what follows is speculative until resolved."""
+        self._resolve(False)  # a stale one cannot stay open
+        self._outcome = asyncio.get_running_loop().create_future()
+        self.begun += 1
+
+    def confirm(self) -> None:
+        if self._resolve(True):
+            self.confirmed += 1
+
+    def discard(self) -> None:
+        if self._resolve(False):
+            self.discarded += 1
+
+    def ticket(self) -> asyncio.Future[bool] | None:
+        """What the current frames' fate hangs on: None (no speculation pending) or its outcome."""
+        return self._outcome if self.pending else None
+
+    def _resolve(self, value: bool) -> bool:
+        outcome = self._outcome
+        if outcome is None or outcome.done():
+            return False
+        outcome.set_result(value)
+        return True
+
+
+async def committed(ticket: asyncio.Future[bool] | None) -> bool:
+    """True once the turn behind ``ticket`` is confirmed (at once without one), False if discarded."""
+    return True if ticket is None else await asyncio.shield(ticket)
+
+
+class ReplyGate(Processor):
+    """Holds the agent's output while a speculative turn is undecided (place it before the output).
+
+    Frames go out in order: while a ticket is pending the worker waits on it, and what comes
+    behind waits in the queue. A discarded turn's frames are dropped (the Endpointer's interrupt
+    also purges the queue of the old generation's output).
+    """
+
+    def __init__(self, speculation: Speculation, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.speculation = speculation
+        #: frames dropped because their turn was discarded
+        self.dropped = 0
+
+    @property
+    def speculations(self) -> int:
+        """Speculative ends of turn so far (the call's, for benchmarks)."""
+        return self.speculation.begun
+
+    @property
+    def discarded(self) -> int:
+        """Of those, how many the caller went on after (reply prepared and thrown away)."""
+        return self.speculation.discarded
+
+    @on(Frame)
+    async def any(self, frame: Frame) -> None:
+        if frame.origin is Origin.BOT and not await committed(self.speculation.ticket()):
+            self.dropped += 1
+            return
+        await self.push(frame)
