@@ -65,7 +65,8 @@ def synthesize(text: str, sample_rate: int = 16000, *, model_path: str | None = 
         pcm, rate = read_wav(path)
         if rate == sample_rate:
             return pcm
-    engine = PiperEngine(model, noise_scale=0.0, noise_w_scale=0.0)
+    # head_words=0: a caller says the sentence in one go (the head split is the agent's latency trick)
+    engine = PiperEngine(model, noise_scale=0.0, noise_w_scale=0.0, head_words=0)
     native = b"".join(engine.synthesize_blocking(text))
     resampler = StreamResampler(engine.sample_rate, sample_rate)
     pcm = resampler.process(native, last=True)
