@@ -50,6 +50,7 @@ from voiceflow.frames import (
     Transcript,
     TTSAudio,
     UserStoppedSpeaking,
+    VoicePaused,
     VoiceStopped,
 )
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
@@ -247,6 +248,7 @@ class CallMetrics:
 
     frame_types = (
         VoiceStopped,
+        VoicePaused,
         UserStoppedSpeaking,
         Transcript,
         Intent,
@@ -281,8 +283,10 @@ class CallMetrics:
 
     def observe(self, event: PushEvent) -> None:
         frame = event.frame
-        if isinstance(frame, VoiceStopped) and event.source == self.vad and not event.upstream:
-            self._vad_stop = event.at
+        if isinstance(frame, VoiceStopped | VoicePaused) and event.source == self.vad and not event.upstream:
+            # the VAD's pause hint counts as its stop: a speculative end of turn follows the hint
+            resumed = isinstance(frame, VoicePaused) and frame.resumed
+            self._vad_stop = None if resumed else event.at
         elif isinstance(frame, Interrupt):
             if frame.generation > self._generation:
                 self._generation = frame.generation
