@@ -5,8 +5,8 @@ thirty four", "nineteen eighty five"). The PII patterns look at a view where eac
 run of number words became one digit string, and a match there maps back to the
 exact words in the original text, so it is the words that get redacted.
 
-(The NLU's ``fold_spoken_digits`` folds the same vocabulary but returns only the
-new text; redaction needs the offsets, hence this small separate pass.)
+(The NLU's ``fold_spoken_digits`` folds the same vocabulary, ``voiceflow.number_words``, but
+returns only the new text; redaction needs the offsets, hence this small separate pass.)
 """
 
 from __future__ import annotations
@@ -15,34 +15,10 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from voiceflow.number_words import DIGIT_WORDS, REPEATERS, TEENS
+
 __all__ = ["DigitView", "digit_view"]
 
-_DIGITS = {
-    "zero": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
-_TEENS = {
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
 _TENS = {
     "twenty": 20,
     "thirty": 30,
@@ -53,7 +29,6 @@ _TENS = {
     "eighty": 80,
     "ninety": 90,
 }
-_REPEAT = {"double": 2, "triple": 3}
 _TOKEN = re.compile(r"[A-Za-z]+|\d+|\S")
 _ANY_NUMBER_WORD = re.compile(
     r"\b(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|"
@@ -98,22 +73,22 @@ class DigitView:
 def _word_value(tokens: list[str], i: int) -> tuple[str, int] | None:
     """The digits said by the number words at ``tokens[i]`` and how many tokens they took."""
     word = tokens[i].lower()
-    if word in _DIGITS and i + 1 < len(tokens) and tokens[i + 1].lower() == "thousand":
+    if word in DIGIT_WORDS and i + 1 < len(tokens) and tokens[i + 1].lower() == "thousand":
         return _thousands(tokens, i)
-    if word in _REPEAT and i + 1 < len(tokens) and tokens[i + 1].lower() in _DIGITS:
-        return _DIGITS[tokens[i + 1].lower()] * _REPEAT[word], 2
+    if word in REPEATERS and i + 1 < len(tokens) and tokens[i + 1].lower() in DIGIT_WORDS:
+        return DIGIT_WORDS[tokens[i + 1].lower()] * REPEATERS[word], 2
     if word in _TENS:
         if (
             i + 1 < len(tokens)
-            and tokens[i + 1].lower() in _DIGITS
+            and tokens[i + 1].lower() in DIGIT_WORDS
             and tokens[i + 1].lower() not in ("oh", "o")
         ):
-            return str(_TENS[word] + int(_DIGITS[tokens[i + 1].lower()])), 2
+            return str(_TENS[word] + int(DIGIT_WORDS[tokens[i + 1].lower()])), 2
         return str(_TENS[word]), 1
-    if word in _TEENS:
-        return str(_TEENS[word]), 1
-    if word in _DIGITS:
-        return _DIGITS[word], 1
+    if word in TEENS:
+        return str(TEENS[word]), 1
+    if word in DIGIT_WORDS:
+        return DIGIT_WORDS[word], 1
     if word == "hundred":
         return "00", 1
     return None
@@ -121,7 +96,7 @@ def _word_value(tokens: list[str], i: int) -> tuple[str, int] | None:
 
 def _thousands(tokens: list[str], i: int) -> tuple[str, int]:
     """ "two thousand (and) three" → "2003" (years are said this way)."""
-    value, used = int(_DIGITS[tokens[i].lower()]) * 1000, 2
+    value, used = int(DIGIT_WORDS[tokens[i].lower()]) * 1000, 2
     k = i + 2
     if k < len(tokens) and tokens[k].lower() == "and":
         k += 1

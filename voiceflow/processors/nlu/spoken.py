@@ -10,44 +10,9 @@ from __future__ import annotations
 
 import re
 
-DIGIT_WORDS: dict[str, str] = {
-    "zero": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
-_REPEATERS = {"double": 2, "triple": 3}
+from voiceflow.number_words import DIGIT_WORDS, REPEATERS, TEENS
 
-UNITS: dict[str, int] = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
+UNITS: dict[str, int] = {w: int(d) for w, d in DIGIT_WORDS.items() if w not in ("oh", "o")} | TEENS
 TENS: dict[str, int] = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
 ORDINALS: dict[str, int] = {
     "first": 1,
@@ -119,10 +84,10 @@ def fold_spoken_digits(text: str) -> str:
         real_words = 0
         while j < len(tokens):
             word = tokens[j].lower().strip(",.")
-            if word in _REPEATERS and j + 1 < len(tokens):
+            if word in REPEATERS and j + 1 < len(tokens):
                 nxt = tokens[j + 1].lower().strip(",.")
                 if nxt in DIGIT_WORDS:
-                    digits.append(DIGIT_WORDS[nxt] * _REPEATERS[word])
+                    digits.append(DIGIT_WORDS[nxt] * REPEATERS[word])
                     real_words += 1
                     j += 2
                     continue
