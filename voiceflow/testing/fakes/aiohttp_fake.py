@@ -14,6 +14,25 @@ from aiohttp import web
 F = TypeVar("F", bound="AiohttpFake")
 
 
+async def serve_app(
+    app: web.Application, host: str, port: int = 0, *, handler_cancellation: bool = True
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host``:``port`` (0: a free one); its runner and the port it got.
+
+    ``handler_cancellation``: a client hanging up cancels its handler, which fakes record.
+    """
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=handler_cancellation
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    assert server is not None
+    sockets = getattr(server, "sockets", None) or []
+    return runner, sockets[0].getsockname()[1]
+
+
 class AiohttpFake:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -29,16 +48,7 @@ class AiohttpFake:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         self.routes(app)
         self.stopping = asyncio.Event()
-        self._runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_app(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

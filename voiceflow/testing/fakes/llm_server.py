@@ -29,6 +29,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from voiceflow.testing.fakes.aiohttp_fake import serve_app
 from voiceflow.testing.fakes.llm_model import CallTool as ModelCall
 from voiceflow.testing.fakes.llm_model import Conversation, decide
 from voiceflow.testing.fakes.openai_server import RecordedRequest
@@ -112,15 +113,7 @@ class FakeLLMServer:
         self._routes(app)
         self._closing = asyncio.Event()
         self._ended = asyncio.Event()
-        self._runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = (getattr(server, "sockets", None) or [])[0].getsockname()[1]
+        self._runner, self.port = await serve_app(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

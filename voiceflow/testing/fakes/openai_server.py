@@ -54,6 +54,8 @@ from typing import Any
 
 from aiohttp import web
 
+from voiceflow.testing.fakes.aiohttp_fake import serve_app
+
 # -- scripted replies ------------------------------------------------------------------------
 
 
@@ -202,17 +204,7 @@ class FakeOpenAIServer:
         app.router.add_get("/v1/models", self._models)
         self._closing = asyncio.Event()
         self._ended = asyncio.Event()
-        # handler_cancellation: a client hanging up cancels its handler, which records it
-        self._runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_app(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

@@ -40,6 +40,7 @@ from aiohttp import ClientSession, web
 from twilio.request_validator import RequestValidator
 
 from voiceflow.core.clock import Clock, MonotonicClock
+from voiceflow.testing.fakes.aiohttp_fake import serve_app
 from voiceflow.testing.fakes.twilio_call import DialRecord, FakeCall, PostedCallback
 from voiceflow.testing.fakes.twilio_callee import Callee
 from voiceflow.testing.fakes.twilio_play import play_call, play_inbound
@@ -90,13 +91,7 @@ class FakeTwilio:
         app.router.add_post(base + "/Calls.json", self._create)
         app.router.add_get(base + "/Calls/{sid}.json", self._fetch)
         app.router.add_post(base + "/Calls/{sid}.json", self._update)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = getattr(server, "sockets", [])[0].getsockname()[1]
+        self._runner, self.port = await serve_app(app, self.host, handler_cancellation=False)
         self._session = ClientSession()
         return self
 
