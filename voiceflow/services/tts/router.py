@@ -222,6 +222,18 @@ class TTSRouter:
     def _entry(self, engine: TTSEngine) -> RoutedEngine | None:
         return next((e for e in self.engines if e.engine is engine), None)
 
+    def _voice_failed(
+        self, engine: TTSEngine, entry: RoutedEngine | None, failure: _EngineFailed, errors: list[str]
+    ) -> RoutedEngine:
+        """A voice failed mid-utterance: reported and counted, its entry returned (the last resort
+        failing ends the utterance)."""
+        report("tts", engine.name, error=failure.error)
+        errors.append(f"{engine.name}: {failure.reason}")
+        if entry is None:
+            raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
+        self._failed(entry, failure.reason)
+        return entry
+
     def _failed(self, entry: RoutedEngine, reason: str) -> None:
         entry.failures += 1
         assert entry.breaker is not None
@@ -269,13 +281,9 @@ class TTSRouter:
                 verdict = True
             except _EngineFailed as failure:
                 verdict = True
-                report("tts", engine.name, error=failure.error)
-                errors.append(f"{engine.name}: {failure.reason}")
-                if entry is None:
-                    raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
-                self._failed(entry, failure.reason)
+                failed = self._voice_failed(engine, entry, failure, errors)
                 if spoken > 0:
-                    remaining = _rest_after(_words_of(remaining), spoken, entry.seconds_per_char, timed)
+                    remaining = _rest_after(_words_of(remaining), spoken, failed.seconds_per_char, timed)
                     if not remaining:
                         return
                 continue
@@ -334,14 +342,10 @@ class TTSRouter:
                 verdict = True
             except _EngineFailed as failure:
                 verdict = True
-                report("tts", engine.name, error=failure.error)
-                errors.append(f"{engine.name}: {failure.reason}")
-                if entry is None:
-                    raise TTSError("no TTS engine could speak: " + "; ".join(errors)) from failure.__cause__
-                self._failed(entry, failure.reason)
+                failed = self._voice_failed(engine, entry, failure, errors)
                 if spoken > 0:
                     said = feed.text[start:]
-                    first = _first_unheard(said.split(), spoken, entry.seconds_per_char, timed)
+                    first = _first_unheard(said.split(), spoken, failed.seconds_per_char, timed)
                     start += _word_offset(said, first)
                 continue
             finally:
