@@ -23,13 +23,10 @@ from voiceflow.core.clock import Clock
 from voiceflow.services.llm.adapter_kit import FirstToken, parse_arguments, retry_after, split_system
 from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest, ToolChoice
 from voiceflow.services.llm.errors import (
-    LLMAuthError,
     LLMConnectionError,
     LLMError,
-    LLMProviderError,
-    LLMRateLimitError,
-    LLMStatusError,
     LLMTimeoutError,
+    status_error,
 )
 from voiceflow.services.llm.tools import ToolSpec
 
@@ -95,17 +92,7 @@ def translate_error(exc: anthropic.AnthropicError) -> LLMError:
             status = _STREAM_ERROR_STATUS.get(kind or "", 500)
             message = f"stream error ({kind}): {message}"
         wait = retry_after(exc.response.headers)
-        if status in (401, 403):
-            return LLMAuthError(message, status=status, provider=PROVIDER, code=kind)
-        if status == 429:
-            return LLMRateLimitError(
-                message, status=status, provider=PROVIDER, retryable=True, code=kind, retry_after=wait
-            )
-        if status >= 500:
-            return LLMProviderError(
-                message, status=status, provider=PROVIDER, retryable=True, code=kind, retry_after=wait
-            )
-        return LLMStatusError(message, status=status, provider=PROVIDER, code=kind)
+        return status_error(status, message, provider=PROVIDER, code=kind, retry_after=wait)
     return LLMError(str(exc), provider=PROVIDER)
 
 

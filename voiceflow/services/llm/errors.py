@@ -66,3 +66,26 @@ class LLMRateLimitError(LLMStatusError):
 
 class LLMProviderError(LLMStatusError):
     """5xx: the provider failed or is overloaded; retryable."""
+
+
+def status_error(
+    status: int,
+    message: str,
+    *,
+    provider: str,
+    code: str | None = None,
+    retry_after: float | None = None,
+) -> LLMStatusError:
+    """The error for an HTTP status, whatever SDK reported it: auth, rate limit (retryable
+    after ``retry_after``), provider failure (retryable) or another refusal."""
+    if status in (401, 403):
+        return LLMAuthError(message, status=status, provider=provider, code=code)
+    if status == 429:
+        return LLMRateLimitError(
+            message, status=status, provider=provider, retryable=True, code=code, retry_after=retry_after
+        )
+    if status >= 500:
+        return LLMProviderError(
+            message, status=status, provider=provider, retryable=True, code=code, retry_after=retry_after
+        )
+    return LLMStatusError(message, status=status, provider=provider, code=code)

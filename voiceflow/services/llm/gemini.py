@@ -38,10 +38,8 @@ from voiceflow.services.llm.errors import (
     LLMAuthError,
     LLMConnectionError,
     LLMError,
-    LLMProviderError,
-    LLMRateLimitError,
-    LLMStatusError,
     LLMTimeoutError,
+    status_error,
 )
 from voiceflow.services.llm.tools import ToolSpec
 
@@ -130,17 +128,9 @@ def translate_error(exc: BaseException) -> LLMError:
         message = exc.message or str(exc)
         headers = getattr(exc.response, "headers", None) or {}
         wait = retry_after(headers)
-        if status in (401, 403) or (status == 400 and "API_KEY_INVALID" in str(exc.details)):
+        if status == 400 and "API_KEY_INVALID" in str(exc.details):
             return LLMAuthError(message, status=status, provider=PROVIDER, code=code)
-        if status == 429:
-            return LLMRateLimitError(
-                message, status=status, provider=PROVIDER, retryable=True, code=code, retry_after=wait
-            )
-        if status >= 500:
-            return LLMProviderError(
-                message, status=status, provider=PROVIDER, retryable=True, code=code, retry_after=wait
-            )
-        return LLMStatusError(message, status=status, provider=PROVIDER, code=code)
+        return status_error(status, message, provider=PROVIDER, code=code, retry_after=wait)
     if isinstance(exc, TimeoutError):
         return LLMTimeoutError("request timed out", provider=PROVIDER, retryable=True)
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):

@@ -21,13 +21,10 @@ from voiceflow.core.clock import Clock
 from voiceflow.services.llm.adapter_kit import FirstToken, arguments_text, parse_arguments, retry_after
 from voiceflow.services.llm.engine import ChatMessage, Done, LLMEvent, TextDelta, ToolCallRequest, ToolChoice
 from voiceflow.services.llm.errors import (
-    LLMAuthError,
     LLMConnectionError,
     LLMError,
-    LLMProviderError,
-    LLMRateLimitError,
-    LLMStatusError,
     LLMTimeoutError,
+    status_error,
 )
 from voiceflow.services.llm.tools import ToolSpec, openai_tool
 
@@ -120,17 +117,7 @@ def translate_error(exc: openai.OpenAIError) -> LLMError:
         message = _status_message(exc)
         code = exc.code if isinstance(exc.code, str) else None
         wait = retry_after(exc.response.headers)
-        if status in (401, 403):
-            return LLMAuthError(message, status=status, provider=PROVIDER, code=code)
-        if status == 429:
-            return LLMRateLimitError(
-                message, status=status, provider=PROVIDER, retryable=True, code=code, retry_after=wait
-            )
-        if status >= 500:
-            return LLMProviderError(
-                message, status=status, provider=PROVIDER, retryable=True, code=code, retry_after=wait
-            )
-        return LLMStatusError(message, status=status, provider=PROVIDER, code=code)
+        return status_error(status, message, provider=PROVIDER, code=code, retry_after=wait)
     if isinstance(exc, openai.APIError):
         # an error event inside an otherwise successful stream
         code = exc.code if isinstance(exc.code, str) else None
