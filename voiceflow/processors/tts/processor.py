@@ -91,6 +91,31 @@ class _Live:
     text: str = ""
 
 
+class _FirstAudio:
+    """Time to first audio of each engine request, or its failure, as provider metrics: only
+    for an engine that does not report its own (the router reports each voice it tries)."""
+
+    def __init__(self, processor: TTSProcessor, reports: list[Metrics]) -> None:
+        self.name = processor.engine.name
+        self.now = processor.now
+        self.own = not getattr(processor.engine, "reports_providers", False)
+        self.reports = reports
+        self.asked_at: float | None = None
+
+    def asked(self) -> None:
+        self.asked_at = self.now()
+
+    def heard(self) -> None:
+        if self.own and self.asked_at is not None:
+            latency_ms = (self.now() - self.asked_at) * 1000.0
+            self.reports.append(provider_metrics("tts", self.name, latency_ms=latency_ms))
+            self.asked_at = None
+
+    def failed(self, exc: TTSError) -> None:
+        if self.own:
+            self.reports.append(provider_metrics("tts", self.name, error=type(exc).__name__))
+
+
 class TTSProcessor(Processor):
     produces = (TTSAudio, Metrics)
 
@@ -235,8 +260,8 @@ class TTSProcessor(Processor):
                 pcm, skip = pcm[dropped:], skip - dropped
             await self._emit(chunker.add(pcm), rate, uid)
 
-        own = not getattr(self.engine, "reports_providers", False)  # else its voices report themselves
         with collecting() as reports:
+            first = _FirstAudio(self, reports)
             try:
                 for seg in segments:
                     if isinstance(seg, Pause):
@@ -244,20 +269,14 @@ class TTSProcessor(Processor):
                         continue
                     # closed on the way out, cancellation included: that stops the engine's work now
                     stream = self.engine.synthesize(seg.text, prosody=base.then(seg.prosody))
-                    asked_at: float | None = self.now()
+                    first.asked()
                     async with contextlib.aclosing(stream) as pcms:
                         async for pcm in pcms:
-                            if own and asked_at is not None:
-                                ttfa_ms = (self.now() - asked_at) * 1000.0
-                                reports.append(provider_metrics("tts", self.engine.name, latency_ms=ttfa_ms))
-                                asked_at = None
+                            first.heard()
                             await self._push_reports(reports)
                             await emit(pcm)
             except TTSError as exc:
-                if own:
-                    reports.append(provider_metrics("tts", self.engine.name, error=type(exc).__name__))
-                await self._push_reports(reports)
-                await self.report_error(f"TTS failed: {exc}", exception=exc)
+                await self._failed(exc, first)
             else:
                 spoken.complete = True
             await self._push_reports(reports)
@@ -283,25 +302,19 @@ class TTSProcessor(Processor):
             while (piece := await live.pieces.get()) is not None:
                 yield piece
 
-        own = not getattr(self.engine, "reports_providers", False)
         speak = self.engine.synthesize_stream  # type: ignore[attr-defined]
         with collecting() as reports:
+            first = _FirstAudio(self, reports)
             try:
-                asked_at: float | None = self.now()
+                first.asked()
                 async with contextlib.aclosing(speak(pieces(), prosody=self.base_prosody)) as pcms:
                     async for pcm in pcms:
-                        if own and asked_at is not None:
-                            ttfa_ms = (self.now() - asked_at) * 1000.0
-                            reports.append(provider_metrics("tts", self.engine.name, latency_ms=ttfa_ms))
-                            asked_at = None
+                        first.heard()
                         await self._push_reports(reports)
                         spoken.audio += pcm
                         await self._emit(chunker.add(pcm), rate, live.uid)
             except TTSError as exc:
-                if own:
-                    reports.append(provider_metrics("tts", self.engine.name, error=type(exc).__name__))
-                await self._push_reports(reports)
-                await self.report_error(f"TTS failed: {exc}", exception=exc)
+                await self._failed(exc, first)
             else:
                 spoken.complete = True
             finally:
@@ -310,6 +323,11 @@ class TTSProcessor(Processor):
         tail = chunker.flush()
         if tail:
             await self._emit([tail], rate, live.uid)
+
+    async def _failed(self, exc: TTSError, first: _FirstAudio) -> None:
+        first.failed(exc)
+        await self._push_reports(first.reports)
+        await self.report_error(f"TTS failed: {exc}", exception=exc)
 
     async def _push_reports(self, reports: list[Metrics]) -> None:
         while reports:
