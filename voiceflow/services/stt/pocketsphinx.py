@@ -12,7 +12,9 @@ final against ~9 ms, for a WER gain under one point).
 
 Decoders are costly to create (~0.5 s: acoustic model, dictionary and LM) and
 cannot be shared by two streams, so idle ones wait in a process-wide pool keyed
-by their configuration and a new stream takes one from there.
+by their configuration and a new stream takes one from there (``sphinx_decoder.py``,
+which holds the decoding itself). The binding keeps the GIL while it decodes, so a
+server runs the same decoders in child processes instead (``sphinx_process.py``).
 
 Channel adaptation: live cepstral-mean normalisation (CMN) must learn the line's
 spectral mean before recognition is good; from the model's default a fresh
