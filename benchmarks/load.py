@@ -330,7 +330,7 @@ async def level(server: Server, n: int, scripts: list[Script], bar_ms: float) ->
 COMPONENTS = (
     ("tts (piper)", ("piper",)),
     ("turn model", ("smart_turn", "turn_audio")),
-    ("stt (pocketsphinx/whisper)", ("pocketsphinx", "whisper", "ctranslate2")),
+    ("stt (pocketsphinx/whisper)", ("pocketsphinx", "sphinx_", "whisper", "ctranslate2")),
     ("vad (silero)", ("silero",)),
     ("nlu", ("setfit", "/nlu/", "sentence_transformers")),
     ("resample/codecs", ("resample", "codecs", "soxr")),
