@@ -23,7 +23,8 @@ how late each agent frame arrived against its 20 ms schedule.
 - the same N again with a flood alongside (malformed and abandoned offers, junk on
   ``/ws``, strangers on ``/twilio/media``, slow-header connections): ``flood_ok`` says
   whether every protected call still met the bar; ``flood.sent.unanswered_5s`` counts
-  flood requests the server took over 5 s to answer.
+  flood requests the server took over 5 s to answer, and ``flood.sent.cpu_ms_per_s`` the flood
+  sender's own CPU (1000 is a whole core: on one machine it competes with the server for it).
 
 The callers send pre-synthesized mu-law (synthesized and encoded once, before the
 first level) and only parse what they receive; they still run on the same cores
@@ -329,7 +330,7 @@ async def level(server: Server, n: int, scripts: list[Script], bar_ms: float) ->
 COMPONENTS = (
     ("tts (piper)", ("piper",)),
     ("turn model", ("smart_turn", "turn_audio")),
-    ("stt (pocketsphinx/whisper)", ("pocketsphinx", "whisper", "ctranslate2")),
+    ("stt (pocketsphinx/whisper)", ("pocketsphinx", "sphinx_", "whisper", "ctranslate2")),
     ("vad (silero)", ("silero",)),
     ("nlu", ("setfit", "/nlu/", "sentence_transformers")),
     ("resample/codecs", ("resample", "codecs", "soxr")),
@@ -425,7 +426,10 @@ def run_flood(port: int) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
         await flood(Target(port), stop, counts)
 
+    started = time.monotonic()
     asyncio.run(main())
+    # the flood shares the cores with the server and the callers: what it took of them
+    counts["cpu_ms_per_s"] = int(1000 * time.process_time() / (time.monotonic() - started))  # 1000: a core
     print(json.dumps(counts))
     return 0
 

@@ -59,6 +59,7 @@ from voiceflow.security.redaction import Redactor
 from voiceflow.services.llm.engine import LLMEngine
 from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+from voiceflow.services.stt.sphinx_process import ProcessPocketsphinxEngine
 from voiceflow.services.tts.piper import PiperEngine
 from voiceflow.services.turn.engine import TurnModel
 
@@ -238,7 +239,8 @@ def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> ST
     (phone-line WER 0.33 → 0.25 on held-out calls); Whisper tiny.en is far more accurate
     (phone-line WER ~0.05 on Piper speech) at ~0.7 s of CPU per utterance, with pocketsphinx
     giving it live interims. ``prewarm``: pocketsphinx decoders built at start (building one
-    during a call holds the GIL ~0.16 s and delays every live call's audio).
+    during a call holds the GIL ~0.16 s and delays every live call's audio). pocketsphinx's
+    decoders run in ``VOICEFLOW_STT_PROCESSES`` child processes (its decode holds the GIL too).
     """
     if stt.recognizer == "deepgram":
         from voiceflow.services.providers import deepgram_engine
@@ -248,6 +250,10 @@ def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> ST
         from voiceflow.services.stt.whisper import WhisperEngine
 
         return WhisperEngine(interim=PocketsphinxEngine(channel=channel, hints=None, prewarm=prewarm))
+    if stt.processes:  # the decoders in child processes, off this worker's GIL
+        return ProcessPocketsphinxEngine(
+            processes=stt.processes, channel=channel, domain_lm=True, prewarm=prewarm
+        )
     return PocketsphinxEngine(channel=channel, domain_lm=True, prewarm=prewarm)
 
 

@@ -328,6 +328,13 @@ class STTSettings:
         "audio end-of-turn model the endpointer combines with the words: `smart-turn` (v3.2) or `none`",
         check=_one_of("smart-turn", "none"),
     )
+    processes: int = setting(
+        "VOICEFLOW_STT_PROCESSES",
+        1,
+        "child processes per worker that run the pocketsphinx decoders (their decode holds the GIL); "
+        "`0` decodes in the worker's threads",
+        check=_non_negative,
+    )
 
     @property
     def recognizer(self) -> str:

@@ -17,7 +17,7 @@ from voiceflow.services.llm.gemini import GeminiEngine
 from voiceflow.services.llm.openai import OpenAICompatEngine
 from voiceflow.services.providers import deepgram_engine, llm_engine
 from voiceflow.services.stt.deepgram import DeepgramEngine
-from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+from voiceflow.services.stt.sphinx_process import ProcessPocketsphinxEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +119,7 @@ def test_the_old_base_url_setting_still_chooses_an_openai_compatible_server_with
 def test_offline_is_the_default_recognizer() -> None:
     config = Config.from_env({"VOICEFLOW_STT": "offline"})
     assert config.stt.recognizer == "pocketsphinx"
-    assert isinstance(stt_engine(config.stt, "phone"), PocketsphinxEngine)
+    assert isinstance(stt_engine(config.stt, "phone"), ProcessPocketsphinxEngine)
 
 
 def test_serve_refuses_to_start_without_the_chosen_providers_key() -> None:

@@ -40,6 +40,18 @@ async def _pocketsphinx() -> AsyncIterator[STTEngine]:
 
 
 @asynccontextmanager
+async def _pocketsphinx_process() -> AsyncIterator[STTEngine]:
+    from voiceflow.services.stt.sphinx_process import ProcessPocketsphinxEngine
+
+    engine = ProcessPocketsphinxEngine(processes=2, initial_cmn=wideband_cmn())
+    await engine.start(MonotonicClock())
+    try:
+        yield engine
+    finally:
+        await engine.aclose()
+
+
+@asynccontextmanager
 async def _whisper() -> AsyncIterator[STTEngine]:
     from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
     from voiceflow.services.stt.whisper import WhisperEngine
@@ -73,6 +85,8 @@ async def _deepgram() -> AsyncIterator[STTEngine]:
 
 STT_CASES: list[STTCase] = [
     STTCase("pocketsphinx", _pocketsphinx, interims=True, max_wer=0.35),
+    # the same decoders in child processes: the same bound
+    STTCase("pocketsphinx-process", _pocketsphinx_process, interims=True, max_wer=0.35),
     STTCase("whisper", _whisper, interims=True, max_wer=0.15),
     # the fake recognizes with pocketsphinx: the same bound as pocketsphinx itself
     STTCase("deepgram", _deepgram, interims=True, max_wer=0.35),

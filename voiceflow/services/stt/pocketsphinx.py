@@ -12,7 +12,9 @@ final against ~9 ms, for a WER gain under one point).
 
 Decoders are costly to create (~0.5 s: acoustic model, dictionary and LM) and
 cannot be shared by two streams, so idle ones wait in a process-wide pool keyed
-by their configuration and a new stream takes one from there.
+by their configuration and a new stream takes one from there (``sphinx_decoder.py``,
+which holds the decoding itself). The binding keeps the GIL while it decodes, so a
+server runs the same decoders in child processes instead (``sphinx_process.py``).
 
 Channel adaptation: live cepstral-mean normalisation (CMN) must learn the line's
 spectral mean before recognition is good; from the model's default a fresh
@@ -40,9 +42,7 @@ same phone round trip it lowers WER from 0.330 to 0.252 and raises digit recall 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import threading
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -51,17 +51,16 @@ from voiceflow.core.clock import Clock
 from voiceflow.services.stt.engine import (
     Encoding,
     FinalText,
-    InterimText,
-    SpeechStarted,
     STTClosedError,
     STTEvent,
     STTFailure,
     UtteranceEnd,
-    Word,
     check_format,
     check_pcm16,
 )
 from voiceflow.services.stt.feed import EventFeed
+from voiceflow.services.stt.sphinx_decoder import DecoderSession, give_back, take_decoder
+from voiceflow.services.stt.sphinx_decoder import decoders_created as decoders_created  # re-exported
 from voiceflow.services.stt.worker import SerialWorker
 
 #: domain words callers say to a support line, and the digits they read out
@@ -97,48 +96,6 @@ CHANNEL_CMN: dict[str, str] = {
 #: set written apart from every evaluation set; it keeps more digits on a phone line
 DOMAIN_LM_WEIGHT = 5.5
 
-_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[UM]", "[UH]"}
-
-_pool_lock = threading.Lock()
-#: idle (decoder, initial cepstral mean) per decoder configuration
-_pools: dict[tuple[tuple[str, Any], ...], list[tuple[Any, str]]] = {}
-_created = 0
-
-
-def decoders_created() -> int:
-    """How many pocketsphinx decoders this process has built (pool effectiveness)."""
-    return _created
-
-
-def _pool_key(options: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted(options.items()))
-
-
-def _take_decoder(options: Mapping[str, Any]) -> tuple[Any, str]:
-    """An idle decoder of this configuration (or a new one), with the model's initial channel mean."""
-    global _created
-    key = _pool_key(options)
-    with _pool_lock:
-        idle = _pools.get(key)
-        pooled = idle.pop() if idle else None
-    if pooled is not None:
-        decoder, initial_cmn = pooled
-        decoder.set_cmn(initial_cmn)
-        return pooled
-    from pocketsphinx import Decoder
-
-    decoder = Decoder(**options)
-    with _pool_lock:
-        _created += 1
-    return decoder, decoder.get_cmn()
-
-
-def _give_back(options: Mapping[str, Any], pooled: tuple[Any, str], max_idle: int) -> None:
-    with _pool_lock:
-        idle = _pools.setdefault(_pool_key(options), [])
-        if len(idle) < max_idle:
-            idle.append(pooled)
-
 
 class PocketsphinxStream:
     """One call's decoder behind the streaming contract; every decoder call runs in the stream's thread."""
@@ -146,46 +103,33 @@ class PocketsphinxStream:
     def __init__(
         self, engine: PocketsphinxEngine, pooled: tuple[Any, str], worker: SerialWorker, hints: frozenset[str]
     ) -> None:
-        self._engine = engine
-        self._pooled = pooled
-        self._decoder: Any = pooled[0]
-        if engine.channel_cmn is not None:
-            self._decoder.set_cmn(engine.channel_cmn)
+        self._session = DecoderSession(engine, pooled, hints)
         self._worker = worker
         self._feed = EventFeed()
         self.hints = hints
         self._closed = False
-        # decoder-thread state
-        self._in_utt = False
-        self._stream_samples = 0  # every sample of the stream so far (for event times)
-        self._utt_start = 0  # stream sample where the current utterance began
-        self._sent = 0
-        self._decoded = 0
-        self._since_interim = 0
-        self._last_interim = ""
-        self._heard = False  # SpeechStarted sent for this utterance
 
     # -- inspection (tests, benchmarks) ------------------------------------------------------
     @property
     def samples_sent(self) -> int:
         """Samples sent in the current (or latest) utterance."""
-        return self._sent
+        return self._session.sent
 
     @property
     def samples_decoded(self) -> int:
         """Samples that went through ``process_raw`` in the current (or latest) utterance."""
-        return self._decoded
+        return self._session.decoded
 
     @property
     def in_utterance(self) -> bool:
-        return self._in_utt
+        return self._session.in_utt
 
     # -- the contract ------------------------------------------------------------------------------
     async def send(self, audio: bytes) -> None:
         self._check_open()
         check_pcm16(audio)
         try:
-            events = await self._worker.call(self._decode, audio)
+            events = await self._worker.call(self._session.decode, audio)
         except STTClosedError:
             raise
         except Exception as exc:  # the decoder itself failed: report it, the stream goes on
@@ -197,7 +141,7 @@ class PocketsphinxStream:
     async def finalize(self) -> None:
         self._check_open()
         try:
-            final = await self._worker.call(self._finish)
+            final = await self._worker.call(self._session.finish)
         except STTClosedError:
             raise
         except Exception as exc:
@@ -220,143 +164,11 @@ class PocketsphinxStream:
             return
         self._closed = True
         self._feed.close()
-        await self._worker.close(self._release)
+        await self._worker.close(self._session.release)
 
     def _check_open(self) -> None:
         if self._closed:
             raise STTClosedError("pocketsphinx stream is closed")
-
-    # -- decoder thread ----------------------------------------------------------------------------
-    def _require_decoder(self) -> Any:
-        if self._decoder is None:
-            raise STTClosedError("pocketsphinx stream is closed")
-        return self._decoder
-
-    def _decode(self, pcm16: bytes) -> list[STTEvent]:
-        decoder = self._require_decoder()
-        if not self._in_utt:
-            decoder.start_utt()
-            self._in_utt = True
-            self._utt_start = self._stream_samples
-            self._sent = self._decoded = self._since_interim = 0
-            self._last_interim = ""
-            self._heard = False
-        samples = len(pcm16) // 2
-        self._sent += samples
-        self._stream_samples += samples
-        decoder.process_raw(pcm16, False, False)
-        self._decoded += samples
-        self._since_interim += samples
-        if self._since_interim < self._engine.interim_every_samples:
-            return []
-        self._since_interim = 0
-        hyp = decoder.hyp()
-        text = hyp.hypstr if hyp is not None else ""
-        if not text or text == self._last_interim:
-            return []
-        self._last_interim = text
-        events: list[STTEvent] = []
-        if not self._heard:
-            self._heard = True
-            events.append(SpeechStarted(at=self._seconds(self._utt_start + self._first_word_frame(decoder))))
-        events.append(InterimText(text))
-        return events
-
-    def _first_word_frame(self, decoder: Any) -> int:
-        """Samples from the utterance start to the first real word of the running hypothesis."""
-        for seg in decoder.seg():
-            if seg.word not in _FILLERS:
-                return int(seg.start_frame * self._engine.sample_rate // self._engine.frame_rate)
-        return 0
-
-    def _finish(self) -> FinalText:
-        decoder = self._require_decoder()
-        start = self._seconds(self._utt_start)
-        if not self._in_utt:
-            at = self._seconds(self._stream_samples)
-            return FinalText("", 0.0, speech_final=True, start=at, end=at, from_finalize=True)
-        self._in_utt = False
-        decoder.end_utt()
-        end = self._seconds(self._stream_samples)
-        if self._engine.adapt_channel:
-            self._engine.channel_cmn = decoder.get_cmn(True)
-        hyp = decoder.hyp()
-        if hyp is None or not hyp.hypstr:
-            return FinalText("", 0.0, speech_final=True, start=start, end=end, from_finalize=True)
-        best = hyp.hypstr
-        text = self._rescore(decoder, best) if self.hints else best
-        # word times come from the best path; a hint-rescored text has none to offer
-        words = self._words(decoder) if text == best else ()
-        return FinalText(
-            text,
-            self._confidence(decoder),
-            speech_final=True,
-            words=words,
-            start=start,
-            end=end,
-            from_finalize=True,
-        )
-
-    def _seconds(self, samples: int) -> float:
-        return samples / self._engine.sample_rate
-
-    def _words(self, decoder: Any) -> tuple[Word, ...]:
-        frames = self._engine.frame_rate
-        base = self._seconds(self._utt_start)
-        return tuple(
-            Word(
-                seg.word.split("(")[0],
-                start=base + seg.start_frame / frames,
-                end=base + (seg.end_frame + 1) / frames,
-                confidence=float(seg.prob),
-            )
-            for seg in decoder.seg()
-            if seg.word.split("(")[0] not in _FILLERS
-        )
-
-    def _rescore(self, decoder: Any, best: str) -> str:
-        """Pick the N-best entry with the highest score once each hinted word earns a bonus.
-
-        The best path competes with its own N-best score (or, when the N-best walk
-        did not reproduce it, with the top N-best score), so a hint only wins when
-        the acoustics already made it a close call.
-        """
-        engine = self._engine
-        logmath = decoder.get_logmath()
-        entries = [
-            (h.hypstr, logmath.log(h.score))
-            for h in itertools.islice(decoder.nbest(), engine.nbest)
-            if h.hypstr
-        ]
-        if not entries:
-            return best
-        base = max((s for t, s in entries if t == best), default=max(s for _, s in entries))
-        chosen = best
-        chosen_score = base + engine.hint_bonus * self._hint_count(best)
-        for text, score in entries:
-            total = score + engine.hint_bonus * self._hint_count(text)
-            if total > chosen_score:
-                chosen, chosen_score = text, total
-        return chosen
-
-    def _hint_count(self, text: str) -> int:
-        return sum(1 for w in text.split() if w in self.hints)
-
-    @staticmethod
-    def _confidence(decoder: Any) -> float:
-        """Mean word posterior over the best path (fillers and silences left out)."""
-        probs = [seg.prob for seg in decoder.seg() if seg.word.split("(")[0] not in _FILLERS]
-        return float(sum(probs) / len(probs)) if probs else 0.0
-
-    def _release(self) -> None:
-        """Give the decoder back to the pool (in the stream's thread, after every queued job)."""
-        decoder, self._decoder = self._decoder, None
-        if decoder is None:
-            return
-        if self._in_utt:
-            decoder.end_utt()
-            self._in_utt = False
-        _give_back(self._engine.options, self._pooled, self._engine.max_idle)
 
 
 class PocketsphinxEngine:
@@ -446,7 +258,7 @@ class PocketsphinxEngine:
         if not language.lower().startswith("en"):
             raise ValueError(f"pocketsphinx carries a US-English model only, not {language!r}")
         worker = SerialWorker("pocketsphinx")
-        job = worker.submit(_take_decoder, self.options)
+        job = worker.submit(take_decoder, self.options)
         try:
             pooled = await asyncio.wrap_future(job)
         except BaseException:
@@ -458,10 +270,10 @@ class PocketsphinxEngine:
 
     def _give_back_taken(self, job: Future[tuple[Any, str]]) -> None:
         if not job.cancelled() and job.exception() is None:
-            _give_back(self.options, job.result(), self.max_idle)
+            give_back(self.options, job.result(), self.max_idle)
 
     def prewarm(self, count: int = 1) -> None:
         """Build ``count`` idle decoders now (blocking) so the first calls do not pay for it."""
-        made = [_take_decoder(self.options) for _ in range(count)]
+        made = [take_decoder(self.options) for _ in range(count)]
         for d in made:
-            _give_back(self.options, d, self.max_idle)
+            give_back(self.options, d, self.max_idle)
