@@ -130,7 +130,10 @@ async def test_no_booking_and_no_word_for_a_discarded_turn_and_both_once_confirm
         await run.push(run.make(Intent, confidence=0.9, **said("affirm", "yes please")))
         await clock.advance(0.5)
         assert "15:00" not in await bookings(db, "2025-12-02") and len(sink.of(TextToSpeak)) == heard
-        spec.confirm()
+        spec.confirm()  # the turn is over: what it says may play, but ...
+        await clock.advance(0.5)
+        assert "15:00" not in await bookings(db, "2025-12-02")  # ... it may still be continued
+        spec.settle(True)  # the continuation window passed
         await clock.advance(0.5)
         assert (await bookings(db, "2025-12-02"))["15:00"][1] == "Jane Doe"
         await clock.advance(0.5)  # the write's thread is done: its result and answer go out

@@ -36,7 +36,9 @@ heard more than ``continuation_heard_secs`` of the reply, the end was wrong: the
 Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
 the turn with what was already said, announcing it with
 ``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
-parts, so the request is answered once, whole. ``continuations`` counts them.
+parts, so the request is answered once, whole. ``continuations`` counts them. With a
+``Speculation``, a turn's side effects (database writes) wait until its continuation window
+has passed (``Speculation.settle``): what was said can be cleared, a write cannot.
 
 **Speculation.** With a ``Speculation`` (``voiceflow.processors.speculation``), at a pause
 whose words may end the request (completeness ≥ ``speculate_min``, not over the agent)
@@ -201,6 +203,8 @@ class Endpointer(Processor):
         self._late_final_due = False  # an interim stood in for a final that may still come
         self._lock = asyncio.Lock()  # keeps our own frames in order (handler vs timer task)
         self._timer: asyncio.Task[None] | None = None
+        #: settles the last ended turn once its continuation window has passed
+        self._settle_timer: asyncio.Task[None] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -250,6 +254,7 @@ class Endpointer(Processor):
             return
         self.in_turn = True
         previous = self._continued(frame)
+        self._settle(previous is None)  # the last turn is over for good, or it goes on
         if previous is None:
             self._over_agent = frame.over_agent
             self._late_final_due = False
@@ -361,9 +366,11 @@ class Endpointer(Processor):
         self._cancel_timer()
         if self.in_turn:
             await self._end_turn()
+        self._settle(True)  # the call is over: nothing can continue the last turn
 
     async def cleanup(self) -> None:
         self._cancel_timer()
+        self._cancel_settle()
 
     # -- the wait ------------------------------------------------------------------------
     def _start_timer(self) -> None:
@@ -398,8 +405,7 @@ class Endpointer(Processor):
                 self._reset()
                 self.turns_ended += 1
                 self.speculation.confirm()
-                if self.continuation_secs > 0:
-                    self._ended = (self.now(), [speculated])
+                self._open_continuation([speculated])
                 return
             self.speculation.discard()  # words came after it: the whole turn ends below
             await self.interrupt()
@@ -419,10 +425,37 @@ class Endpointer(Processor):
         if self.merge_transcripts and text:
             base = finals[-1] if finals else Transcript(text=text, final=True)
             frames.append(evolve(base, text=text, final=True))
-        if self.continuation_secs > 0:
-            self._ended = (self.now(), [f for f in frames if isinstance(f, Transcript)])
+        if self.speculation is not None:
+            self.speculation.ended()  # its side effects wait until it cannot be continued
+        self._open_continuation([f for f in frames if isinstance(f, Transcript)])
         frames.append(UserStoppedSpeaking(last_voiced_at=last_voiced))
         await self._emit(*frames)
+
+    def _open_continuation(self, finals: list[Transcript]) -> None:
+        """The turn just ended may be continued for ``continuation_secs``; then it is settled."""
+        if self.continuation_secs <= 0:
+            self._settle(True)
+            return
+        self._ended = (self.now(), finals)
+        if self.speculation is not None:
+            self._cancel_settle()
+            self._settle_timer = self.create_task(self._settle_later(self.continuation_secs), turn=False)
+
+    async def _settle_later(self, secs: float) -> None:
+        await self.run.clock.sleep(secs)
+        self._settle_timer = None
+        self._settle(True)
+
+    def _settle(self, value: bool) -> None:
+        """The last ended turn can no longer be continued (True) or is being continued (False)."""
+        self._cancel_settle()
+        if self.speculation is not None:
+            self.speculation.settle(value)
+
+    def _cancel_settle(self) -> None:
+        timer, self._settle_timer = self._settle_timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
 
     async def _emit(self, *frames: Frame) -> None:
         async with self._lock:

@@ -10,7 +10,9 @@ A farewell the caller talked over is not a goodbye heard: after a ``clear`` cut 
 (``PlayoutReport(mark="clear")``) the line stays up until an utterance plays to its end
 (the farewell resumed after a backchannel); and if the caller turns out to be going on
 with the turn the farewell answered (``UserStartedSpeaking(continues=True)``: the
-dialogue undoes that turn) the hang-up is called off.
+dialogue undoes that turn) the hang-up is called off. So it is when the dialogue reopens
+after the farewell (the caller had more to say: an ``end_call`` result of status
+``cancelled``).
 """
 
 from __future__ import annotations
@@ -36,18 +38,27 @@ class HangUpAfterGoodbye(Processor):
     @on(ToolResult)
     async def result(self, frame: ToolResult) -> None:
         await self.push(frame)
-        if frame.tool == "end_call" and frame.status == "done" and not self.pending:
+        if frame.tool != "end_call":
+            return
+        if frame.status == "done" and not self.pending:
             self.pending, self.cut = True, False
             self._timer = self.create_task(self._deadline(), turn=False)
+        elif frame.status == "cancelled":
+            self._call_off()  # the dialogue reopened: the caller had more to say
 
     @on(UserStartedSpeaking)
     async def turn_started(self, frame: UserStartedSpeaking) -> None:
         await self.push(frame)
-        if frame.continues and self.pending and not self.hung_up:
-            self.pending = False  # the caller was not done: the turn the goodbye answered is undone
-            timer, self._timer = self._timer, None
-            if timer is not None:
-                timer.cancel()
+        if frame.continues:
+            self._call_off()  # the caller was not done: the turn the goodbye answered is undone
+
+    def _call_off(self) -> None:
+        if not self.pending or self.hung_up:
+            return
+        self.pending = False
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     @on(PlayoutReport, upstream=True)
     async def report(self, frame: PlayoutReport) -> None:
