@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from voiceflow.calls import CallRegistry, CallSession
 from voiceflow.core.observers import PushEvent
-from voiceflow.frames import TextToSpeak, ToolCall, ToolResult, Transcript
+from voiceflow.frames import TextToSpeak, ToolCall, ToolResult, Transcript, UserStartedSpeaking
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
 from voiceflow.processors.audio.codecs import ulaw_decode
 from voiceflow.sim.phone_line import PhoneLine, SpokenUtterance
@@ -26,6 +26,9 @@ from voiceflow.sim.twilio_client import AgentReply, TwilioMediaClient
 class ServerTurn:
     heard: list[str] = field(default_factory=list)  # final transcripts of the caller's turn
     said: list[str] = field(default_factory=list)  # agent text sent to TTS
+    #: replies withdrawn because the caller went on with the turn they answered (never or
+    #: only partly heard: held at the reply gate, or cleared from the line)
+    withdrawn: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)  # "tool(args) -> result"
 
 
@@ -57,6 +60,9 @@ class CallWatcher:
             return
         if isinstance(f, Transcript) and f.final and event.source in self.hearers:
             self.pending.heard.append(f.text)
+        elif isinstance(f, UserStartedSpeaking) and f.continues and event.source in self.hearers:
+            self.pending.withdrawn += self.pending.said
+            self.pending.said = []
         elif isinstance(f, TextToSpeak) and event.source in self.speakers:
             self.pending.said.append(f.text)
         elif isinstance(f, ToolCall) and event.source in self.speakers:
