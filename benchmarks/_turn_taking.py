@@ -178,6 +178,7 @@ async def early_answer_trials(
         continuations = sessions.counter(call.call_sid, "endpointer", "continuations")
         speculations = sessions.counter(call.call_sid, "gate", "speculations")
         discarded = sessions.counter(call.call_sid, "gate", "discarded")
+        held = sessions.counter(call.call_sid, "gate", "held")
     return {
         f"turns_answered_early_{voice}": early,
         f"requests_{voice}": done,
@@ -186,4 +187,5 @@ async def early_answer_trials(
         f"continuations_{voice}": continuations,
         f"speculations_{voice}": speculations,
         f"speculations_discarded_{voice}": discarded,
+        f"replies_held_for_an_onset_{voice}": held,
     }

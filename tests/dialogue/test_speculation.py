@@ -264,3 +264,35 @@ async def test_voice_heard_again_in_the_wait_holds_the_end_until_the_onset_is_de
         await run.push(run.make(VoiceStarted))  # it is: the caller goes on
         await clock.advance(0)
         assert spec.discarded == 1 and spec.confirmed == 0
+
+
+async def test_voice_heard_just_after_the_end_holds_the_reply_until_the_onset_is_decided() -> None:
+    from voiceflow.frames import VoicePaused
+
+    clock, sink, spec = VirtualClock(10.0), Collector(name="sink"), Speculation()
+    ep = Endpointer(name="ep", speculation=spec, onset_secs=0.3, continuation_secs=1.5)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, VoicePaused, Transcript]).chain(ep, sink)
+    async with GraphRun(g, clock=clock) as run:
+        await speak(run, clock, "What time do you close on Saturday?")
+        await clock.advance(0.5)
+        assert spec.confirmed == 1 and not spec.pending  # the reply is playing
+        await run.push(run.make(VoicePaused, resumed=True))  # a voiced window: maybe the caller goes on
+        await clock.advance(0)
+        held = spec.ticket()
+        assert held is not None and spec.held == 1  # the gate holds the reply's next frames
+        await clock.advance(0.35)
+        assert held.done() and held.result() is True  # no onset followed: it plays on
+
+        await clock.advance(2.0)
+        await speak(run, clock, "And on Sunday?")  # a new turn, past the continuation window
+        await clock.advance(0.5)
+        await run.push(run.make(VoicePaused, resumed=True))
+        await clock.advance(0.1)
+        held = spec.ticket()
+        assert held is not None
+        await run.push(run.make(VoiceStarted))  # the onset is confirmed: the caller goes on
+        await clock.advance(0)
+        assert held.done() and held.result() is False and ep.continuations == 1
+        await clock.advance(3.0)
+        assert [f.continues for f in sink.of(UserStartedSpeaking)] == [False, False, True]
+        assert [f.text for f in sink.of(Transcript) if f.final][-1] == "And on Sunday?"

@@ -24,6 +24,12 @@ line, but a database write cannot be taken back, so tools with side effects wait
 ``effects_ticket()`` instead: it resolves True only once the turn is *settled* (its
 continuation window passed, ``settle(True)``) and False when the turn was discarded or
 continued. A turn ended without speculation gets one too (``ended()``).
+
+The caller may also resume just as the reply starts (a pause as long as the window). The
+VAD flags the first voiced window at once (``VoicePaused(resumed=True)``) but confirms an
+onset only ~0.2 s later; in between the Endpointer ``hold``s the output (the gate's ticket
+is pending again): a confirmed onset continues the turn and drops the reply, anything else
+``release``s it.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class Speculation:
         self._settled: asyncio.Future[bool] | None = None
         #: speculative ends of turn, and of those confirmed / discarded
         self.begun = self.confirmed = self.discarded = 0
+        #: replies held because voice came back just after their turn ended (``hold``)
+        self.held = 0
 
     @property
     def pending(self) -> bool:
@@ -72,6 +80,16 @@ class Speculation:
         """The caller went on: neither the reply nor the side effects of the turn happen."""
         if self._resolve(False):
             self.discarded += 1
+
+    def hold(self) -> None:
+        """Voice may be back just after the end of turn: the output waits until an onset is decided."""
+        if not self.pending:
+            self._outcome = asyncio.get_running_loop().create_future()
+            self.held += 1
+
+    def release(self) -> None:
+        """No onset came of it (or the turn is over for good): what was held plays."""
+        _set(self._outcome, True)
 
     def settle(self, value: bool) -> None:
         """The confirmed turn can no longer be continued (True) or was continued (False)."""
@@ -127,6 +145,11 @@ class ReplyGate(Processor):
     def discarded(self) -> int:
         """Of those, how many the caller went on after (reply prepared and thrown away)."""
         return self.speculation.discarded
+
+    @property
+    def held(self) -> int:
+        """Replies held because voice came back just after their turn ended."""
+        return self.speculation.held
 
     @on(Frame)
     async def any(self, frame: Frame) -> None:

@@ -50,7 +50,10 @@ discarded, the prepared reply interrupted, and ``UserStartedSpeaking(continues=T
 reopens the turn, whose final transcript will carry all of it. A ``VoicePaused`` hint from
 the VAD (a shorter quiet than its stop window) starts the speculation sooner, on the text
 so far (the latest interim included); if the pause's final then reads otherwise, that
-speculation is discarded and a new one starts on the final.
+speculation is discarded and a new one starts on the final. A voiced window right after
+an end of turn that may still be continued (``VoicePaused(resumed=True)`` outside a turn)
+holds the reply at the gate for ``onset_secs``: the onset it may be is confirmed only later,
+and the reply should not start over a caller who is going on.
 
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
@@ -205,6 +208,8 @@ class Endpointer(Processor):
         self._timer: asyncio.Task[None] | None = None
         #: settles the last ended turn once its continuation window has passed
         self._settle_timer: asyncio.Task[None] | None = None
+        #: releases a reply held for voice heard just after its turn ended (no onset came)
+        self._onset_hold: asyncio.Task[None] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -255,6 +260,13 @@ class Endpointer(Processor):
         self.in_turn = True
         previous = self._continued(frame)
         self._settle(previous is None)  # the last turn is over for good, or it goes on
+        held, self._onset_hold = self._onset_hold, None
+        if held is not None and self.speculation is not None:  # the reply waited for this onset
+            held.cancel()
+            if previous is None:
+                self.speculation.release()
+            else:
+                self.speculation.discard()
         if previous is None:
             self._over_agent = frame.over_agent
             self._late_final_due = False
@@ -277,7 +289,11 @@ class Endpointer(Processor):
 
     @on(VoicePaused)
     async def paused(self, frame: VoicePaused) -> None:
-        if self.in_turn and not self._speaking and frame.resumed:
+        if not self.in_turn:
+            if frame.resumed:
+                self._hold_for_onset()
+            return
+        if not self._speaking and frame.resumed:
             # a voiced window in the wait: the VAD may be about to confirm an onset (it takes
             # ~0.2 s); the turn does not end before it can say
             self._not_before = self.now() + self.onset_secs
@@ -290,6 +306,27 @@ class Endpointer(Processor):
         if frame.last_voiced_at is not None:
             self._last_voiced_at = frame.last_voiced_at
         await self._speculate(early=True)
+
+    def _hold_for_onset(self) -> None:
+        """Voice right after an end of turn that may still be continued: hold the reply (module doc)."""
+        if self.speculation is None or self._ended is None or self.speculation.pending:
+            return
+        if self.now() - self._ended[0] > self.continuation_secs:
+            return
+        self.speculation.hold()
+        self._cancel_onset_hold()
+        self._onset_hold = self.create_task(self._release_after_onset_window(), turn=False)
+
+    async def _release_after_onset_window(self) -> None:
+        await self.run.clock.sleep(self.onset_secs)
+        self._onset_hold = None
+        if self.speculation is not None:
+            self.speculation.release()  # no onset came of it: the reply plays on
+
+    def _cancel_onset_hold(self) -> None:
+        timer, self._onset_hold = self._onset_hold, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
 
     def _continued(self, onset: VoiceStarted) -> list[Transcript] | None:
         """The finals of the turn that speech starting now continues, if any (see module doc)."""
@@ -371,6 +408,7 @@ class Endpointer(Processor):
     async def cleanup(self) -> None:
         self._cancel_timer()
         self._cancel_settle()
+        self._cancel_onset_hold()
 
     # -- the wait ------------------------------------------------------------------------
     def _start_timer(self) -> None:
