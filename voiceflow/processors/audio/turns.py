@@ -311,8 +311,8 @@ class Endpointer(Processor):
         """Voice right after an end of turn that may still be continued: hold the reply (module doc)."""
         if self.speculation is None or self._ended is None or self.speculation.pending:
             return
-        if self.now() - self._ended[0] > self.continuation_secs:
-            return
+        if self.now() - self._ended[0] > min(self.continuation_secs, self.continuation_heard_secs):
+            return  # the reply may have been heard for longer: an onset now is a barge-in
         self.speculation.hold()
         self._cancel_onset_hold()
         self._onset_hold = self.create_task(self._release_after_onset_window(), turn=False)
