@@ -10,8 +10,8 @@ Nothing a caller could notice may happen for a turn that might still be discarde
 
 * ``ReplyGate``, just before the output transport, holds the agent's output until the turn
   is confirmed (the caller hears nothing of a discarded reply);
-* the dialogue and the LLM agent run read-only tools at once but await the turn for tools
-  with side effects (bookings, cancellations, transfer, feedback, hang-up);
+* the dialogue and the LLM agent run read-only tools at once but await the turn's settling
+  (below) for tools with side effects (bookings, cancellations, transfer, feedback, hang-up);
 * the memory recorder keeps what it would record and writes it only once confirmed.
 
 Each of them takes a ``ticket()`` when the turn's frames reach it: ``None`` when no
