@@ -146,6 +146,7 @@ async def early_answer_trials(
 ) -> dict[str, Any]:
     say: Callable[[str, int], bytes] = synthesize if voice == "piper" else synthesize_espeak
     early = answered_once = continuations = done = 0
+    early_requests: list[str] = []  # the first sentence of each request answered early
     ended: str | None = None  # the agent ended the call before the last request (what it said)
     async with TwilioMediaClient(url, caller=caller) as call, PhoneLine(call) as line:
         watcher = await watchers.get(call.call_sid)
@@ -164,13 +165,19 @@ async def early_answer_trials(
                 if spoken.voiced_start_at < m.at < spoken.voiced_end_at and not m.cleared
             ]
             early += bool(heard_early)
+            if heard_early:
+                early_requests.append(first)
             done += 1
             try:
                 await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
             except TimeoutError:
                 pass
             except ConnectionError:  # the agent hung up or transferred: say what it said last
-                ended = f"after {first!r}: {' | '.join(watcher.take().said)[-160:]}"
+                turn = watcher.take()
+                ended = (
+                    f"after {first!r} (heard {' | '.join(turn.heard)!r}, withdrawn "
+                    f"{len(turn.withdrawn)}): {' | '.join(turn.said)[-160:]}"
+                )
                 break
             turn = watcher.take()
             answered_once += len([t for t in turn.heard if t]) >= 1
@@ -178,12 +185,15 @@ async def early_answer_trials(
         continuations = sessions.counter(call.call_sid, "endpointer", "continuations")
         speculations = sessions.counter(call.call_sid, "gate", "speculations")
         discarded = sessions.counter(call.call_sid, "gate", "discarded")
+        held = sessions.counter(call.call_sid, "gate", "held")
     return {
         f"turns_answered_early_{voice}": early,
+        f"answered_early_requests_{voice}": early_requests,
         f"requests_{voice}": done,
         f"call_ended_by_agent_{voice}": ended,
         f"two_part_requests_{voice}": sum(1 for r in REQUESTS if r[2]),
         f"continuations_{voice}": continuations,
         f"speculations_{voice}": speculations,
         f"speculations_discarded_{voice}": discarded,
+        f"replies_held_for_an_onset_{voice}": held,
     }

@@ -242,6 +242,8 @@ def main() -> int:
         ("continuations_espeak", "continuations (reply cancelled), espeak"),
         ("speculations_discarded_piper", "speculative replies discarded, Piper"),
         ("speculations_discarded_espeak", "speculative replies discarded, espeak"),
+        ("replies_held_for_an_onset_piper", "replies held for an onset, Piper"),
+        ("replies_held_for_an_onset_espeak", "replies held for an onset, espeak"),
         ("setfit_p50_ms", "SetFit p50 (ms, same process)"),
         ("single_max_frame_late_ms", "single call: latest outbound frame (ms)"),
     ):

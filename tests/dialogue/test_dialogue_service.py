@@ -153,7 +153,7 @@ async def test_goodbye_speaks_then_ends_the_call_and_later_input_is_ignored(
     db: Database, now: FixedNow
 ) -> None:
     call = await converse(
-        make_policy(db, now),
+        make_policy(db, now, reopen_secs=0.2),  # "hello?" comes 0.5 s later: past the grace window
         said("goodbye", "that's all, bye"),
         said("greeting", "hello?"),
         metadata={"caller_name": "Sam Hill"},

@@ -103,3 +103,29 @@ async def test_a_farewell_resumed_after_a_backchannel_hangs_up_once_it_played_to
     await clock.advance(0.1)
     await run.wait(timeout=5)
     assert [e.reason for e in sink.of(End)] == ["agent hung up: goodbye played"]
+
+
+async def test_the_dialogue_reopening_after_the_farewell_calls_the_hang_up_off() -> None:
+    run, sink, clock = await _call(play_secs=3.0)
+    await clock.advance(1.0)  # the caller talks over the farewell with a new request
+    await run.push(run.make(ToolResult, call_id="c2", tool="end_call", status="cancelled"))
+    await clock.advance(30)
+    assert not run.done and not sink.of(End) and not run.node("hangup").pending  # type: ignore[attr-defined]
+    await run.end()
+
+
+async def test_a_farewell_played_before_the_end_call_result_hangs_up_at_once() -> None:
+    clock = VirtualClock()
+    sink = Collector(name="sink")
+    graph = Graph("g", inputs=[TextToSpeak, ToolResult]).chain(
+        HangUpAfterGoodbye(max_wait=20), FakeLine(1.0), sink
+    )
+    run = GraphRun(graph, clock=clock)
+    await run.start()
+    await run.push(run.make(TextToSpeak, text="Bye!"))
+    await clock.advance(1.5)  # played; end_call waited for the turn to settle
+    assert not run.done
+    await run.push(run.make(ToolResult, call_id="c1", tool="end_call", result={"action": "hangup"}))
+    await clock.advance(0.1)
+    await run.wait(timeout=5)
+    assert [e.reason for e in sink.of(End)] == ["agent hung up: goodbye played"]

@@ -130,7 +130,10 @@ async def test_no_booking_and_no_word_for_a_discarded_turn_and_both_once_confirm
         await run.push(run.make(Intent, confidence=0.9, **said("affirm", "yes please")))
         await clock.advance(0.5)
         assert "15:00" not in await bookings(db, "2025-12-02") and len(sink.of(TextToSpeak)) == heard
-        spec.confirm()
+        spec.confirm()  # the turn is over: what it says may play, but ...
+        await clock.advance(0.5)
+        assert "15:00" not in await bookings(db, "2025-12-02")  # ... it may still be continued
+        spec.settle(True)  # the continuation window passed
         await clock.advance(0.5)
         assert (await bookings(db, "2025-12-02"))["15:00"][1] == "Jane Doe"
         await clock.advance(0.5)  # the write's thread is done: its result and answer go out
@@ -261,3 +264,35 @@ async def test_voice_heard_again_in_the_wait_holds_the_end_until_the_onset_is_de
         await run.push(run.make(VoiceStarted))  # it is: the caller goes on
         await clock.advance(0)
         assert spec.discarded == 1 and spec.confirmed == 0
+
+
+async def test_voice_heard_just_after_the_end_holds_the_reply_until_the_onset_is_decided() -> None:
+    from voiceflow.frames import VoicePaused
+
+    clock, sink, spec = VirtualClock(10.0), Collector(name="sink"), Speculation()
+    ep = Endpointer(name="ep", speculation=spec, onset_secs=0.3, continuation_secs=1.5)
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, VoicePaused, Transcript]).chain(ep, sink)
+    async with GraphRun(g, clock=clock) as run:
+        await speak(run, clock, "What time do you close on Saturday?")
+        await clock.advance(0.5)
+        assert spec.confirmed == 1 and not spec.pending  # the reply is playing
+        await run.push(run.make(VoicePaused, resumed=True))  # a voiced window: maybe the caller goes on
+        await clock.advance(0)
+        held = spec.ticket()
+        assert held is not None and spec.held == 1  # the gate holds the reply's next frames
+        await clock.advance(0.35)
+        assert held.done() and held.result() is True  # no onset followed: it plays on
+
+        await clock.advance(2.0)
+        await speak(run, clock, "And on Sunday?")  # a new turn, past the continuation window
+        await clock.advance(0.5)
+        await run.push(run.make(VoicePaused, resumed=True))
+        await clock.advance(0.1)
+        held = spec.ticket()
+        assert held is not None
+        await run.push(run.make(VoiceStarted))  # the onset is confirmed: the caller goes on
+        await clock.advance(0)
+        assert held.done() and held.result() is False and ep.continuations == 1
+        await clock.advance(3.0)
+        assert [f.continues for f in sink.of(UserStartedSpeaking)] == [False, False, True]
+        assert [f.text for f in sink.of(Transcript) if f.final][-1] == "And on Sunday?"

@@ -80,6 +80,16 @@ def test_long_utterances_do_not_trigger_short_turn_patterns() -> None:
     assert answer is None or answer.intent != "goodbye"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["so I got a delivery bye and I want to know the return policy", "bye I still need to move my booking"],
+)
+def test_a_goodbye_followed_by_a_request_is_not_a_goodbye(text: str) -> None:
+    answer = RegexTier().match(text)
+    assert answer is None or answer.intent != "goodbye"
+    assert RegexTier().match("okay goodbye and thank you very much").intent == "goodbye"  # type: ignore[union-attr]
+
+
 async def test_precision_and_coverage_on_the_unseen_set() -> None:
     """Regex is the precise tier: measured 70% coverage at 99% precision (216 utterances)."""
     tests = load_test_set()

@@ -5,10 +5,16 @@ order." then a 1.2 s pause, long enough for the endpointer to judge the turn ove
 agent to start replying, then "It's order one zero zero two." The agent must not answer
 the first half on its own: the continuation cancels that reply (``clear``) and the two
 sentences become one turn, answered once with the order's status.
+
+"Thanks, goodbye." (the ``voiceflow call`` demo's last line) pauses after "Thanks,": the
+reply prepared for that lone "thanks" must be an acknowledgement (not "sorry, I didn't catch
+that"), must never reach the caller once they go on, and the voice-to-voice figure counts
+from the end of "goodbye", as the caller hears it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,3 +72,30 @@ async def test_pause_between_two_sentences_of_one_request_gets_one_answer(
     assert not early or any(spoken.voiced_start_at < c < spoken.voiced_end_at + 0.5 for c in call.clears)
     # and after the caller finished, one reply: no second answer follows it
     assert not [m for m in call.media if m.at > reply.ended_at + 0.5]
+
+
+async def test_thanks_comma_goodbye_gets_only_the_farewell_counted_from_the_whole_turn(
+    served: tuple[RunningServer, CallWatchers],
+) -> None:
+    server, watchers = served
+    url = server.ws_url("/twilio/media")
+    async with TwilioMediaClient(url, caller="+15550100032") as call, PhoneLine(call) as line:
+        watcher = await watchers.get(call.call_sid)
+        await call.wait_for_reply(timeout=30)
+        watcher.take()
+        spoken = await line.say(synthesize("Thanks, goodbye.", 16000), 16000)
+        with contextlib.suppress(ConnectionError):  # the agent hangs up after its farewell
+            await call.wait_for_reply(after=spoken.voiced_end_at, timeout=30)
+        await call.wait_closed(timeout=30)
+        turn = watcher.take()
+
+    everything = turn.said + turn.withdrawn
+    assert not [t for t in everything if "didn't catch" in t], everything  # "thanks" was understood
+    assert turn.said and turn.said[-1].endswith("goodbye!"), turn.said
+    assert [t for t in turn.tools if t.startswith("end_call(")], turn.tools
+    # the caller heard nothing while still talking (no reply to "Thanks," alone)
+    assert not [m for m in call.media if spoken.voiced_start_at < m.at < spoken.voiced_end_at]
+    # the server's voice-to-voice figure is counted from the end of the whole turn
+    latency = watcher.latency.turns[-1]
+    client_ms = (call.media_after(spoken.voiced_end_at)[0].at - spoken.voiced_end_at) * 1000.0
+    assert latency.v2v_ms is not None and abs(latency.v2v_ms - client_ms) < 250, (latency.v2v_ms, client_ms)

@@ -133,6 +133,8 @@ async def _call_with(args: argparse.Namespace, overrides: dict[str, str]) -> int
             print(f"  heard: {text}")
         for tool in turn.server.tools:
             print(f"  tool : {tool}")
+        for text in turn.server.withdrawn:
+            print(f"  withdrawn (the caller went on): {text}")
         for text in turn.server.said:
             print(f"agent  : {text}")
         if turn.reply is None and turn.spoken is not None:
@@ -189,6 +191,7 @@ def _summary(result: Any) -> dict[str, Any]:
                 "caller": t.line,
                 "heard": t.server.heard,
                 "agent": t.server.said,
+                "withdrawn": t.server.withdrawn,
                 "tools": t.server.tools,
                 "v2v_ms": None if lat is None else lat.v2v_ms,
                 "client_v2v_ms": t.client_v2v_ms,

@@ -5,11 +5,16 @@ transport (``UserStoppedSpeaking.last_voiced_at``, the endpointer's end of turn)
 → the first agent audio frame the transport sends after it. Output transports
 call ``turn_ended`` and ``audio_out``; the ``Metrics`` frame they push upstream
 (``{"v2v_ms", "turn"}``) is what the latency tracker and the page read.
+
+A turn the caller went on with (``UserStartedSpeaking(continues=True)``: the end, often a
+provisional one whose reply was discarded, was premature) has not ended: ``turn_started``
+forgets that end, so the figure is counted from the end of the whole turn, not from its
+first pause.
 """
 
 from __future__ import annotations
 
-from voiceflow.frames import UserStoppedSpeaking
+from voiceflow.frames import UserStartedSpeaking, UserStoppedSpeaking
 
 
 class VoiceToVoice:
@@ -25,6 +30,10 @@ class VoiceToVoice:
 
     def turn_ended(self, frame: UserStoppedSpeaking) -> None:
         self._voiced_at = frame.last_voiced_at if frame.last_voiced_at is not None else frame.ts
+
+    def turn_started(self, frame: UserStartedSpeaking) -> None:
+        if frame.continues:  # the end seen was premature: the turn's real end is still to come
+            self._voiced_at = None
 
     def audio_out(self, at: float) -> float | None:
         """Agent audio left at ``at``: the turn's latency in ms (rounded to 0.1), once per turn."""

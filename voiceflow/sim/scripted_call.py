@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from voiceflow.calls import CallRegistry, CallSession
 from voiceflow.core.observers import PushEvent
-from voiceflow.frames import TextToSpeak, ToolCall, ToolResult, Transcript
+from voiceflow.frames import (
+    TextToSpeak,
+    ToolCall,
+    ToolResult,
+    Transcript,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
 from voiceflow.observability.latency import LatencyTracker, TurnLatency
 from voiceflow.processors.audio.codecs import ulaw_decode
 from voiceflow.sim.phone_line import PhoneLine, SpokenUtterance
@@ -26,6 +33,9 @@ from voiceflow.sim.twilio_client import AgentReply, TwilioMediaClient
 class ServerTurn:
     heard: list[str] = field(default_factory=list)  # final transcripts of the caller's turn
     said: list[str] = field(default_factory=list)  # agent text sent to TTS
+    #: replies withdrawn because the caller went on with the turn they answered (never or
+    #: only partly heard: held at the reply gate, or cleared from the line)
+    withdrawn: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)  # "tool(args) -> result"
 
 
@@ -49,6 +59,8 @@ class CallWatcher:
         self.pending = ServerTurn()
         self.latency = LatencyTracker(endpointer=self.hearers)
         self._calls: dict[str, ToolCall] = {}
+        #: index in ``pending.said`` of the first reply to the latest end of turn
+        self._reply_from = 0
 
     async def on_push(self, event: PushEvent) -> None:
         self.latency.observe(event)
@@ -57,6 +69,12 @@ class CallWatcher:
             return
         if isinstance(f, Transcript) and f.final and event.source in self.hearers:
             self.pending.heard.append(f.text)
+        elif isinstance(f, UserStoppedSpeaking) and event.source in self.hearers:
+            self._reply_from = len(self.pending.said)  # what follows answers this end of turn
+        elif isinstance(f, UserStartedSpeaking) and f.continues and event.source in self.hearers:
+            # the caller went on: the replies to the premature end are withdrawn
+            self.pending.withdrawn += self.pending.said[self._reply_from :]
+            del self.pending.said[self._reply_from :]
         elif isinstance(f, TextToSpeak) and event.source in self.speakers:
             self.pending.said.append(f.text)
         elif isinstance(f, ToolCall) and event.source in self.speakers:
@@ -69,6 +87,7 @@ class CallWatcher:
 
     def take(self) -> ServerTurn:
         turn, self.pending = self.pending, ServerTurn()
+        self._reply_from = 0
         return turn
 
 

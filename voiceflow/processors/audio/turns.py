@@ -36,7 +36,9 @@ heard more than ``continuation_heard_secs`` of the reply, the end was wrong: the
 Endpointer interrupts (the reply is cancelled and cleared from the line) and reopens
 the turn with what was already said, announcing it with
 ``UserStartedSpeaking(continues=True)``; the turn's final transcript then carries both
-parts, so the request is answered once, whole. ``continuations`` counts them.
+parts, so the request is answered once, whole. ``continuations`` counts them. With a
+``Speculation``, a turn's side effects (database writes) wait until its continuation window
+has passed (``Speculation.settle``): what was said can be cleared, a write cannot.
 
 **Speculation.** With a ``Speculation`` (``voiceflow.processors.speculation``), at a pause
 whose words may end the request (completeness ≥ ``speculate_min``, not over the agent)
@@ -48,7 +50,10 @@ discarded, the prepared reply interrupted, and ``UserStartedSpeaking(continues=T
 reopens the turn, whose final transcript will carry all of it. A ``VoicePaused`` hint from
 the VAD (a shorter quiet than its stop window) starts the speculation sooner, on the text
 so far (the latest interim included); if the pause's final then reads otherwise, that
-speculation is discarded and a new one starts on the final.
+speculation is discarded and a new one starts on the final. A voiced window right after
+an end of turn that may still be continued (``VoicePaused(resumed=True)`` outside a turn)
+holds the reply at the gate for ``onset_secs``: the onset it may be is confirmed only later,
+and the reply should not start over a caller who is going on.
 
 **End-of-turn contract.** Downstream of the Endpointer, each turn is exactly:
 ``UserStartedSpeaking`` (once, when the turn starts), interim ``Transcript``s
@@ -201,6 +206,10 @@ class Endpointer(Processor):
         self._late_final_due = False  # an interim stood in for a final that may still come
         self._lock = asyncio.Lock()  # keeps our own frames in order (handler vs timer task)
         self._timer: asyncio.Task[None] | None = None
+        #: settles the last ended turn once its continuation window has passed
+        self._settle_timer: asyncio.Task[None] | None = None
+        #: releases a reply held for voice heard just after its turn ended (no onset came)
+        self._onset_hold: asyncio.Task[None] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -250,6 +259,14 @@ class Endpointer(Processor):
             return
         self.in_turn = True
         previous = self._continued(frame)
+        self._settle(previous is None)  # the last turn is over for good, or it goes on
+        held, self._onset_hold = self._onset_hold, None
+        if held is not None and self.speculation is not None:  # the reply waited for this onset
+            held.cancel()
+            if previous is None:
+                self.speculation.release()
+            else:
+                self.speculation.discard()
         if previous is None:
             self._over_agent = frame.over_agent
             self._late_final_due = False
@@ -272,7 +289,11 @@ class Endpointer(Processor):
 
     @on(VoicePaused)
     async def paused(self, frame: VoicePaused) -> None:
-        if self.in_turn and not self._speaking and frame.resumed:
+        if not self.in_turn:
+            if frame.resumed:
+                self._hold_for_onset()
+            return
+        if not self._speaking and frame.resumed:
             # a voiced window in the wait: the VAD may be about to confirm an onset (it takes
             # ~0.2 s); the turn does not end before it can say
             self._not_before = self.now() + self.onset_secs
@@ -285,6 +306,27 @@ class Endpointer(Processor):
         if frame.last_voiced_at is not None:
             self._last_voiced_at = frame.last_voiced_at
         await self._speculate(early=True)
+
+    def _hold_for_onset(self) -> None:
+        """Voice right after an end of turn that may still be continued: hold the reply (module doc)."""
+        if self.speculation is None or self._ended is None or self.speculation.pending:
+            return
+        if self.now() - self._ended[0] > min(self.continuation_secs, self.continuation_heard_secs):
+            return  # the reply may have been heard for longer: an onset now is a barge-in
+        self.speculation.hold()
+        self._cancel_onset_hold()
+        self._onset_hold = self.create_task(self._release_after_onset_window(), turn=False)
+
+    async def _release_after_onset_window(self) -> None:
+        await self.run.clock.sleep(self.onset_secs)
+        self._onset_hold = None
+        if self.speculation is not None:
+            self.speculation.release()  # no onset came of it: the reply plays on
+
+    def _cancel_onset_hold(self) -> None:
+        timer, self._onset_hold = self._onset_hold, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
 
     def _continued(self, onset: VoiceStarted) -> list[Transcript] | None:
         """The finals of the turn that speech starting now continues, if any (see module doc)."""
@@ -361,9 +403,12 @@ class Endpointer(Processor):
         self._cancel_timer()
         if self.in_turn:
             await self._end_turn()
+        self._settle(True)  # the call is over: nothing can continue the last turn
 
     async def cleanup(self) -> None:
         self._cancel_timer()
+        self._cancel_settle()
+        self._cancel_onset_hold()
 
     # -- the wait ------------------------------------------------------------------------
     def _start_timer(self) -> None:
@@ -398,8 +443,7 @@ class Endpointer(Processor):
                 self._reset()
                 self.turns_ended += 1
                 self.speculation.confirm()
-                if self.continuation_secs > 0:
-                    self._ended = (self.now(), [speculated])
+                self._open_continuation([speculated])
                 return
             self.speculation.discard()  # words came after it: the whole turn ends below
             await self.interrupt()
@@ -419,10 +463,37 @@ class Endpointer(Processor):
         if self.merge_transcripts and text:
             base = finals[-1] if finals else Transcript(text=text, final=True)
             frames.append(evolve(base, text=text, final=True))
-        if self.continuation_secs > 0:
-            self._ended = (self.now(), [f for f in frames if isinstance(f, Transcript)])
+        if self.speculation is not None:
+            self.speculation.ended()  # its side effects wait until it cannot be continued
+        self._open_continuation([f for f in frames if isinstance(f, Transcript)])
         frames.append(UserStoppedSpeaking(last_voiced_at=last_voiced))
         await self._emit(*frames)
+
+    def _open_continuation(self, finals: list[Transcript]) -> None:
+        """The turn just ended may be continued for ``continuation_secs``; then it is settled."""
+        if self.continuation_secs <= 0:
+            self._settle(True)
+            return
+        self._ended = (self.now(), finals)
+        if self.speculation is not None:
+            self._cancel_settle()
+            self._settle_timer = self.create_task(self._settle_later(self.continuation_secs), turn=False)
+
+    async def _settle_later(self, secs: float) -> None:
+        await self.run.clock.sleep(secs)
+        self._settle_timer = None
+        self._settle(True)
+
+    def _settle(self, value: bool) -> None:
+        """The last ended turn can no longer be continued (True) or is being continued (False)."""
+        self._cancel_settle()
+        if self.speculation is not None:
+            self.speculation.settle(value)
+
+    def _cancel_settle(self) -> None:
+        timer, self._settle_timer = self._settle_timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
 
     async def _emit(self, *frames: Frame) -> None:
         async with self._lock:

@@ -12,6 +12,7 @@ from datetime import date, time
 from typing import Any, Protocol
 
 from voiceflow.processors.dialogue import answers
+from voiceflow.processors.dialogue.closings import is_thanks
 from voiceflow.processors.dialogue.handoff import Handoff
 from voiceflow.processors.dialogue.keypad import YES_NO, collect_key, keypad_meaning
 from voiceflow.processors.dialogue.slots import (
@@ -87,6 +88,8 @@ class DialoguePolicyLogic:
             state.pending_prefix = ""  # keypad presses carry no emotion: keep the spoken one
         if turn.intent == "repeat":
             return [Say(state.last_reply or render("help"))]
+        if turn.digits is None and is_thanks(turn.text) and not self._answers_yes_no(state, turn):
+            return self._thanks(state)
         if not turn.understood and turn.intent in ACTING and not self._answers_a_slot(state):
             return self._not_understood(state)
         if turn.intent == "goodbye":
@@ -103,7 +106,7 @@ class DialoguePolicyLogic:
 
     def after_tool(self, state: DialogueState, call: CallTool, outcome: ToolOutcome) -> list[Action]:
         if call.name == "end_call":
-            state.ended = True
+            state.ended = not outcome.cancelled  # a call-off (the turn was continued) ends nothing
             return []
         if outcome.cancelled:
             return []
@@ -430,6 +433,20 @@ class DialoguePolicyLogic:
         dept = department_in(turn.text) or "customer_service"
         reason = turn.text.strip() or "caller asked for a person"
         return [CallTool("transfer_to_human", {"department": dept, "reason": reason})]
+
+    @staticmethod
+    def _answers_yes_no(state: DialogueState, turn: Turn) -> bool:
+        """ "Okay, thanks" to "Shall I book it?" is a yes: a pending yes/no question reads it first."""
+        asked = state.awaiting in ("confirm", "offer_human")
+        return asked and turn.understood and turn.intent in ("affirm", "deny")
+
+    def _thanks(self, state: DialogueState) -> list[Action]:
+        """A lone "thanks": welcome it and ask again what is pending, else whether there is more."""
+        state.fallbacks = 0
+        if state.task and state.awaiting:
+            return [self._say(state, join(render("thanks"), self._question_for(state)))]
+        state.awaiting = "anything_else"
+        return [self._say(state, join(render("thanks"), render("anything_else")))]
 
     @staticmethod
     def _answers_a_slot(state: DialogueState) -> bool:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from voiceflow.core.processor import Processor, on
 from voiceflow.db import Database
 from voiceflow.frames import DTMF, Intent, Start, TextToSpeak, ToolCall, ToolResult, UserStartedSpeaking
+from voiceflow.processors.dialogue.closings import closes
 from voiceflow.processors.dialogue.handoff import Handoff
 from voiceflow.processors.dialogue.policy import DialoguePolicyLogic, KnowledgeHit, SlotRules
 from voiceflow.processors.dialogue.state import Action, CallTool, DialogueState, Lookup, Say, Turn
@@ -67,7 +68,12 @@ class DialoguePolicy(Processor):
         greet_on_start: speak a greeting when the run starts.
         forward_input: also pass Intent / DTMF frames downstream.
         speculation: the call's speculative turns: a turn still undecided runs its look-ups
-            at once but its tools with side effects only once confirmed (``processors.speculation``).
+            at once but its tools with side effects only once it can no longer be continued
+            (``processors.speculation``).
+        reopen_secs: after the farewell, a caller turn with words (not thanks, a goodbye or a
+            backchannel) within this many seconds reopens the dialogue: the goodbye was a
+            mishearing or the caller has more. The hang-up is called off with an ``end_call``
+            ``ToolResult`` of status ``cancelled`` (``HangUpAfterGoodbye``).
     """
 
     produces = (TextToSpeak, ToolCall, ToolResult)
@@ -85,12 +91,18 @@ class DialoguePolicy(Processor):
         forward_input: bool = False,
         max_steps: int = 8,
         speculation: Speculation | None = None,
+        reopen_secs: float = 6.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
         self.speculation = speculation
-        #: what the turn being handled hangs on (None: it is decided)
+        #: what the side effects of the turn being handled wait on (None: act now)
         self._ticket: asyncio.Future[bool] | None = None
+        self.reopen_secs = reopen_secs
+        #: when the farewell's end_call went through (None: the dialogue is open)
+        self._ended_at: float | None = None
+        #: dialogues reopened by the caller going on after a farewell
+        self.reopened = 0
         self.tracker = tools if isinstance(tools, ToolCallTracker) else ToolCallTracker(tools)
         self._search = self._knowledge_search(knowledge)
         self.logic = DialoguePolicyLogic(
@@ -190,7 +202,7 @@ class DialoguePolicy(Processor):
             understood=frame.confident,
         )
         self._before_turn = self.state
-        self._ticket = None if self.speculation is None else self.speculation.ticket()
+        self._ticket = None if self.speculation is None else self.speculation.effects_ticket()
         await self._handle(turn)
 
     @on(UserStartedSpeaking)
@@ -215,7 +227,7 @@ class DialoguePolicy(Processor):
 
     # -- running decisions -----------------------------------------------------------------------------
     async def _handle(self, turn: Turn) -> None:
-        if self.state.ended:
+        if self.state.ended and not await self._reopen(turn):
             return
         state = self.state.copy()
         pending: deque[Action] = deque(self.logic.decide(state, turn))
@@ -224,7 +236,24 @@ class DialoguePolicy(Processor):
             action = pending.popleft()
             steps += 1
             pending.extend(await self._runners[type(action)](action, state))
+        if state.ended and not self.state.ended:
+            self._ended_at = self.now()
         self.state = state
+
+    async def _reopen(self, turn: Turn) -> bool:
+        """After the farewell: does this turn take the call up again (see ``reopen_secs``)?"""
+        ended_at = self._ended_at
+        if ended_at is None or self.now() - ended_at > self.reopen_secs or closes(turn):
+            return False
+        self.state = self.state.copy()
+        self.state.ended, self._ended_at = False, None
+        self.reopened += 1
+        call_id = f"{self.name}-{next(self._call_ids)}"
+        await self.push(ToolCall(call_id=call_id, tool="end_call", arguments={"reason": "called off"}))
+        await self.push(
+            ToolResult(call_id=call_id, tool="end_call", status="cancelled", result={"action": "reopened"})
+        )
+        return True
 
     async def _run_say(self, action: Say, state: DialogueState) -> list[Action]:
         await self.push(TextToSpeak(text=action.text))

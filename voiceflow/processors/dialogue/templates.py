@@ -21,6 +21,7 @@ TEMPLATES: dict[str, str] = {
     "anything_else": "Is there anything else I can help you with?",
     "what_else": "Sure, what can I do for you?",
     "ok_nothing_pending": "Okay. What can I help you with?",
+    "thanks": "You're welcome!",
     "goodbye": "Thanks for calling{name_part}. Have a great day, goodbye!",
     # -- emotion-aware openers ------------------------------------------------------------
     "empathy.angry": "I'm really sorry about the trouble, and I want to get this sorted for you.",

@@ -172,7 +172,7 @@ class LLMAgent(Processor):
 
     def _begin_turn(self, turn: Turn) -> None:
         self._turn = turn
-        self._ticket = None if self.speculation is None else self.speculation.ticket()
+        self._ticket = None if self.speculation is None else self.speculation.effects_ticket()
 
     @on(UserStartedSpeaking)
     async def turn_started(self, frame: UserStartedSpeaking) -> None:

@@ -38,6 +38,8 @@ _GREET_TAIL = (
     r"anyone there|can you hear me|i'?m calling"
 )
 _BOOKABLE = r"appointments?|booking|reservation|visit|consultation|session|slot"
+#: the most words a farewell may be followed by ("bye, thank you so much")
+_AFTER_GOODBYE = 5
 #: internal label of the policy-question patterns; answered as ``knowledge_question``
 POLICY = "policy_question"
 
@@ -62,7 +64,10 @@ PATTERNS: tuple[Pattern, ...] = (
     _p(
         "goodbye",
         r"\b(?:good ?bye|bye(?: bye| now)?|see (?:you|ya)(?: later)?|talk (?:to you )?later|hang up|"
-        r"end (?:the|this) call|have a (?:nice|good|great) (?:day|one|evening))\b",
+        r"end (?:the|this) call|have a (?:nice|good|great) (?:day|one|evening))\b"
+        # a farewell comes last: one followed by a request ("bye and I want to know ...") is
+        # not one (a mishearing, or the caller has more)
+        rf"(?=(?:[\s,.!?]+[\w']+){{0,{_AFTER_GOODBYE}}}[\s,.!?]*$)",
         0.93,
         12,
     ),

@@ -46,6 +46,7 @@ from voiceflow.frames import (
     PlayoutReport,
     Start,
     TTSAudio,
+    UserStartedSpeaking,
     UserStoppedSpeaking,
 )
 from voiceflow.observability.v2v import VoiceToVoice
@@ -214,6 +215,11 @@ class PacedAudioOutput(Processor):
         played = self._utt_ms if frame.utterance_id == self._utt else 0.0
         self._queue.append(MarkItem(frame.label, frame.utterance_id, played, final=False))
         self._wake_sender.set()
+        await self.push(frame)
+
+    @on(UserStartedSpeaking)
+    async def user_started(self, frame: UserStartedSpeaking) -> None:
+        self.v2v.turn_started(frame)
         await self.push(frame)
 
     @on(UserStoppedSpeaking)

@@ -30,6 +30,7 @@ from voiceflow.frames import (
     TextToSpeak,
     Transcript,
     TTSAudio,
+    UserStartedSpeaking,
     UserStoppedSpeaking,
 )
 from voiceflow.observability.v2v import VoiceToVoice
@@ -138,6 +139,11 @@ class WebRTCOutput(Processor):
             self.peer.send_event(events.latency(number, float(v2v), **stages))
         else:
             self.peer.send_event(events.metrics(frame.processor, values))
+        await self.push(frame)
+
+    @on(UserStartedSpeaking)
+    async def user_started(self, frame: UserStartedSpeaking) -> None:
+        self.v2v.turn_started(frame)
         await self.push(frame)
 
     @on(UserStoppedSpeaking)
