@@ -177,12 +177,12 @@ class OfflinePipeline:
             # the agent stops at the caller's onset and resumes where it was cut if no words follow
             BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,
-            # pocketsphinx finalizes at the pause hint too (Whisper would decode half sentences)
+            # the recognizer finalizes at the pause hint too: the reply is prepared on its final
             STTProcessor(
                 stt,
                 name="stt",
                 preroll_ms=500,
-                finalize_at_hint=self.speculate and stt.name == "pocketsphinx",
+                finalize_at_hint=self.speculate and stt.name in ("pocketsphinx", "whisper"),
             ),
             Endpointer(
                 name="endpointer",
@@ -247,7 +247,12 @@ def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> ST
     if stt.recognizer == "whisper":
         from voiceflow.services.stt.whisper import WhisperEngine
 
-        return WhisperEngine(interim=PocketsphinxEngine(channel=channel, hints=None, prewarm=prewarm))
+        interim = (
+            PocketsphinxEngine(channel=channel, hints=None, prewarm=prewarm)
+            if stt.whisper_interims == "on"
+            else None
+        )
+        return WhisperEngine(interim=interim)
     return PocketsphinxEngine(channel=channel, domain_lm=True, prewarm=prewarm)
 
 

@@ -14,7 +14,15 @@ def test_pocketsphinx_by_default_whisper_on_request() -> None:
     default = stt_engine(Config.from_env({}).stt, "phone")
     assert isinstance(default, PocketsphinxEngine) and default.channel_cmn is not None
     chosen = stt_engine(Config.from_env({"VOICEFLOW_STT": "whisper"}).stt, "phone")
+    assert isinstance(chosen, WhisperEngine) and chosen.interim is None  # the VAD says when speech starts
+
+
+def test_whisper_gets_pocketsphinx_interims_on_request() -> None:
+    env = {"VOICEFLOW_STT": "whisper", "VOICEFLOW_WHISPER_INTERIMS": "on"}
+    chosen = stt_engine(Config.from_env(env).stt, "phone")
     assert isinstance(chosen, WhisperEngine) and isinstance(chosen.interim, PocketsphinxEngine)
+    with pytest.raises(ConfigError, match=r"VOICEFLOW_WHISPER_INTERIMS"):
+        Config.from_env({"VOICEFLOW_WHISPER_INTERIMS": "maybe"})
 
 
 def test_an_unknown_recognizer_is_a_config_error() -> None:
