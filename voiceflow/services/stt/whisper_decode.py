@@ -125,7 +125,8 @@ class ShortWindowDecoder:
             encoded,
             [prompt],
             beam_size=self.beam_size,
-            max_length=min(MAX_LENGTH, len(prompt) + max_new_tokens),
+            # CTranslate2 counts the prompt's last token in max_length: one fewer gives the budget
+            max_length=min(MAX_LENGTH, len(prompt) + max(1, max_new_tokens) - 1),
             return_scores=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
