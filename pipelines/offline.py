@@ -4,7 +4,7 @@
 
 Silero VAD marks speech; ``bargein`` interrupts the agent when the caller talks over
 it; ``turn`` scores each pause with the smart-turn audio model (``VOICEFLOW_TURN_MODEL``);
-pocketsphinx (or Whisper tiny.en, ``VOICEFLOW_STT=whisper``) recognises; the
+Whisper tiny.en (or pocketsphinx, ``VOICEFLOW_STT=pocketsphinx``) recognises; the
 endpointer ends the turn sooner when the words and the sound both say the request is
 complete, waits longer when either says not, and reopens it if the caller goes on; at a
 pause that may end the request it ends the turn provisionally, so the reply is prepared
@@ -231,14 +231,16 @@ class OfflinePipeline:
 
 
 def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> STTEngine:
-    """The recognizer ``VOICEFLOW_STT`` names: ``pocketsphinx`` (default, alias ``offline``),
-    ``whisper`` or ``deepgram`` (cloud; ``pipelines/cloud.py`` is built around it).
+    """The recognizer ``VOICEFLOW_STT`` names: ``whisper`` (default), ``pocketsphinx`` (alias
+    ``offline``) or ``deepgram`` (cloud; ``pipelines/cloud.py`` is built around it).
 
-    pocketsphinx keeps its channel adaptation per line type and the domain language model
-    (phone-line WER 0.33 → 0.25 on held-out calls); Whisper tiny.en is far more accurate
-    (phone-line WER ~0.05 on Piper speech) at ~0.7 s of CPU per utterance, with pocketsphinx
-    giving it live interims. ``prewarm``: pocketsphinx decoders built at start (building one
-    during a call holds the GIL ~0.16 s and delays every live call's audio).
+    Whisper tiny.en decodes each utterance over a short window in tens of ms (phone-line WER
+    0.025 / 0.23 on Piper / espeak-ng speech against pocketsphinx's 0.18 / 0.58); pocketsphinx
+    interims beside it (``VOICEFLOW_WHISPER_INTERIMS=on``) doubled the recognition CPU and
+    slowed voice to voice, so by default the VAD alone says when the caller speaks.
+    pocketsphinx keeps its channel adaptation per line type and the domain language model.
+    ``prewarm``: pocketsphinx decoders built at start (building one during a call holds the
+    GIL ~0.16 s and delays every live call's audio).
     """
     if stt.recognizer == "deepgram":
         from voiceflow.services.providers import deepgram_engine

@@ -280,9 +280,9 @@ class STTSettings:
 
     engine: str = setting(
         "VOICEFLOW_STT",
-        "pocketsphinx",
-        "recognizer: `pocketsphinx` (domain language model; `offline` is an alias), `whisper` "
-        "(Whisper tiny.en) or `deepgram` (cloud, streaming)",
+        "whisper",
+        "recognizer: `whisper` (Whisper tiny.en), `pocketsphinx` (domain language model; `offline` "
+        "is an alias) or `deepgram` (cloud, streaming)",
         check=_one_of("pocketsphinx", "offline", "whisper", "deepgram"),
     )
     whisper_interims: str = setting(

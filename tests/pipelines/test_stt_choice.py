@@ -1,4 +1,4 @@
-"""``VOICEFLOW_STT`` picks the offline agent's recognizer."""
+"""``VOICEFLOW_STT`` picks the offline agent's recognizer: Whisper unless told otherwise."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
 from voiceflow.services.stt.whisper import WhisperEngine
 
 
-def test_pocketsphinx_by_default_whisper_on_request() -> None:
+def test_whisper_by_default_pocketsphinx_on_request() -> None:
     default = stt_engine(Config.from_env({}).stt, "phone")
-    assert isinstance(default, PocketsphinxEngine) and default.channel_cmn is not None
-    chosen = stt_engine(Config.from_env({"VOICEFLOW_STT": "whisper"}).stt, "phone")
-    assert isinstance(chosen, WhisperEngine) and chosen.interim is None  # the VAD says when speech starts
+    assert isinstance(default, WhisperEngine) and default.interim is None  # the VAD says when speech starts
+    for name in ("pocketsphinx", "offline"):
+        chosen = stt_engine(Config.from_env({"VOICEFLOW_STT": name}).stt, "phone")
+        assert isinstance(chosen, PocketsphinxEngine) and chosen.channel_cmn is not None
 
 
 def test_whisper_gets_pocketsphinx_interims_on_request() -> None:

@@ -2,8 +2,9 @@
 
 Fixed clips (Piper's voice over the μ-law phone line, the real model): the short window hears
 the same words as the 30 s window it replaced; the window's size follows the audio; a short
-answer the short window makes Whisper repeat ("yes, yes, yes") is decoded again over a longer
-window; a phrase said twice at the end is cut back to once, while a number said twice stays."""
+answer the short window makes Whisper repeat ("yes, yes, yes"), or a transcript it ends too
+soon, is decoded again over a longer window; a phrase said twice at the end is cut back to
+once, while a number said twice stays."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from voiceflow.services.stt.whisper import (
     drop_repeated_tail,
     max_tokens,
     repeats_itself,
+    stopped_early,
 )
 from voiceflow.services.stt.whisper_decode import MAX_FRAMES, ShortWindowDecoder, Window
 from voiceflow.sim.speech import from_phone_line, normalize_words, synthesize, to_phone_line
@@ -74,6 +76,10 @@ async def test_a_short_answer_repeated_to_fill_the_window_is_decoded_again_over_
     decoded = engine.transcribe((audio * 32768).astype("<i2").tobytes())
     assert normalize_words(decoded.text) == ["yes"] and engine.window_retries >= 1
     assert not repeats_itself("I want to check the status of order 1002.")
+    assert stopped_early("I want to", 2.6)  # a 2.6 s request is more than three words
+    assert not stopped_early("I want to check the status of order 1002.", 3.1)
+    assert not stopped_early("My number is 5550199.", 3.5)  # a digit per word said
+    assert not stopped_early("Yes.", 1.0)
     assert not repeats_itself("My number is 5 5 5 5 0 1.")
 
 

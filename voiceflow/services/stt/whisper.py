@@ -176,22 +176,27 @@ def _is_number(word: str) -> bool:
     return word in _NUMBER_WORDS or word.isdigit()
 
 
+def _second_copy(words: list[str], min_words: int = 3) -> int | None:
+    """Where the first phrase of ``min_words`` or more words said again straight after itself
+    begins its second copy (numbers-only phrases aside), or None."""
+    n = len(words)
+    for i in range(n):
+        for size in range(min_words, (n - i) // 2 + 1):
+            unit = words[i : i + size]
+            if words[i + size : i + 2 * size] == unit and not all(_is_number(w) for w in unit):
+                return i + size
+    return None
+
+
 def drop_repeated_tail(text: str, min_words: int = 3) -> str:
-    """``text`` without a run of ``min_words`` or more words said again straight after itself at
-    the end ("Please send a receipt. Please send a receipt.") -- how Whisper fills a window
-    longer than the speech; a caller does not repeat a whole phrase word for word at once.
-    Runs of numbers alone stay ("one two three one two three" can be a number)."""
-    while True:
-        spans = [(m.group().lower(), m.start()) for m in _WORD.finditer(text.lower())]
-        words = [w for w, _ in spans]
-        n = len(words)
-        for size in range(n // 2, min_words - 1, -1):
-            tail = words[n - size :]
-            if words[n - 2 * size : n - size] == tail and not all(_is_number(w) for w in tail):
-                text = text[: spans[n - size][1]].rstrip(" ,;:-")
-                break
-        else:
-            return text
+    """``text`` up to where a phrase of ``min_words`` or more words is said again straight
+    after itself ("Please send a receipt. Please send a receipt. Please se"): how Whisper
+    fills a window longer than the speech, the copies cut off by the output budget anywhere;
+    a caller does not repeat a whole phrase word for word at once. Runs of numbers alone stay
+    ("one two three one two three" can be a number)."""
+    spans = list(_WORD.finditer(text.lower()))
+    cut = _second_copy([m.group() for m in spans], min_words)
+    return text if cut is None else text[: spans[cut].start()].rstrip(" ,;:-")
 
 
 def repeats_itself(text: str) -> bool:
@@ -208,6 +213,24 @@ def repeats_itself(text: str) -> bool:
                 if not all(_is_number(w) for w in unit):
                     return True
     return False
+
+
+#: callers say 2-3 words a second; a window's output under this many per second of audio
+#: (past the ~0.6 s of pre-roll and stop window around it) stopped early
+MIN_WORDS_PER_SECOND = 2.0
+QUIET_AROUND_SPEECH_S = 0.6
+
+
+def stopped_early(text: str, seconds: float) -> bool:
+    """Fewer words than the audio must hold (a written number counts a word per digit): the
+    short window sometimes ends the transcript mid-sentence ("I want to" for a 2.6 s request)."""
+    words = sum(len(w) if w.isdigit() else 1 for w in _WORD.findall(text.lower()))
+    return words < MIN_WORDS_PER_SECOND * (seconds - QUIET_AROUND_SPEECH_S)
+
+
+def needs_longer_window(text: str, seconds: float) -> bool:
+    """The short window's output repeats itself, loops (a digit said on and on) or stopped early."""
+    return repeats_itself(text) or looks_looped(text, seconds) or stopped_early(text, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +333,7 @@ class WhisperEngine:
     def transcribe(self, pcm16: bytes, hotwords: str | None = None) -> Decoded:
         """Decode one utterance (blocking; the engine's decodes run one at a time): over the
         short window first, then over each longer one of ``windows`` while the output repeats
-        itself (``repeats_itself``; the last window's output stands)."""
+        itself or stopped early (``needs_longer_window``; the last window's output stands)."""
         if not self._decoders:
             raise RuntimeError("whisper engine not started")
         audio = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
@@ -325,7 +348,7 @@ class WhisperEngine:
             result = first.decode(audio, **options)
             self.decodes += 1
             for decoder in longer:
-                if not repeats_itself(result.text):
+                if not needs_longer_window(result.text, seconds):
                     break
                 result = decoder.decode(audio, **options)
                 self.window_retries += 1

@@ -6,7 +6,8 @@ CTranslate2 encoder takes shorter input: the log-mel features of just the uttera
 with a little silence and rounded up to a fixed step (``Window``), encode in a few ms.
 This module does that and then one ``generate`` call the way faster-whisper would for one
 window without timestamps: the domain prompt (and hint words) as previous text, blank and
-non-speech tokens suppressed, output capped by the caller.
+non-speech tokens suppressed, output capped by the caller, a window the model calls no
+speech and decodes with low confidence taken as silence.
 
 Too little padding makes tiny.en cut the last word or invent one; the default window was
 chosen on the tuning sentences (``Window`` says what was measured).
@@ -25,6 +26,10 @@ FRAMES_PER_SECOND = 100
 MAX_FRAMES = 3000
 #: tokens the model's decoder holds (prompt + output)
 MAX_LENGTH = 448
+#: faster-whisper's no-speech rule (its defaults): a window the model itself says is likely not
+#: speech, decoded with low confidence, is silence -- a murmur heard as "and a number"
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class DecodeResult:
     text: str
     avg_logprob: float
     tokens: int
+    no_speech_prob: float = 0.0
 
 
 class ShortWindowDecoder:
@@ -128,6 +134,7 @@ class ShortWindowDecoder:
             # CTranslate2 counts the prompt's last token in max_length: one fewer gives the budget
             max_length=min(MAX_LENGTH, len(prompt) + max(1, max_new_tokens) - 1),
             return_scores=True,
+            return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
         )[0]
