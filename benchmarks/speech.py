@@ -8,7 +8,8 @@
   the end of speech (from ``finalize`` to the final, once the last frame was decoded), plus WER
   on the caller sentence set over the phone line, with and without phrase hints, and
   with the domain language model (its build time and clean 16 kHz WER too);
-* pocketsphinx (domain LM) and Whisper tiny.en side by side over the phone line, spoken by
+* pocketsphinx (domain LM) and Whisper tiny.en (its short window, and the 30 s window
+  faster-whisper uses) side by side over the phone line, spoken by
   Piper and by espeak-ng (an unfamiliar voice): WER, keyword and digit recall, real-time
   factor, and the final's delay after the end of speech with audio paced at real time;
   ``stt_wer_phone_piper`` / ``stt_wer_phone_espeak`` (and the recalls) repeat the figures of
@@ -190,12 +191,15 @@ def _phone(voice: Callable[[str, int], bytes], text: str) -> bytes:
 
 
 def _recognizers() -> dict[str, Callable[[], STTEngine]]:
-    """The two offline recognizers as the offline pipeline configures them for a phone line."""
+    """The two offline recognizers as the offline pipeline configures them for a phone line, and
+    Whisper over faster-whisper's 30 s window (the decode it replaced), in the same run."""
     from voiceflow.services.stt.whisper import WhisperEngine
+    from voiceflow.services.stt.whisper_decode import Window
 
     return {
         "pocketsphinx": lambda: PocketsphinxEngine(channel="phone", domain_lm=True),
-        "whisper": lambda: WhisperEngine(interim=PocketsphinxEngine(channel="phone", hints=None)),
+        "whisper": lambda: WhisperEngine(),
+        "whisper_30s": lambda: WhisperEngine(windows=(Window(pad_s=None),)),
     }
 
 

@@ -4,7 +4,7 @@
 
 Silero VAD marks speech; ``bargein`` interrupts the agent when the caller talks over
 it; ``turn`` scores each pause with the smart-turn audio model (``VOICEFLOW_TURN_MODEL``);
-pocketsphinx (or Whisper tiny.en, ``VOICEFLOW_STT=whisper``) recognises; the
+Whisper tiny.en (or pocketsphinx, ``VOICEFLOW_STT=pocketsphinx``) recognises; the
 endpointer ends the turn sooner when the words and the sound both say the request is
 complete, waits longer when either says not, and reopens it if the caller goes on; at a
 pause that may end the request it ends the turn provisionally, so the reply is prepared
@@ -178,12 +178,12 @@ class OfflinePipeline:
             # the agent stops at the caller's onset and resumes where it was cut if no words follow
             BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
             *turn,
-            # pocketsphinx finalizes at the pause hint too (Whisper would decode half sentences)
+            # the recognizer finalizes at the pause hint too: the reply is prepared on its final
             STTProcessor(
                 stt,
                 name="stt",
                 preroll_ms=500,
-                finalize_at_hint=self.speculate and stt.name == "pocketsphinx",
+                finalize_at_hint=self.speculate and stt.name in ("pocketsphinx", "whisper"),
             ),
             Endpointer(
                 name="endpointer",
@@ -232,15 +232,17 @@ class OfflinePipeline:
 
 
 def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> STTEngine:
-    """The recognizer ``VOICEFLOW_STT`` names: ``pocketsphinx`` (default, alias ``offline``),
-    ``whisper`` or ``deepgram`` (cloud; ``pipelines/cloud.py`` is built around it).
+    """The recognizer ``VOICEFLOW_STT`` names: ``whisper`` (default), ``pocketsphinx`` (alias
+    ``offline``) or ``deepgram`` (cloud; ``pipelines/cloud.py`` is built around it).
 
-    pocketsphinx keeps its channel adaptation per line type and the domain language model
-    (phone-line WER 0.33 → 0.25 on held-out calls); Whisper tiny.en is far more accurate
-    (phone-line WER ~0.05 on Piper speech) at ~0.7 s of CPU per utterance, with pocketsphinx
-    giving it live interims. ``prewarm``: pocketsphinx decoders built at start (building one
-    during a call holds the GIL ~0.16 s and delays every live call's audio). pocketsphinx's
-    decoders run in ``VOICEFLOW_STT_PROCESSES`` child processes (its decode holds the GIL too).
+    Whisper tiny.en decodes each utterance over a short window in tens of ms (phone-line WER
+    0.025 / 0.23 on Piper / espeak-ng speech against pocketsphinx's 0.18 / 0.58); pocketsphinx
+    interims beside it (``VOICEFLOW_WHISPER_INTERIMS=on``) doubled the recognition CPU and
+    slowed voice to voice, so by default the VAD alone says when the caller speaks.
+    pocketsphinx keeps its channel adaptation per line type and the domain language model.
+    ``prewarm``: pocketsphinx decoders built at start (building one during a call holds the
+    GIL ~0.16 s and delays every live call's audio); they run in ``VOICEFLOW_STT_PROCESSES``
+    child processes (pocketsphinx's decode holds the GIL too).
     """
     if stt.recognizer == "deepgram":
         from voiceflow.services.providers import deepgram_engine
@@ -249,7 +251,12 @@ def stt_engine(stt: STTSettings, channel: str | None, *, prewarm: int = 1) -> ST
     if stt.recognizer == "whisper":
         from voiceflow.services.stt.whisper import WhisperEngine
 
-        return WhisperEngine(interim=PocketsphinxEngine(channel=channel, hints=None, prewarm=prewarm))
+        interim = (
+            PocketsphinxEngine(channel=channel, hints=None, prewarm=prewarm)
+            if stt.whisper_interims == "on"
+            else None
+        )
+        return WhisperEngine(interim=interim)
     if stt.processes:  # the decoders in child processes, off this worker's GIL
         return ProcessPocketsphinxEngine(
             processes=stt.processes, channel=channel, domain_lm=True, prewarm=prewarm

@@ -280,10 +280,17 @@ class STTSettings:
 
     engine: str = setting(
         "VOICEFLOW_STT",
-        "pocketsphinx",
-        "recognizer: `pocketsphinx` (domain language model; `offline` is an alias), `whisper` "
-        "(Whisper tiny.en) or `deepgram` (cloud, streaming)",
+        "whisper",
+        "recognizer: `whisper` (Whisper tiny.en), `pocketsphinx` (domain language model; `offline` "
+        "is an alias) or `deepgram` (cloud, streaming)",
         check=_one_of("pocketsphinx", "offline", "whisper", "deepgram"),
+    )
+    whisper_interims: str = setting(
+        "VOICEFLOW_WHISPER_INTERIMS",
+        "off",
+        "`on`: pocketsphinx runs beside Whisper for live interim text (twice the recognition CPU); "
+        "`off`: the VAD alone says when the caller speaks",
+        check=_one_of("on", "off"),
     )
     deepgram_api_key: str | None = setting(
         "DEEPGRAM_API_KEY", None, "Deepgram API key (required with `VOICEFLOW_STT=deepgram`)", secret=True

@@ -128,3 +128,28 @@ def test_awaited_slots_read_both_forms(slot: str, answers: list[str], value: obj
         assert got == ["1002", "1002", "1002", "9316"]
     else:
         assert got == [value] * len(answers)
+
+
+@pytest.mark.parametrize(
+    ("said", "order_id"),
+    [
+        ("Where is order 1002?", "1002"),
+        ("where is order ten twenty two", "1022"),  # said in pairs, as a year is
+        ("Where is order ten-twenty-two?", "1022"),
+        ("Where is order 10-22?", "1022"),  # ... and as Whisper writes that
+        ("Where is order 10:22?", "1022"),
+        ("Order #10-22, please.", "1022"),
+        ("order number is twelve oh five", "1205"),
+        ("order one oh oh two", "1002"),
+        ("Where is order 1,002?", "1002"),
+    ],
+)
+def test_an_order_number_said_in_pairs_or_written_with_separators_is_one_id(said: str, order_id: str) -> None:
+    assert extract_entities(said, today=TODAY).get("order_id") == order_id
+
+
+def test_pairs_outside_an_order_number_keep_their_meaning() -> None:
+    assert extract_entities("book it for ten twenty p m tomorrow", today=TODAY)["time"] == "22:20"
+    assert extract_entities("book it for 10:20 tomorrow", today=TODAY)["time"] == "10:20"
+    assert "order_id" not in extract_entities("my order ten minutes ago", today=TODAY)
+    assert normalise_for_numbers("0, 0, 5, 5, 5") == "00555"

@@ -82,9 +82,7 @@ def test_loops_are_told_from_speech() -> None:
 
 async def test_a_decode_that_loops_is_rejected_and_the_interim_recognizer_stands_in() -> None:
     # a crafted decode: a prefix forces Whisper to start by repeating a digit word
-    engine = WhisperEngine(
-        interim=calibrated_engine(hints=None), decode_options={"prefix": "five five five five five five five"}
-    )
+    engine = WhisperEngine(interim=calibrated_engine(hints=None), prefix="five five five five five five five")
     stream = await engine.open_stream()
     try:
         speech = synthesize("my phone number is five five five zero one nine nine", RATE)

