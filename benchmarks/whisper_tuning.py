@@ -154,11 +154,24 @@ def run_variant(variant: Variant, lines: dict[str, list[bytes]], short: list[byt
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three conditions instead of seven")
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = parser.parse_args()
     lines = conditions([s.spoken for s in tuning_sentences()], args.quick)
     short = [phone_line(a) for a in SHORT_ANSWERS]
-    for variant in VARIANTS:
-        print(json.dumps(run_variant(variant, lines, short)), flush=True)
+    rows = [run_variant(variant, lines, short) for variant in VARIANTS]
+    if args.json:
+        print(json.dumps({"variants": rows}))
+        return
+    heads = ("keywords missed", "digits missed", "WER mean", "decode ms", "short")
+    print(f"{'variant':<44} {heads[0]:>16} {heads[1]:>14} {heads[2]:>9} {heads[3]:>10} {heads[4]:>6}")
+    for row in rows:
+        total = row["total"]
+        assert isinstance(total, dict)
+        print(
+            f"{row['variant']!s:<44} {total['keywords_missed']:>7} / {total['keywords']:<6}"
+            f" {total['digits_missed']:>5} / {total['digits']:<6} {total['wer_mean']:>9}"
+            f" {total['decode_ms_mean']:>10} {total['short_answers_exact']:>6}"
+        )
 
 
 if __name__ == "__main__":
