@@ -2,14 +2,19 @@
 
 The CLI runs in a thread (it is a blocking HTTP client) against the server in
 this event loop; the fake Twilio's callees are busy lines and unanswered phones,
-so the campaign runs on the wall clock in a second or two.
+so the campaign runs in real time in a second or two, on a wall clock set to a
+weekday noon in Chicago (the callees' zone): at the suite's own hour the calling
+window may be shut, and the campaign would wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -19,9 +24,21 @@ from pipelines.echo import pipeline as echo_pipeline
 from tests.telephony.conftest import CALLER_ID, LineEnv, line_env
 from voiceflow.cli import main
 from voiceflow.config import Config
+from voiceflow.telephony.wallclock import WallClock
 from voiceflow.testing.fakes.twilio_callee import Callee
 
 TOKEN = "s3cret-admin-token"
+
+
+class NoonInChicago(WallClock):
+    """Real time, started at noon on a Wednesday in Chicago (inside the calling window)."""
+
+    def __init__(self) -> None:
+        noon = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("America/Chicago")).timestamp()
+        self.offset = noon - time.time()
+
+    def now(self) -> float:
+        return time.time() + self.offset
 
 
 async def api(
@@ -91,7 +108,7 @@ def cli(server: str, *args: str) -> int:
 async def test_the_campaign_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     contacts = tmp_path / "contacts.csv"
     contacts.write_text("phone,name\n+13125550121,Ana\n+13125550122,Bo\nnot-a-phone,Cy\n+13125550123,Di\n")
-    async with line_env(tmp_path, echo_pipeline(Config()), admin_token=TOKEN) as env:
+    async with line_env(tmp_path, echo_pipeline(Config()), admin_token=TOKEN, clock=NoonInChicago()) as env:
         url = env.server.http_url
         env.twilio.callees |= {"+13125550121": Callee("busy"), "+13125550122": Callee("no_answer")}
         env.twilio.callees["+13125550123"] = Callee("busy")
