@@ -95,7 +95,11 @@ async def test_thanks_comma_goodbye_gets_only_the_farewell_counted_from_the_whol
     assert [t for t in turn.tools if t.startswith("end_call(")], turn.tools
     # the caller heard nothing while still talking (no reply to "Thanks," alone)
     assert not [m for m in call.media if spoken.voiced_start_at < m.at < spoken.voiced_end_at]
-    # the server's voice-to-voice figure is counted from the end of the whole turn
+    # the server's voice-to-voice figure is counted from the end of the whole turn to the
+    # farewell: the first audio after the caller's end and after any clear (on a loaded
+    # machine a reply held for "Thanks," can start before the onset is confirmed and be
+    # cleared by the continuation; the farewell is what the figure counts to)
     latency = watcher.latency.turns[-1]
-    client_ms = (call.media_after(spoken.voiced_end_at)[0].at - spoken.voiced_end_at) * 1000.0
+    since = max([spoken.voiced_end_at, *(c for c in call.clears if c > spoken.voiced_start_at)])
+    client_ms = (call.media_after(since)[0].at - spoken.voiced_end_at) * 1000.0
     assert latency.v2v_ms is not None and abs(latency.v2v_ms - client_ms) < 250, (latency.v2v_ms, client_ms)
