@@ -116,6 +116,34 @@ async def test_resumed_speech_continues_the_turn(bench: Bench) -> None:
     assert len(bench.sink.of(UserStartedSpeaking)) == 1  # the VAD's second start was swallowed
 
 
+async def test_a_final_read_together_with_the_one_before_replaces_both(bench: Bench) -> None:
+    await bench.speak("i would like to")
+    await bench.clock.advance(0.4)
+    await bench.say((VoiceStarted, {}))
+    await bench.clock.advance(1.0)
+    voiced = bench.clock.now()
+    joined = {"text": "book 10002.", "joins": "i would like to", "joined_text": "I'd like to book 1002."}
+    await bench.say((Transcript, joined))
+    await bench.clock.advance(0.25)
+    await bench.say((VoiceStopped, {"last_voiced_at": voiced}))
+    await bench.clock.advance(3.0)
+    assert bench.finals() == ["I'd like to book 1002."]
+    assert bench.ep.joined_finals == 1
+
+
+async def test_a_joined_reading_of_a_final_not_in_the_turn_is_ignored(bench: Bench) -> None:
+    await bench.speak("i would like to")
+    await bench.clock.advance(0.4)
+    await bench.say((VoiceStarted, {}))
+    await bench.clock.advance(1.0)
+    voiced = bench.clock.now()
+    await bench.say((Transcript, {"text": "my order.", "joins": "Hi.", "joined_text": "Hi, my order."}))
+    await bench.clock.advance(0.25)
+    await bench.say((VoiceStopped, {"last_voiced_at": voiced}))
+    await bench.clock.advance(3.0)
+    assert bench.finals() == ["i would like to my order."] and bench.ep.joined_finals == 0
+
+
 async def test_transcript_arriving_during_the_wait_retimes_it(bench: Bench) -> None:
     voiced = await bench.speak(None)  # VAD stop with no text yet: base window 0.8 s
     await bench.say((Transcript, {"text": "No thanks.", "final": True}))  # now 0.25 s after voice

@@ -1,6 +1,7 @@
 """The Whisper adapter's own guarantees: the packaged model only (pinned, checksummed, hub
 offline), hints without digits, output capped and loops rejected (a crafted decode that loops),
-and the speculative decode: ready at a pause, discarded when the caller goes on."""
+the speculative decode: ready at a pause, discarded when the caller goes on; and an utterance
+that soon follows another is also read together with it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.speech.speech_helpers import calibrated_engine
+from voiceflow.graphs import VirtualClock
 from voiceflow.services.stt import whisper
 from voiceflow.services.stt.engine import STTFailure
 from voiceflow.services.stt.whisper import (
@@ -120,3 +122,24 @@ async def test_speech_after_the_pause_discards_the_speculation() -> None:
         await stream.aclose()
     assert engine.speculations_discarded == 1 and engine.speculations_used == 0
     assert {"cancel", "order"} <= set(normalize_words(result.text)), result.text
+
+
+async def test_an_utterance_soon_after_another_is_also_read_together_with_it() -> None:
+    engine, clock = WhisperEngine(), VirtualClock()
+    await engine.start(clock)
+    stream = await engine.open_stream()
+    try:
+        first = await recognize(stream, synthesize("Hi,", RATE), trailing_silence_ms=150)
+        await clock.advance(0.5)
+        second = await recognize(stream, synthesize("where is my order one zero zero two?", RATE))
+        await clock.advance(engine.join_secs + 0.1)  # a longer pause: a new utterance, read alone
+        far = await recognize(stream, synthesize("thank you", RATE))
+    finally:
+        await stream.aclose()
+    assert first.final.joins is None and first.final.joined_text is None
+    assert second.final.joins == first.text and second.final.joined_text is not None
+    joined = normalize_words(second.final.joined_text)
+    assert joined[0] == "hi" and {"where", "order"} <= set(joined), joined
+    assert " ".join(joined).endswith("one zero zero two"), joined
+    assert far.final.joins is None and far.final.joined_text is None
+    assert engine.joined_decodes == 1

@@ -17,6 +17,11 @@ class Transcript(Frame):
     final: bool = True
     confidence: float | None = None
     language: str = "en"
+    #: the recognizer also decoded this final together with the one before it (whose text was
+    #: ``joins``): ``joined_text`` reads the two as one stretch of speech, which hears a request
+    #: split by a pause better than its halves; whoever joins the turn's finals may use it
+    joins: str | None = None
+    joined_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -66,7 +66,10 @@ Endpointer *is* the end-of-turn signal. If the STT is still finalizing (an
 interim arrived after the last final) the end waits up to ``final_timeout`` for
 that final; if it still has not come, the latest interim stands in for it and
 the final that arrives later for that segment (before the next turn) is
-dropped as a duplicate. Transcripts outside any turn (text input) pass through.
+dropped as a duplicate. Transcripts outside any turn (text input) pass through. A final that carries the
+recognizer's reading of itself together with the turn's previous final
+(``Transcript.joined_text``, Whisper's) replaces both: a request split by a pause is heard
+better whole ("Hi, where is my order one zero zero two?" read in two halves lost a digit).
 """
 
 from __future__ import annotations
@@ -198,6 +201,8 @@ class Endpointer(Processor):
         self.continuations = 0
         #: turns over the agent that held no words or only a backchannel (see module doc)
         self.backchannels = 0
+        #: finals replaced by the recognizer's joined reading of them and the one before
+        self.joined_finals = 0
         self._over_agent = False
         #: the last ended turn while it may still be continued: (ended at, its final transcripts)
         self._ended: tuple[float, list[Transcript]] | None = None
@@ -389,7 +394,7 @@ class Endpointer(Processor):
             await self._emit(frame)
             return
         if frame.final:
-            self._finals.append(frame)
+            self._add_final(frame)
             self._interim = ""
             self._awaiting_final = False
         else:
@@ -398,6 +403,18 @@ class Endpointer(Processor):
             await self._emit(evolve(frame, text=self.text))
         if not self._speaking:
             self._start_timer()  # new text during the wait: re-time it
+
+    def _add_final(self, frame: Transcript) -> None:
+        """Append a pause's final; one the recognizer also decoded together with the turn's last
+        final (``Transcript.joined_text``) replaces that final's words with the joined reading."""
+        last = self._finals[-1] if self._finals else None
+        joins, joined = frame.joins, frame.joined_text
+        if last is None or not joins or not joined or not last.text.endswith(joins):
+            self._finals.append(frame)
+            return
+        head = last.text[: len(last.text) - len(joins)].strip()
+        self._finals[-1] = evolve(frame, text=f"{head} {joined}".strip(), joins=None, joined_text=None)
+        self.joined_finals += 1
 
     async def on_end(self, frame: End) -> None:
         self._cancel_timer()

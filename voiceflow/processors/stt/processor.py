@@ -282,7 +282,14 @@ class STTProcessor(Processor):
         self._interim = ""
         if event.text:
             await self.push(
-                Transcript(text=event.text, final=True, confidence=event.confidence, language=self.language)
+                Transcript(
+                    text=event.text,
+                    final=True,
+                    confidence=event.confidence,
+                    language=self.language,
+                    joins=event.joins,
+                    joined_text=event.joined_text,
+                )
             )
         answer = self._answer
         if event.from_finalize and answer is not None and not answer.done():

@@ -64,6 +64,9 @@ class FinalText:
     end: float = 0.0
     #: this is the answer to a ``finalize()`` call (exactly one per call), not the engine's own endpoint
     from_finalize: bool = False
+    #: the previous final's text, when this one was also decoded together with it (``joined_text``)
+    joins: str | None = None
+    joined_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

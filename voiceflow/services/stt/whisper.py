@@ -261,6 +261,8 @@ class WhisperEngine:
         voice_dbfs: float = -40.0,
         windows: tuple[Window, ...] = WINDOWS,
         prefix: str | None = None,
+        join_secs: float = 2.0,
+        join_max_secs: float = 20.0,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.interim = interim
@@ -274,7 +276,12 @@ class WhisperEngine:
             raise ValueError("whisper needs at least one decode window")
         self.windows = windows
         self.prefix = prefix
+        #: an utterance that begins within ``join_secs`` of the previous one's final is also
+        #: decoded together with it (``FinalText.joined_text``), up to ``join_max_secs`` of audio
+        self.join_secs = join_secs
+        self.join_max_secs = join_max_secs
         self._model: Any = None
+        self._clock: Clock | None = None
         self._decoders: list[ShortWindowDecoder] = []
         self._lock = threading.Lock()
         #: counters (tests, benchmarks)
@@ -284,9 +291,13 @@ class WhisperEngine:
         self.loops_rejected = 0
         #: decodes over a longer window because the shorter one's output repeated itself
         self.window_retries = 0
+        #: utterances also decoded together with the one before (``join_secs``)
+        self.joined_decodes = 0
 
     async def start(self, clock: Clock) -> None:
-        """Check and load the model (idempotent; the process keeps one copy)."""
+        """Check and load the model (idempotent; the process keeps one copy). Streams opened
+        next time the pauses between utterances on ``clock`` (``join_secs``)."""
+        self._clock = clock
         if self._model is None:
             path = self.model_path or await asyncio.to_thread(model_dir)
             self._model = await asyncio.to_thread(load_model, str(path), self.cpu_threads)
@@ -328,7 +339,8 @@ class WhisperEngine:
         inner = None
         if self.interim is not None:
             inner = await self.interim.open_stream(sample_rate=sample_rate, language=language, hints=hints)
-        return WhisperStream(self, inner, whisper_hotwords(hints))
+        assert self._clock is not None  # set by start
+        return WhisperStream(self, inner, whisper_hotwords(hints), self._clock)
 
     def transcribe(self, pcm16: bytes, hotwords: str | None = None) -> Decoded:
         """Decode one utterance (blocking; the engine's decodes run one at a time): over the
@@ -360,8 +372,11 @@ class WhisperEngine:
 class WhisperStream:
     """One call: the utterance's audio, its speculative decode, the inner interim stream."""
 
-    def __init__(self, engine: WhisperEngine, inner: PocketsphinxStream | None, hotwords: str | None) -> None:
+    def __init__(
+        self, engine: WhisperEngine, inner: PocketsphinxStream | None, hotwords: str | None, clock: Clock
+    ) -> None:
         self._engine = engine
+        self._clock = clock
         self._inner = inner
         self.hotwords = hotwords
         self._worker = SerialWorker("whisper")
@@ -372,7 +387,13 @@ class WhisperStream:
         self._utt_start = 0
         self._voiced = False
         self._quiet = 0  # trailing quiet samples
+        #: seconds from the previous utterance's final to this one's first voiced audio
+        self._gap: float | None = None
+        self._finalized_at: float | None = None
         self._spec: Future[Decoded] | None = None
+        self._joined_spec: Future[Decoded] | None = None
+        #: the previous utterance's audio and final text, while the next may continue it
+        self._prev: tuple[bytes, str] | None = None
 
     async def send(self, audio: bytes) -> None:
         self._check_open()
@@ -393,19 +414,35 @@ class WhisperStream:
             part = samples[i : i + window]
             rms = float(np.sqrt(np.mean(part * part))) if len(part) else 0.0
             if 20 * math.log10(max(rms, 1e-9) / 32768.0) >= engine.voice_dbfs:
+                if not self._voiced and self._finalized_at is not None:
+                    self._gap = self._clock.now() - self._finalized_at
                 self._voiced = True
                 self._quiet = 0
                 self._discard_speculation()
             else:
                 self._quiet += len(part)
         if engine.speculate and self._voiced and self._spec is None and self._quiet >= engine.quiet_samples:
-            self._spec = self._worker.submit(engine.transcribe, bytes(self._audio), self.hotwords)
+            audio = bytes(self._audio)
+            self._spec = self._worker.submit(engine.transcribe, audio, self.hotwords)
+            if (joined := self._joined_audio(audio)) is not None:
+                self._joined_spec = self._worker.submit(engine.transcribe, joined, self.hotwords)
+
+    def _joined_audio(self, audio: bytes) -> bytes | None:
+        """The previous utterance and this one as one stretch, when this one began soon after it."""
+        engine = self._engine
+        if self._prev is None or self._gap is None or self._gap > engine.join_secs:
+            return None
+        joined = self._prev[0] + audio
+        return joined if len(joined) <= engine.join_max_secs * engine.sample_rate * 2 else None
 
     def _discard_speculation(self) -> None:
         if self._spec is not None:
             self._spec.cancel()  # not started yet: never runs; running: its result is ignored
             self._spec = None
             self._engine.speculations_discarded += 1
+        if self._joined_spec is not None:
+            self._joined_spec.cancel()
+            self._joined_spec = None
 
     async def finalize(self) -> None:
         self._check_open()
@@ -417,12 +454,16 @@ class WhisperStream:
                     fallback = event
                 else:
                     self._relay([event])
-        audio, voiced, spec = bytes(self._audio), self._voiced, self._spec
+        audio, voiced, spec, joined_spec = bytes(self._audio), self._voiced, self._spec, self._joined_spec
+        prev = self._prev
+        joined = self._joined_audio(audio) if voiced and spec is None else None
         rate = self._engine.sample_rate
         start, end = self._utt_start / rate, self._stream_samples / rate
         self._audio.clear()
         self._utt_start, self._voiced, self._quiet, self._spec = self._stream_samples, False, 0, None
+        self._joined_spec, self._gap, self._finalized_at = None, None, self._clock.now()
         if not voiced:
+            self._prev = None
             self._feed.put(FinalText("", 0.0, speech_final=True, start=start, end=end, from_finalize=True))
             return
         if spec is not None:
@@ -430,16 +471,14 @@ class WhisperStream:
             job = spec
         else:
             job = self._worker.submit(self._engine.transcribe, audio, self.hotwords)
-        try:
-            decoded = await asyncio.wrap_future(job)
-        except Exception as exc:
-            self._feed.put(STTFailure(f"whisper: {type(exc).__name__}: {exc}", recoverable=True))
-            decoded = Decoded("", 0.0)
-        if decoded.looped:
-            self._engine.loops_rejected += 1
-            message = f"whisper output looped, rejected: {decoded.text[:80]!r}"
-            self._feed.put(STTFailure(message, recoverable=True))
-            decoded = Decoded(fallback.text, fallback.confidence) if fallback else Decoded("", 0.0)
+            if joined is not None:
+                joined_spec = self._worker.submit(self._engine.transcribe, joined, self.hotwords)
+        decoded = await self._result(job, fallback)
+        self._prev = (audio, decoded.text) if decoded.text else None
+        joined_text = None
+        if joined_spec is not None and prev is not None:
+            joined_text = (await self._result(joined_spec, None)).text or None
+            self._engine.joined_decodes += 1
         self._feed.put(
             FinalText(
                 decoded.text,
@@ -448,8 +487,25 @@ class WhisperStream:
                 start=start,
                 end=end,
                 from_finalize=True,
+                joins=prev[1] if joined_text and prev is not None else None,
+                joined_text=joined_text,
             )
         )
+
+    async def _result(self, job: Future[Decoded], fallback: FinalText | None) -> Decoded:
+        """A decode's outcome: a failure or a looped output is reported and stands in as
+        ``fallback`` (the inner recognizer's final) or nothing."""
+        try:
+            decoded = await asyncio.wrap_future(job)
+        except Exception as exc:
+            self._feed.put(STTFailure(f"whisper: {type(exc).__name__}: {exc}", recoverable=True))
+            return Decoded("", 0.0)
+        if decoded.looped:
+            self._engine.loops_rejected += 1
+            message = f"whisper output looped, rejected: {decoded.text[:80]!r}"
+            self._feed.put(STTFailure(message, recoverable=True))
+            return Decoded(fallback.text, fallback.confidence) if fallback else Decoded("", 0.0)
+        return decoded
 
     def _relay(self, events: list[STTEvent]) -> None:
         """The inner stream's live events, in order; its finals are not ours."""
@@ -465,9 +521,10 @@ class WhisperStream:
             return
         self._closed = True
         self._feed.close()
-        if self._spec is not None:
-            self._spec.cancel()
-            self._spec = None
+        for job in (self._spec, self._joined_spec):
+            if job is not None:
+                job.cancel()
+        self._spec = self._joined_spec = None
         try:
             if self._inner is not None:
                 await self._inner.aclose()
