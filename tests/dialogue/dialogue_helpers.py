@@ -9,7 +9,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from voiceflow.db import Database
-from voiceflow.frames import DTMF, Error, Intent, TextToSpeak, ToolCall, ToolResult
+from voiceflow.frames import (
+    DTMF,
+    Error,
+    Intent,
+    TextToSpeak,
+    ToolCall,
+    ToolResult,
+    Transcript,
+    VoiceStarted,
+    VoiceStopped,
+)
 from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
 from voiceflow.processors.dialogue import DialoguePolicy
 
@@ -35,6 +45,32 @@ def said(intent: str, text: str = "", *, emotion: str = "neutral", **entities: A
         "emotion": emotion,
         "entities": entities,
     }
+
+
+async def say(run: GraphRun, clock: VirtualClock, text: str, intent: str | None = None) -> None:
+    """The caller speaks ``text`` for a second and stops (the VAD's pause 0.25 s later); with
+    ``intent``, the NLU's ``Intent`` for it follows the end."""
+    await run.push(run.make(VoiceStarted))
+    await clock.advance(1.0)
+    voiced = clock.now()
+    await run.push(run.make(Transcript, text=text, final=True))
+    await clock.advance(0.25)
+    await run.push(run.make(VoiceStopped, last_voiced_at=voiced))
+    await clock.advance(0)
+    if intent is not None:
+        await run.push(run.make(Intent, confidence=0.9, **said(intent, text)))
+        await clock.advance(0)
+
+
+async def bookings(db: Database, day: str) -> dict[str, tuple[str, str]]:
+    """The day's booked appointments: time -> (confirmation number, name)."""
+    rows = await db.read(
+        lambda c: c.execute(
+            "SELECT time, confirmation_number, name FROM appointments WHERE date = ? AND status = 'booked'",
+            (day,),
+        ).fetchall()
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def keys(digits: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.dialogue.dialogue_helpers import FixedNow, make_policy, said
+from tests.dialogue.dialogue_helpers import FixedNow, bookings, make_policy, said
+from tests.dialogue.dialogue_helpers import say as speak
 from voiceflow.db import Database
 from voiceflow.frames import (
     Intent,
@@ -24,26 +25,6 @@ from voiceflow.processors.memory import MemoryRecorder, PersistentUserMemory
 from voiceflow.processors.speculation import ReplyGate, Speculation
 
 CALLER = "+15550102030"
-
-
-async def bookings(db: Database, day: str) -> dict[str, tuple[str, str]]:
-    rows = await db.read(
-        lambda c: c.execute(
-            "SELECT time, confirmation_number, name FROM appointments WHERE date = ? AND status = 'booked'",
-            (day,),
-        ).fetchall()
-    )
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
-async def speak(run: GraphRun, clock: VirtualClock, text: str) -> None:
-    await run.push(run.make(VoiceStarted))
-    await clock.advance(1.0)
-    voiced = clock.now()
-    await run.push(run.make(Transcript, text=text, final=True))
-    await clock.advance(0.25)
-    await run.push(run.make(VoiceStopped, last_voiced_at=voiced))
-    await clock.advance(0)
 
 
 async def test_the_turn_ends_provisionally_at_the_pause_and_is_confirmed_by_the_window() -> None:

@@ -9,8 +9,7 @@ SQLite file, on the virtual clock).
 
 from __future__ import annotations
 
-from tests.dialogue.dialogue_helpers import FixedNow, make_policy, said
-from tests.dialogue.test_speculation import bookings
+from tests.dialogue.dialogue_helpers import FixedNow, bookings, make_policy, said, say
 from voiceflow.db import Database
 from voiceflow.frames import (
     Intent,
@@ -35,20 +34,6 @@ BOOK = said(
     name="Jane Doe",
     purpose="a dental checkup",
 )
-
-
-async def say(run: GraphRun, clock: VirtualClock, text: str, intent: str | None = None) -> None:
-    """The caller speaks ``text`` for a second and stops; the NLU's ``Intent`` follows the end."""
-    await run.push(run.make(VoiceStarted))
-    await clock.advance(1.0)
-    voiced = clock.now()
-    await run.push(run.make(Transcript, text=text, final=True))
-    await clock.advance(0.25)
-    await run.push(run.make(VoiceStopped, last_voiced_at=voiced))
-    await clock.advance(0)
-    if intent is not None:
-        await run.push(run.make(Intent, confidence=0.9, **said(intent, text)))
-        await clock.advance(0)
 
 
 async def test_the_effects_ticket_waits_for_the_continuation_window_and_fails_on_a_continuation() -> None:

@@ -151,3 +151,21 @@ def check_format(
     if sample_rate not in sample_rates:
         rates = ", ".join(f"{r} Hz" for r in sample_rates)
         raise STTInputError(f"{engine} takes {rates} audio, not {sample_rate} Hz (resample before STT)")
+
+
+def check_english_stream(
+    engine: str,
+    *,
+    encoding: str,
+    sample_rate: int,
+    encodings: tuple[Encoding, ...],
+    rate: int,
+    language: str,
+    model: str,
+) -> None:
+    """``check_format`` for an offline engine with one rate and an English-only ``model``;
+    ``ValueError`` for another language (a configuration error, not bad audio)."""
+    rates = (rate,)
+    check_format(engine, encoding=encoding, sample_rate=sample_rate, encodings=encodings, sample_rates=rates)
+    if not language.lower().startswith("en"):
+        raise ValueError(f"{engine}: {model} is English only, not {language!r}")

@@ -55,7 +55,7 @@ from voiceflow.services.stt.engine import (
     STTEvent,
     STTFailure,
     UtteranceEnd,
-    check_format,
+    check_english_stream,
     check_pcm16,
 )
 from voiceflow.services.stt.feed import EventFeed
@@ -248,15 +248,15 @@ class PocketsphinxEngine:
         language: str = "en",
         hints: tuple[str, ...] = (),
     ) -> PocketsphinxStream:
-        check_format(
+        check_english_stream(
             self.name,
             encoding=encoding,
             sample_rate=sample_rate,
             encodings=self.encodings,
-            sample_rates=(self.sample_rate,),
+            rate=self.sample_rate,
+            language=language,
+            model="the US-English model",
         )
-        if not language.lower().startswith("en"):
-            raise ValueError(f"pocketsphinx carries a US-English model only, not {language!r}")
         worker = SerialWorker("pocketsphinx")
         job = worker.submit(take_decoder, self.options)
         try:

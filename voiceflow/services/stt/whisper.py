@@ -60,7 +60,7 @@ from voiceflow.services.stt.engine import (
     STTClosedError,
     STTEvent,
     STTFailure,
-    check_format,
+    check_english_stream,
     check_pcm16,
 )
 from voiceflow.services.stt.feed import EventFeed
@@ -323,15 +323,15 @@ class WhisperEngine:
         language: str = "en",
         hints: tuple[str, ...] = (),
     ) -> WhisperStream:
-        check_format(
+        check_english_stream(
             self.name,
             encoding=encoding,
             sample_rate=sample_rate,
             encodings=self.encodings,
-            sample_rates=(self.sample_rate,),
+            rate=self.sample_rate,
+            language=language,
+            model="tiny.en",
         )
-        if not language.lower().startswith("en"):
-            raise ValueError(f"whisper tiny.en is English only, not {language!r}")
         if self._model is None:
             from voiceflow.core.clock import MonotonicClock
 
