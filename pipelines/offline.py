@@ -176,7 +176,7 @@ class OfflinePipeline:
             input,
             VADProcessor(name="vad", pause_secs=self.pause_secs if self.speculate else None),
             # the agent stops at the caller's onset and resumes where it was cut if no words follow
-            BargeIn(name="bargein", min_speech_secs=0.0, resume=True),
+            BargeIn(name="bargein", min_speech_secs=0.0, resume=True, early_stop_secs=0.8),
             *turn,
             # the recognizer finalizes at the pause hint too: the reply is prepared on its final
             STTProcessor(

@@ -14,6 +14,7 @@ from voiceflow.frames import (
     PlayoutReport,
     ResumeSpeaking,
     TTSAudio,
+    VoicePaused,
     VoiceStarted,
     VoiceStopped,
 )
@@ -204,6 +205,52 @@ async def test_no_resume_when_something_else_interrupted_meanwhile(fast: Call) -
     await fast.sink.interrupt()  # e.g. the endpointer reopening the previous turn
     await fast.clock.advance(1.0)
     assert fast.sink.of(ResumeSpeaking) == [] and fast.barge.false_interruptions == 0
+
+
+# -- voice back just as a reply starts: stop at the first voiced window ------------------------------
+@pytest.fixture
+async def early() -> AsyncIterator[Call]:
+    clock = VirtualClock()
+    barge = BargeIn(name="barge", min_speech_secs=0, resume=True, resume_after_secs=0.3, early_stop_secs=0.8)
+    speaker, sink = Playout(), Collector(name="sink")
+    g = Graph("t", inputs=[VoiceStarted, VoiceStopped, VoicePaused, TTSAudio]).chain(barge, speaker, sink)
+    async with GraphRun(g, clock=clock) as run:
+        yield Call(run, clock, barge, speaker, sink)
+
+
+async def voice_back(call: Call) -> None:
+    """The VAD's first voiced window (before it confirms an onset)."""
+    await call.run.push(call.run.make(VoicePaused, resumed=True))
+    await call.clock.advance(0)
+
+
+async def test_voice_back_as_a_reply_starts_stops_it_and_the_onset_keeps_it_stopped(early: Call) -> None:
+    await early.bot(True)
+    await early.clock.advance(0.1)
+    await voice_back(early)
+    assert len(early.speaker.interrupts) == 1 and early.barge.early_stops == 1  # no onset needed
+    await early.clock.advance(0.16)
+    await voice(early, 1.0)  # the onset is confirmed: the caller goes on
+    await early.clock.advance(2.0)
+    assert early.sink.of(ResumeSpeaking) == [] and early.barge.false_interruptions == 0
+
+
+async def test_voice_back_with_no_onset_after_it_resumes_the_reply(early: Call) -> None:
+    await early.bot(True)
+    await early.clock.advance(0.1)
+    await voice_back(early)
+    await early.clock.advance(0.3)
+    (resume,) = early.sink.of(ResumeSpeaking)
+    assert (resume.utterance_id, resume.from_ms) == (7, early.speaker.heard_ms)
+    assert early.barge.false_interruptions == 1
+
+
+async def test_voice_back_later_in_the_reply_or_while_silent_waits_for_an_onset(early: Call) -> None:
+    await voice_back(early)  # the agent is silent: nothing to stop
+    await early.bot(True)
+    await early.clock.advance(0.9)  # the reply has been heard for longer than early_stop_secs
+    await voice_back(early)
+    assert early.speaker.interrupts == [] and early.barge.early_stops == 0
 
 
 # -- words over the agent: stop for good and answer ------------------------------------------------

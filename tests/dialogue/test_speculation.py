@@ -277,3 +277,26 @@ async def test_voice_heard_just_after_the_end_holds_the_reply_until_the_onset_is
         await clock.advance(3.0)
         assert [f.continues for f in sink.of(UserStartedSpeaking)] == [False, False, True]
         assert [f.text for f in sink.of(Transcript) if f.final][-1] == "And on Sunday?"
+
+
+async def test_an_intent_of_a_turn_continued_before_it_arrived_is_not_answered(
+    db: Database, now: FixedNow
+) -> None:
+    spec = Speculation()
+    graph, sink = await policy_run(db, now, spec)
+    clock = VirtualClock()
+    async with GraphRun(graph, clock=clock) as run:
+        policy = run.node("policy")
+        assert isinstance(policy, DialoguePolicy)
+        await clock.advance(1.0)
+        greeted = len(sink.of(TextToSpeak))
+        goodbye = run.make(Intent, confidence=0.9, **said("goodbye", "bye"))
+        await sink.interrupt()  # the endpointer reopened the turn: "bye" was half of it
+        await run.push(goodbye)
+        order = said("check_order", "bye, where is order 1002", order_id="1002")
+        await run.push(run.make(Intent, confidence=0.9, **order))
+        await clock.advance(1.0)
+    spoken = [f.text for f in sink.of(TextToSpeak)[greeted:]]  # type: ignore[attr-defined]
+    assert policy.superseded_turns == 1
+    assert spoken and not [t for t in spoken if "goodbye" in t.lower()], spoken
+    assert [t for t in spoken if "1 0 0 2" in t], spoken  # the whole turn is answered

@@ -6,6 +6,7 @@ import asyncio
 
 from voiceflow.core.processor import Processor, on
 from voiceflow.frames import Frame, UserStartedSpeaking
+from voiceflow.graphs import GraphRun
 
 
 class Outputs:
@@ -31,9 +32,24 @@ class Outputs:
 
 
 class BargeIn(Processor):
-    """Interrupts (bumps the generation both ways) when the caller starts speaking."""
+    """Interrupts (bumps the generation both ways) when the caller starts speaking, as the
+    endpointer does before anything of the new turn is heard (``barged`` waits for it)."""
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.interrupted = asyncio.Event()
 
     @on(UserStartedSpeaking)
     async def barge(self, frame: UserStartedSpeaking) -> None:
-        await self.push(frame)
         await self.interrupt()
+        await self.push(frame)
+        self.interrupted.set()
+
+
+async def barged(run: GraphRun, name: str = "barge") -> None:
+    """Until the ``BargeIn`` named ``name`` has interrupted for the caller's new turn (what the
+    caller says next is heard after it, so it belongs to the new generation)."""
+    node = run.node(name)
+    assert isinstance(node, BargeIn)
+    await asyncio.wait_for(node.interrupted.wait(), 10)
+    node.interrupted.clear()

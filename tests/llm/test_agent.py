@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.llm.llm_helpers import BargeIn, Outputs
+from tests.llm.llm_helpers import BargeIn, Outputs, barged
 from voiceflow.db import open_seeded
 from voiceflow.frames import (
     Intent,
@@ -324,6 +324,7 @@ async def test_interrupt_while_streaming_records_partial_reply(
         await outputs.wait_for(LLMToken)
         await run.push(run.make(UserStartedSpeaking))
         fake.script(TextReply(text="Okay."))
+        await barged(run)
         await run.push(run.make(Transcript, text="stop", final=True))
         await outputs.wait_for(LLMResponseEnd)
         release.set()
@@ -455,6 +456,7 @@ async def test_a_continued_turn_leaves_no_trace_in_the_context(
         await outputs.wait_for(LLMResponseEnd)
         # the caller goes on: the endpointer reopens the turn, whose final carries both parts
         await run.push(run.make(UserStartedSpeaking, continues=True))
+        await barged(run)
         whole = "I have a question about my order, it's order 1002"
         await run.push(run.make(Transcript, text=whole, final=True))
         await outputs.wait_for(LLMResponseEnd, count=2)

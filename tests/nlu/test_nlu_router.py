@@ -84,6 +84,20 @@ async def test_classify_without_a_graph(trained_model: tuple[Path, bool]) -> Non
         await router.aclose()
 
 
+async def test_an_intent_keeps_the_generation_of_the_transcript_it_was_made_from(
+    trained_model: tuple[Path, bool],
+) -> None:
+    """So a turn continued while it was being classified is known stale downstream."""
+    sink = Collector(name="sink")
+    graph = Graph("nlu", inputs=[Transcript]).chain(_router(trained_model[0]), sink)
+    async with GraphRun(graph, clock=VirtualClock()) as run:
+        heard = run.make(Transcript, text="I want to book an appointment tomorrow at 3 pm", final=True)
+        await sink.interrupt()  # the turn goes on before its transcript is classified
+        await run.push(heard)
+    (intent,) = sink.of(Intent)
+    assert intent.generation == heard.generation < run.generation.value
+
+
 async def test_default_tiers_from_config(
     trained_model: tuple[Path, bool], rasa_server: FakeRasaServer
 ) -> None:

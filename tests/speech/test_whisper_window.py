@@ -80,6 +80,8 @@ async def test_a_short_answer_repeated_to_fill_the_window_is_decoded_again_over_
     assert not stopped_early("I want to check the status of order 1002.", 3.1)
     assert not stopped_early("My number is 5550199.", 3.5)  # a digit per word said
     assert not stopped_early("Yes.", 1.0)
+    assert not stopped_early("Goodbye.", 1.25)  # one word and the quiet around it
+    assert not stopped_early("Thanks, goodbye.", 1.9)  # two words with a pause between them
     assert not repeats_itself("My number is 5 5 5 5 0 1.")
 
 

@@ -148,6 +148,12 @@ class Processor:
         """The run's current turn generation."""
         return self.run.generation.value
 
+    def superseded(self, frame: Frame) -> bool:
+        """A caller's turn (its transcript, or an intent made from it, which keeps the
+        transcript's generation) from before the latest interrupt: the turn was continued or cut
+        since, and answering it now would answer half a request."""
+        return frame.generation < self.generation
+
     def now(self) -> float:
         return self.run.clock.now()
 

@@ -21,6 +21,14 @@ the caller had heard (its ``PlayoutReport(mark="clear")``), so the TTS says the 
 barge-in is marked ``VoiceStarted(over_agent=True, agent_audible_secs=...)``, so the
 endpointer can tell a backchannel over the agent from a turn, and a caller going on before
 the reply was really heard from one interrupting it.
+
+**Stop at the first voiced window.** With ``early_stop_secs`` (and ``resume``), voice coming
+back in the agent's first ``early_stop_secs`` of speech (the VAD's
+``VoicePaused(resumed=True)``, ~0.16 s before it confirms an onset) stops the agent at once:
+the reply has just begun, so the caller is most likely going on with the turn it answers
+(the endpointer then reopens it), and should hear as little of it as possible. If no onset
+follows within ``resume_after_secs``, it was noise, and the reply resumes where it was cut.
+``early_stops`` counts them.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from voiceflow.frames.playout import PlayoutReport, ResumeSpeaking
 from voiceflow.frames.speech import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    VoicePaused,
     VoiceStarted,
     VoiceStopped,
 )
@@ -63,6 +72,7 @@ class BargeIn(Processor):
         resume: bool = False,
         confirm_secs: float = 0.6,
         resume_after_secs: float = 0.3,
+        early_stop_secs: float = 0.0,
     ) -> None:
         super().__init__(name=name)
         if min_speech_secs < 0:
@@ -71,6 +81,7 @@ class BargeIn(Processor):
         self.resume = resume
         self.confirm_secs = confirm_secs
         self.resume_after_secs = resume_after_secs
+        self.early_stop_secs = early_stop_secs
         self.bot_speaking = False
         self._bot_since = 0.0
         self.user_speaking = False
@@ -78,6 +89,8 @@ class BargeIn(Processor):
         #: interruptions judged false (too short, nothing followed) and resumes sent for them
         self.false_interruptions = 0
         self.resumes = 0
+        #: stops at a voiced window early in the agent's speech (module doc)
+        self.early_stops = 0
         self._pending: asyncio.Task[None] | None = None
         self._barge: _Barge | None = None
         self._judging: asyncio.Task[None] | None = None
@@ -116,6 +129,20 @@ class BargeIn(Processor):
                 return
             self._pending = self.create_task(self._confirm(), turn=False)
         await self.push(frame)
+
+    @on(VoicePaused)
+    async def voice_back(self, frame: VoicePaused) -> None:
+        await self.push(frame)
+        if not (frame.resumed and self.resume and self.bot_speaking) or self.user_speaking:
+            return
+        if self._pending is not None or self._barge is not None:
+            return  # an onset is already being judged
+        if self.now() - self._bot_since > self.early_stop_secs:
+            return  # early_stop_secs 0 (off), or the reply has been heard for a while
+        self.early_stops += 1
+        await self._interrupt()
+        if self._barge is not None:  # judged like a short sound: resumed unless an onset follows
+            self._judging = self.create_task(self._judge(self._barge), turn=False)
 
     @on(VoiceStopped)
     async def user_stopped(self, frame: VoiceStopped) -> None:

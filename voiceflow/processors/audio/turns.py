@@ -373,7 +373,7 @@ class Endpointer(Processor):
         ):
             return
         base = self._finals[-1] if self._finals else Transcript(text=text, final=True)
-        final = evolve(base, text=text, final=True)
+        final = evolve(base, text=text, final=True, generation=self.generation)  # of this turn, now
         self._speculated = final
         self.speculation.begin()
         await self._emit(final, UserStoppedSpeaking(last_voiced_at=self._last_voiced_at, provisional=True))
@@ -479,7 +479,7 @@ class Endpointer(Processor):
         frames: list[Frame] = []
         if self.merge_transcripts and text:
             base = finals[-1] if finals else Transcript(text=text, final=True)
-            frames.append(evolve(base, text=text, final=True))
+            frames.append(evolve(base, text=text, final=True, generation=self.generation))
         if self.speculation is not None:
             self.speculation.ended()  # its side effects wait until it cannot be continued
         self._open_continuation([f for f in frames if isinstance(f, Transcript)])

@@ -103,6 +103,8 @@ class DialoguePolicy(Processor):
         self._ended_at: float | None = None
         #: dialogues reopened by the caller going on after a farewell
         self.reopened = 0
+        #: intents dropped because their turn was continued or cut before they arrived
+        self.superseded_turns = 0
         self.tracker = tools if isinstance(tools, ToolCallTracker) else ToolCallTracker(tools)
         self._search = self._knowledge_search(knowledge)
         self.logic = DialoguePolicyLogic(
@@ -194,6 +196,9 @@ class DialoguePolicy(Processor):
     async def intent(self, frame: Intent) -> None:
         if self.forward_input:
             await self.push(frame)
+        if self.superseded(frame):
+            self.superseded_turns += 1
+            return
         turn = Turn(
             intent=frame.intent,
             entities=dict(frame.entities),

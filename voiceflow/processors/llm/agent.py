@@ -138,6 +138,8 @@ class LLMAgent(Processor):
         self.responses = 0
         self._call_serial = itertools.count(1)
         self.last_ttft_ms: float | None = None
+        #: turns dropped because they were continued or cut before they arrived
+        self.superseded_turns = 0
 
     async def setup(self) -> None:
         await self.engine.start(self.run.clock)
@@ -147,6 +149,9 @@ class LLMAgent(Processor):
     async def transcript(self, frame: Transcript) -> None:
         await self.push(frame)
         if self.respond_to != "transcript" or not frame.final or not frame.text.strip():
+            return
+        if self.superseded(frame):
+            self.superseded_turns += 1
             return
         self._begin_turn(self.memory.add_user(frame.text.strip()))
         await self.respond()
@@ -158,6 +163,9 @@ class LLMAgent(Processor):
             self.memory.note_intent(frame.intent, frame.entities, frame.text)
             return
         if not frame.text.strip():
+            return
+        if self.superseded(frame):
+            self.superseded_turns += 1
             return
         turn = self.memory.add_user(frame.text.strip(), intent=frame.intent, entities=frame.entities)
         self._begin_turn(turn)

@@ -135,4 +135,5 @@ class IntentRouter(Processor):
         except Exception as exc:  # the cascade guards its tiers; this is the last net
             await self.report_error(f"intent routing failed: {exc}", exception=exc)
             return
-        await self.push(Intent(**result.frame_fields()))
+        # the transcript's generation: if its turn is continued meanwhile, the intent is stale too
+        await self.push(Intent(**result.frame_fields(), generation=frame.generation))

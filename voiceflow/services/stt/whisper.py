@@ -219,13 +219,19 @@ def repeats_itself(text: str) -> bool:
 #: (past the ~0.6 s of pre-roll and stop window around it) stopped early
 MIN_WORDS_PER_SECOND = 2.0
 QUIET_AROUND_SPEECH_S = 0.6
+#: shorter speech is not judged by that rate: one-word answers ("Goodbye.", 0.6 s) were decoded
+#: again over 10 s and 30 s for nothing, ~0.2 s more before the agent could answer them
+MIN_SPEECH_S = 1.5
 
 
 def stopped_early(text: str, seconds: float) -> bool:
     """Fewer words than the audio must hold (a written number counts a word per digit): the
     short window sometimes ends the transcript mid-sentence ("I want to" for a 2.6 s request)."""
+    speech = seconds - QUIET_AROUND_SPEECH_S
+    if speech < MIN_SPEECH_S:
+        return False  # a word or two, a breath between them: too short to judge by the rate
     words = sum(len(w) if w.isdigit() else 1 for w in _WORD.findall(text.lower()))
-    return words < MIN_WORDS_PER_SECOND * (seconds - QUIET_AROUND_SPEECH_S)
+    return words < MIN_WORDS_PER_SECOND * speech
 
 
 def needs_longer_window(text: str, seconds: float) -> bool:
@@ -277,7 +283,8 @@ class WhisperEngine:
         self.windows = windows
         self.prefix = prefix
         #: an utterance that begins within ``join_secs`` of the previous one's final is also
-        #: decoded together with it (``FinalText.joined_text``), up to ``join_max_secs`` of audio
+        #: decoded together with it (``FinalText.joined_text``), up to ``join_max_secs`` of audio,
+        #: over the short window only (no reading rather than a slow one)
         self.join_secs = join_secs
         self.join_max_secs = join_max_secs
         self._model: Any = None
@@ -342,10 +349,12 @@ class WhisperEngine:
         assert self._clock is not None  # set by start
         return WhisperStream(self, inner, whisper_hotwords(hints), self._clock)
 
-    def transcribe(self, pcm16: bytes, hotwords: str | None = None) -> Decoded:
+    def transcribe(self, pcm16: bytes, hotwords: str | None = None, *, retry: bool = True) -> Decoded:
         """Decode one utterance (blocking; the engine's decodes run one at a time): over the
         short window first, then over each longer one of ``windows`` while the output repeats
-        itself or stopped early (``needs_longer_window``; the last window's output stands)."""
+        itself or stopped early (``needs_longer_window``; the last window's output stands).
+        Without ``retry`` (a reading across a pause) an output that repeats itself or loops is
+        empty instead: a second reading is not worth its time."""
         if not self._decoders:
             raise RuntimeError("whisper engine not started")
         audio = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
@@ -359,6 +368,8 @@ class WhisperEngine:
             first, *longer = self._decoders
             result = first.decode(audio, **options)
             self.decodes += 1
+            if not retry and (repeats_itself(result.text) or looks_looped(result.text, seconds)):
+                return Decoded("", 0.0)  # (few words a second is no fault here: a pause is inside)
             for decoder in longer:
                 if not needs_longer_window(result.text, seconds):
                     break
@@ -425,7 +436,7 @@ class WhisperStream:
             audio = bytes(self._audio)
             self._spec = self._worker.submit(engine.transcribe, audio, self.hotwords)
             if (joined := self._joined_audio(audio)) is not None:
-                self._joined_spec = self._worker.submit(engine.transcribe, joined, self.hotwords)
+                self._joined_spec = self._worker.submit(engine.transcribe, joined, self.hotwords, retry=False)
 
     def _joined_audio(self, audio: bytes) -> bytes | None:
         """The previous utterance and this one as one stretch, when this one began soon after it."""
@@ -472,7 +483,7 @@ class WhisperStream:
         else:
             job = self._worker.submit(self._engine.transcribe, audio, self.hotwords)
             if joined is not None:
-                joined_spec = self._worker.submit(self._engine.transcribe, joined, self.hotwords)
+                joined_spec = self._worker.submit(self._engine.transcribe, joined, self.hotwords, retry=False)
         decoded = await self._result(job, fallback)
         self._prev = (audio, decoded.text) if decoded.text else None
         joined_text = None
