@@ -130,12 +130,14 @@ async def test_going_on_just_as_the_reply_starts_stops_it_at_once(
 
 def assert_reply_stopped(call: TwilioMediaClient, start: float, end: float) -> None:
     """Of agent audio that reached the caller while they spoke (``start``..``end``), at most
-    0.12 s was heard, and only if a clear followed it at once (a reply cut, not one played on)."""
+    0.2 s was heard (what a reply can play in the comma pause before the caller's voice is
+    back, plus the first voiced window), and only if a clear followed it at once (a reply cut,
+    not one played on)."""
     heard = [m for m in call.media if start < m.at < end and not m.cleared]
     if not heard:
         return
     where = [round(m.at - start, 3) for m in heard]
-    assert sum(m.seconds for m in heard) <= 0.12, where
+    assert sum(m.seconds for m in heard) <= 0.2, where
     assert [c for c in call.clears if heard[0].at < c < heard[-1].at + 0.1], (where, call.clears)
 
 
