@@ -192,14 +192,16 @@ def _phone(voice: Callable[[str, int], bytes], text: str) -> bytes:
 
 def _recognizers() -> dict[str, Callable[[], STTEngine]]:
     """The two offline recognizers as the offline pipeline configures them for a phone line, and
-    Whisper over faster-whisper's 30 s window (the decode it replaced), in the same run."""
+    Whisper over faster-whisper's 30 s window (the decode it replaced), in the same run. The
+    lines are separate requests sent back to back: Whisper does not read one together with the
+    line before (``join_secs=0``), as in a call it does not across the agent's reply."""
     from voiceflow.services.stt.whisper import WhisperEngine
     from voiceflow.services.stt.whisper_decode import Window
 
     return {
         "pocketsphinx": lambda: PocketsphinxEngine(channel="phone", domain_lm=True),
-        "whisper": lambda: WhisperEngine(),
-        "whisper_30s": lambda: WhisperEngine(windows=(Window(pad_s=None),)),
+        "whisper": lambda: WhisperEngine(join_secs=0),
+        "whisper_30s": lambda: WhisperEngine(windows=(Window(pad_s=None),), join_secs=0),
     }
 
 

@@ -441,7 +441,7 @@ class WhisperStream:
     def _joined_audio(self, audio: bytes) -> bytes | None:
         """The previous utterance and this one as one stretch, when this one began soon after it."""
         engine = self._engine
-        if self._prev is None or self._gap is None or self._gap > engine.join_secs:
+        if self._prev is None or self._gap is None or not engine.join_secs or self._gap > engine.join_secs:
             return None
         joined = self._prev[0] + audio
         return joined if len(joined) <= engine.join_max_secs * engine.sample_rate * 2 else None
