@@ -86,7 +86,7 @@ class Played:
 
     hung_up: bool = False  # the callee ended the call (not the agent)
     recording: bytes = b""  # voicemail: agent audio after the beep, PCM16 8 kHz
-    heard: bytes = b""  # everything the agent played, PCM16 8 kHz
+    heard: bytes = b""  # everything the agent played, PCM16 8 kHz (not what a clear dropped unplayed)
     steps_done: int = 0
 
 
@@ -106,7 +106,7 @@ async def play_callee(callee: Callee, client: TwilioMediaClient, played: Played)
     except (ConnectionError, OSError, ConnectionClosed):
         pass  # the server closed the line
     finally:
-        played.heard = client.received_audio()
+        played.heard = client.received_audio(heard_only=True)
     if played.hung_up and not client.closed:
         with contextlib.suppress(Exception):
             await client.stop()

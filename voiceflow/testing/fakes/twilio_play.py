@@ -213,7 +213,7 @@ async def _stream(fake: FakeTwilio, call: FakeCall, stream: ET.Element) -> str |
         redirect.cancel()
         await asyncio.gather(callee, redirect, return_exceptions=True)
         if not call.played.heard:
-            call.played.heard = client.received_audio()
+            call.played.heard = client.received_audio(heard_only=True)
         await client.close()
     if redirect.done() and not redirect.cancelled():
         nxt = redirect.result()
