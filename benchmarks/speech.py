@@ -52,6 +52,7 @@ from voiceflow.services.tts.piper import PiperEngine  # noqa: E402
 from voiceflow.sim.recognize import Recognition, recognize  # noqa: E402
 from voiceflow.sim.speech import (  # noqa: E402
     caller_sentences,
+    digit_strings_exact,
     from_phone_line,
     keyword_recall,
     synthesize,
@@ -192,7 +193,8 @@ def _phone(voice: Callable[[str, int], bytes], text: str) -> bytes:
 
 def _recognizers() -> dict[str, Callable[[], STTEngine]]:
     """The two offline recognizers as the offline pipeline configures them for a phone line, and
-    Whisper over faster-whisper's 30 s window (the decode it replaced), in the same run. The
+    Whisper over faster-whisper's 30 s window (the decode it replaced) and with numbers as it
+    writes them (no spelled reading), in the same run. The
     lines are separate requests sent back to back: Whisper does not read one together with the
     line before (``join_secs=0``), as in a call it does not across the agent's reply."""
     from voiceflow.services.stt.whisper import WhisperEngine
@@ -202,6 +204,8 @@ def _recognizers() -> dict[str, Callable[[], STTEngine]]:
         "pocketsphinx": lambda: PocketsphinxEngine(channel="phone", domain_lm=True),
         "whisper": lambda: WhisperEngine(join_secs=0),
         "whisper_30s": lambda: WhisperEngine(windows=(Window(pad_s=None),), join_secs=0),
+        # numbers as Whisper writes them, without the spelled-out second reading (spell_numbers)
+        "whisper_written_numbers": lambda: WhisperEngine(join_secs=0, spell_numbers=False),
     }
 
 
@@ -242,6 +246,8 @@ def bench_stt_compare(quick: bool) -> dict[str, float]:
                 (tuple(k for k in s.keywords if k in DIGITS), h) for s, h in pairs if DIGITS & set(s.keywords)
             ]
             out[f"stt_digit_recall_{key}"] = round(keyword_recall(digit_items), 3)
+            exact = digit_strings_exact([(s.spoken, h) for s, h in pairs])
+            out[f"stt_digit_strings_exact_{key}"] = round(exact, 3)
             out[f"stt_rtf_{key}"] = round(busy / (sum(len(p) for p in lines[voice]) / 32000), 3)
         delays = _paced_delays(make(), paced)
         out[f"stt_final_after_speech_p50_ms_{name}"] = round(_pct(delays, 0.5), 1)
@@ -249,7 +255,7 @@ def bench_stt_compare(quick: bool) -> dict[str, float]:
     # the targets' keys, for the recognizer the offline agent uses by default (VOICEFLOW_STT)
     default = STTSettings().engine
     for voice in voices:
-        for measure in ("wer", "keyword_recall", "digit_recall"):
+        for measure in ("wer", "keyword_recall", "digit_recall", "digit_strings_exact"):
             out[f"stt_{measure}_phone_{voice}"] = out[f"stt_{measure}_phone_{voice}_{default}"]
     out["stt_compare_sentences"] = len(sentences)
     out["stt_compare_paced_sentences"] = len(paced)

@@ -10,7 +10,7 @@ the voice sped up 1.12x or slowed 0.9x (pitch moves with it) under noise. Twelve
 Each variant reports, per condition and summed over all: keywords and digits missed, WER, and
 the mean decode time (ms, noisy on a shared machine: give the load average with it).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/whisper_tuning.py [--quick]
+    PYTHONPATH=. .venv/bin/python benchmarks/whisper_tuning.py [--quick] [--only NAME]
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ import numpy as np
 from voiceflow.core.clock import MonotonicClock
 from voiceflow.services.stt.whisper import DOMAIN_PROMPT, WhisperEngine
 from voiceflow.sim.speech import (
+    digit_strings,
+    digit_strings_exact,
     from_phone_line,
     keyword_recall,
     normalize_words,
     synthesize,
     to_phone_line,
     tuning_sentences,
+    with_noise,
     word_error_rate,
 )
 
@@ -69,10 +72,12 @@ class Variant:
     beam_size: int = 1
     prompt: str = DOMAIN_PROMPT
     hotwords: str | None = None
+    spell_numbers: bool = True
 
 
 VARIANTS = (
     Variant("current (greedy, domain prompt)"),
+    Variant("numbers as Whisper writes them", spell_numbers=False),
     Variant("beam 2", beam_size=2),
     Variant("beam 3", beam_size=3),
     Variant("beam 5", beam_size=5),
@@ -89,10 +94,9 @@ def phone_line(text: str, *, snr_db: float | None = None, seed: int = 0, speed: 
     pcm = np.frombuffer(bytes(8000) + synthesize(text, 16000), "<i2").astype(np.float64)
     if speed != 1.0:
         pcm = np.interp(np.arange(0, len(pcm), speed), np.arange(len(pcm)), pcm)
-    if snr_db is not None:
-        power = float(np.mean(pcm[8000:] ** 2))
-        pcm = pcm + np.random.default_rng(seed).normal(0, np.sqrt(power / 10 ** (snr_db / 10)), pcm.shape)
     pcm16 = np.clip(pcm, -32768, 32767).astype("<i2").tobytes()
+    if snr_db is not None:
+        pcm16 = with_noise(pcm16, snr_db, seed, skip=8000)
     return from_phone_line(to_phone_line(pcm16), 16000) + bytes(16000)
 
 
@@ -112,11 +116,14 @@ def conditions(texts: list[str], quick: bool) -> dict[str, list[bytes]]:
 
 def run_variant(variant: Variant, lines: dict[str, list[bytes]], short: list[bytes]) -> dict[str, object]:
     sentences = tuning_sentences()
-    engine = WhisperEngine(beam_size=variant.beam_size, initial_prompt=variant.prompt)
+    engine = WhisperEngine(
+        beam_size=variant.beam_size, initial_prompt=variant.prompt, spell_numbers=variant.spell_numbers
+    )
     asyncio.run(engine.start(MonotonicClock()))
     engine.transcribe(short[0], variant.hotwords)  # warm
     row: dict[str, object] = {"variant": variant.name}
-    totals = {"keywords_missed": 0, "digits_missed": 0, "keywords": 0, "digits": 0}
+    counts = ("keywords_missed", "digits_missed", "keywords", "digits", "strings_missed", "strings")
+    totals = dict.fromkeys(counts, 0)
     wers, times = [], []
     for name, pcms in lines.items():
         heard = []
@@ -134,6 +141,10 @@ def run_variant(variant: Variant, lines: dict[str, list[bytes]], short: list[byt
         dig_missed = round((1 - keyword_recall(digits)) * n_dig)
         wer = word_error_rate([(s.spoken, h) for s, h in pairs])
         wers.append(wer)
+        n_str = sum(len(digit_strings(s.spoken)) for s in sentences)
+        str_missed = round((1 - digit_strings_exact([(s.spoken, h) for s, h in pairs])) * n_str)
+        totals["strings_missed"] += str_missed
+        totals["strings"] += n_str
         row[name] = {"wer": round(wer, 3), "keywords_missed": kw_missed, "digits_missed": dig_missed}
         totals["keywords_missed"] += kw_missed
         totals["digits_missed"] += dig_missed
@@ -155,21 +166,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three conditions instead of seven")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    parser.add_argument("--only", action="append", help="the variants whose names hold this (repeatable)")
     args = parser.parse_args()
     lines = conditions([s.spoken for s in tuning_sentences()], args.quick)
     short = [phone_line(a) for a in SHORT_ANSWERS]
-    rows = [run_variant(variant, lines, short) for variant in VARIANTS]
+    variants = [v for v in VARIANTS if not args.only or any(o in v.name for o in args.only)]
+    rows = [run_variant(variant, lines, short) for variant in variants]
     if args.json:
         print(json.dumps({"variants": rows}))
         return
-    heads = ("keywords missed", "digits missed", "WER mean", "decode ms", "short")
-    print(f"{'variant':<44} {heads[0]:>16} {heads[1]:>14} {heads[2]:>9} {heads[3]:>10} {heads[4]:>6}")
+    heads = ("keywords missed", "digits missed", "digit strings missed", "WER mean", "decode ms", "short")
+    print(
+        f"{'variant':<44} {heads[0]:>16} {heads[1]:>14} {heads[2]:>21}"
+        f" {heads[3]:>9} {heads[4]:>10} {heads[5]:>6}"
+    )
     for row in rows:
         total = row["total"]
         assert isinstance(total, dict)
         print(
             f"{row['variant']!s:<44} {total['keywords_missed']:>7} / {total['keywords']:<6}"
-            f" {total['digits_missed']:>5} / {total['digits']:<6} {total['wer_mean']:>9}"
+            f" {total['digits_missed']:>5} / {total['digits']:<6}"
+            f" {total['strings_missed']:>12} / {total['strings']:<6} {total['wer_mean']:>9}"
             f" {total['decode_ms_mean']:>10} {total['short_answers_exact']:>6}"
         )
 

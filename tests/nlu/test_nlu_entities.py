@@ -26,6 +26,9 @@ def ents(text: str, today: date = TODAY) -> dict[str, Any]:
         ("what's the status of order number 1005", "1005"),
         ("order number one zero zero two please", "1002"),
         ("it's order one oh oh four", "1004"),
+        # as Whisper writes digits spelled out: sentence punctuation on the last digit word
+        ("Hi, where's my order one zero zero two?", "1002"),
+        ("Is it order three, zero, four, one!", "3041"),
         ("where is order #1001", "1001"),
         ("where is #A-1234", "A-1234"),
         ("order a1234 hasn't arrived", "A-1234"),

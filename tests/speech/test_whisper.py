@@ -19,11 +19,19 @@ from voiceflow.services.stt.whisper import (
     WhisperModelError,
     looks_looped,
     max_tokens,
+    spelled_reading,
     verify_model,
     whisper_hotwords,
 )
 from voiceflow.sim.recognize import recognize
-from voiceflow.sim.speech import normalize_words, synthesize
+from voiceflow.sim.speech import (
+    digit_strings,
+    from_phone_line,
+    normalize_words,
+    synthesize,
+    to_phone_line,
+    with_noise,
+)
 
 RATE = 16000
 
@@ -143,3 +151,43 @@ async def test_an_utterance_soon_after_another_is_also_read_together_with_it() -
     assert " ".join(joined).endswith("one zero zero two"), joined
     assert far.final.joins is None and far.final.joined_text is None
     assert engine.joined_decodes == 1
+
+
+def test_a_spelled_reading_stands_only_when_it_says_the_same_words_around_its_numbers() -> None:
+    for written, spelled in (
+        ("Where is my order 10002?", "Where is my order one zero zero two?"),
+        ("Order 3, 0, 4, 1.", "Order three, zero, four, one."),
+        ("A refund for 123.", "A refund for one two three."),
+    ):
+        assert spelled_reading(written, spelled) == spelled
+    # a digit written as its homophone next to other digits, when that is the only difference
+    heard = spelled_reading("Reach me on 415-220-83.", "Reach me on for one five two two zero eight three.")
+    assert heard == "Reach me on four one five two two zero eight three."
+    # lost the number, changed the words around it, or no number at all: the written reading stands
+    assert spelled_reading("My order number is 1002.", "My order number is") is None
+    assert spelled_reading("Order 10002 please.", "Order $ oppo to please.") is None
+    assert spelled_reading("It's order 1002.", "It's order ten, no two.") is None
+    assert spelled_reading("My order number is 1002.", "My order number is.") is None
+    # a time or a quantity is not digits said one by one: Whisper's writing stands
+    assert spelled_reading("Tuesday at 3:30 p.m.", "Tuesday at three thirty p.m.") is None
+    assert spelled_reading("I ordered 2 shirts.", "I ordered two shirts.") is None
+
+
+async def test_digits_said_one_by_one_are_read_digit_for_digit() -> None:
+    """Over a noisy phone line Whisper writes this order number "3011" or "30041"; decoded again
+    with digits spelled out it keeps the four digits said."""
+    said = bytes(8000) + synthesize("i'm calling about order three zero four one", RATE)
+    written, spelled = WhisperEngine(spell_numbers=False), WhisperEngine()
+    for seed in (0, 1):
+        line = from_phone_line(to_phone_line(with_noise(said, 10, seed, skip=4000)), RATE) + bytes(2 * RATE)
+        texts = []
+        for engine in (written, spelled):
+            stream = await engine.open_stream()
+            try:
+                texts.append((await recognize(stream, line)).text)
+            finally:
+                await stream.aclose()
+        assert digit_strings(texts[0]) != ["3041"], texts[0]  # the fault, as Whisper writes numbers
+        assert digit_strings(texts[1]) == ["3041"], texts[1]
+        assert normalize_words(texts[1])[:5] == ["i", "am", "calling", "about", "order"], texts[1]
+    assert spelled.numbers_spelled == 2

@@ -106,6 +106,17 @@ def synthesize_espeak(text: str, sample_rate: int = 16000, *, voice: str = ESPEA
 
 
 # -- the phone line ------------------------------------------------------------------------------
+def with_noise(pcm16: bytes, snr_db: float, seed: int, *, skip: int = 0) -> bytes:
+    """``pcm16`` under seeded white noise at ``snr_db`` against the power of the speech after its
+    first ``skip`` samples (lead silence left out of the measure)."""
+    import numpy as np
+
+    pcm = np.frombuffer(pcm16, "<i2").astype(np.float64)
+    power = float(np.mean(pcm[skip:] ** 2))
+    pcm = pcm + np.random.default_rng(seed).normal(0, np.sqrt(power / 10 ** (snr_db / 10)), pcm.shape)
+    return np.clip(pcm, -32768, 32767).astype("<i2").tobytes()
+
+
 def to_phone_line(pcm16: bytes, sample_rate: int = 16000) -> bytes:
     """PCM16 at ``sample_rate`` → μ-law bytes at 8 kHz, as a telephone network carries it."""
     narrow = StreamResampler(sample_rate, PHONE_RATE).process(pcm16, last=True)
@@ -226,6 +237,40 @@ def number_readings(text: str) -> set[str]:
         elif len(number) == 3 and number[0] != "0":
             words.update(cardinal(n).split())
     return words
+
+
+_DIGIT_VALUES = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+
+
+def digit_strings(text: str, min_digits: int = 3) -> list[str]:
+    """The runs of ``min_digits`` or more digits said one by one in ``text`` ("order one zero
+    zero two" → ["1002"]; "oh" is zero; a written "1002" or "415-2083" read as said)."""
+    runs: list[str] = []
+    current = ""
+    for word in [*normalize_words(text), ""]:
+        digit = _DIGIT_VALUES.get(_DIGIT_ALIASES.get(word, word))
+        if digit is not None:
+            current += digit
+            continue
+        if len(current) >= min_digits:
+            runs.append(current)
+        current = ""
+    return runs
+
+
+def digit_strings_exact(pairs: list[tuple[str, str]]) -> float:
+    """Share of the digit strings said in the references (ids, phone numbers, codes: three
+    digits or more) that the hypothesis holds whole, every digit in order: keyword recall
+    counts a digit found anywhere, so "10002" for "one zero zero two" passes it, not this."""
+    found = total = 0
+    for ref, hyp in pairs:
+        heard = digit_strings(hyp)
+        for run in digit_strings(ref):
+            total += 1
+            found += run in heard
+    if total == 0:
+        raise ValueError("no digit strings")
+    return found / total
 
 
 def keyword_recall(items: list[tuple[tuple[str, ...], str]]) -> float:

@@ -76,6 +76,7 @@ def fold_spoken_digits(text: str) -> str:
     digit word, so "oh I see" and "one appointment" stay as they are.
     """
     tokens = text.split(" ")
+    punctuation = ",.?!;:"  # Whisper ends a sentence on the last digit word ("one zero zero two?")
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -83,9 +84,9 @@ def fold_spoken_digits(text: str) -> str:
         digits: list[str] = []
         real_words = 0
         while j < len(tokens):
-            word = tokens[j].lower().strip(",.")
+            word = tokens[j].lower().strip(punctuation)
             if word in REPEATERS and j + 1 < len(tokens):
-                nxt = tokens[j + 1].lower().strip(",.")
+                nxt = tokens[j + 1].lower().strip(punctuation)
                 if nxt in DIGIT_WORDS:
                     digits.append(DIGIT_WORDS[nxt] * REPEATERS[word])
                     real_words += 1

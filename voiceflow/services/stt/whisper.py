@@ -44,7 +44,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,60 @@ def stopped_early(text: str, seconds: float) -> bool:
     return words < MIN_WORDS_PER_SECOND * speech
 
 
+def _words_around_numbers(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if not _is_number(w) and not any(c.isdigit() for c in w)]
+
+
+_DIGIT_SAID = frozenset("zero oh o one two three four five six seven eight nine".split())
+
+
+def _says_digits(words: list[str], run: int = 3) -> bool:
+    """``run`` or more digit words in a row: an id, a phone number, a code said digit by digit."""
+    count = 0
+    for word in words:
+        count = count + 1 if word in _DIGIT_SAID else 0
+        if count >= run:
+            return True
+    return False
+
+
+#: words Whisper writes for a digit word next to other digits when it may not write digits
+_DIGIT_HOMOPHONES = {"for": "four", "to": "two", "too": "two", "won": "one", "ate": "eight"}
+_TOKEN = re.compile(r"[A-Za-z0-9']+")
+
+
+def _homophones_as_digits(text: str) -> str:
+    """``text`` with a digit homophone next to a digit word read as that digit ("on for one five"
+    → "on four one five")."""
+    spans = list(_TOKEN.finditer(text))
+    words = [m.group().lower() for m in spans]
+    out, last = [], 0
+    for i, m in enumerate(spans):
+        digit = _DIGIT_HOMOPHONES.get(words[i])
+        near = {words[j] for j in (i - 1, i + 1) if 0 <= j < len(words)}
+        if digit and near & _DIGIT_SAID:
+            out.append(text[last : m.start()] + digit)
+            last = m.end()
+    return "".join(out) + text[last:]
+
+
+def spelled_reading(written: str, spelled: str) -> str | None:
+    """The reading with digits spelled out (``spell_digits``), when it stands for ``written``:
+    Whisper formats digits said one by one into numbers and slips there ("one zero zero two"
+    written "10002", "four one five two two zero eight three" written "415-2083"), while the
+    spelled reading keeps a word per digit said. It stands when it says three or more digits
+    in a row and the same words around its numbers (a digit it wrote as "for" or "to" next to
+    other digits taken as the digit when that is what makes them the same); times and
+    quantities ("3:30 p.m.", "2 shirts") stay as Whisper writes them, and a spelled reading
+    that lost or changed words ("My order number is", where the model could not write
+    digits) does not stand."""
+    around = _words_around_numbers(written)
+    for text in (spelled, _homophones_as_digits(spelled)):
+        if _says_digits(_WORD.findall(text.lower())) and _words_around_numbers(text) == around:
+            return text
+    return None
+
+
 def needs_longer_window(text: str, seconds: float) -> bool:
     """The short window's output repeats itself, loops (a digit said on and on) or stopped early."""
     return repeats_itself(text) or looks_looped(text, seconds) or stopped_early(text, seconds)
@@ -269,6 +323,7 @@ class WhisperEngine:
         prefix: str | None = None,
         join_secs: float = 2.0,
         join_max_secs: float = 20.0,
+        spell_numbers: bool = True,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.interim = interim
@@ -287,6 +342,8 @@ class WhisperEngine:
         #: over the short window only (no reading rather than a slow one)
         self.join_secs = join_secs
         self.join_max_secs = join_max_secs
+        #: a reading with digits in it is decoded again with digits spelled out (``spelled_reading``)
+        self.spell_numbers = spell_numbers
         self._model: Any = None
         self._clock: Clock | None = None
         self._decoders: list[ShortWindowDecoder] = []
@@ -300,6 +357,8 @@ class WhisperEngine:
         self.window_retries = 0
         #: utterances also decoded together with the one before (``join_secs``)
         self.joined_decodes = 0
+        #: readings whose numbers were taken spelled out (``spelled_reading``)
+        self.numbers_spelled = 0
 
     async def start(self, clock: Clock) -> None:
         """Check and load the model (idempotent; the process keeps one copy). Streams opened
@@ -308,12 +367,13 @@ class WhisperEngine:
         if self._model is None:
             path = self.model_path or await asyncio.to_thread(model_dir)
             self._model = await asyncio.to_thread(load_model, str(path), self.cpu_threads)
-            self._decoders = [
-                ShortWindowDecoder(
-                    self._model, prompt=self.initial_prompt, beam_size=self.beam_size, window=w
+            digits: tuple[int, ...] | None = None
+            for w in self.windows:
+                decoder = ShortWindowDecoder(
+                    self._model, prompt=self.initial_prompt, beam_size=self.beam_size, window=w, digits=digits
                 )
-                for w in self.windows
-            ]
+                digits = decoder.digits
+                self._decoders.append(decoder)
         if self.interim is not None:
             await self.interim.start(clock)
 
@@ -366,15 +426,23 @@ class WhisperEngine:
         }
         with self._lock:
             first, *longer = self._decoders
-            result = first.decode(audio, **options)
+            decoder, encoded = first, first.encode(audio)
+            result = first.decode(audio, **options, encoded=encoded)
             self.decodes += 1
             if not retry and (repeats_itself(result.text) or looks_looped(result.text, seconds)):
                 return Decoded("", 0.0)  # (few words a second is no fault here: a pause is inside)
-            for decoder in longer:
+            for wider in longer if retry else ():
                 if not needs_longer_window(result.text, seconds):
                     break
-                result = decoder.decode(audio, **options)
+                decoder, encoded = wider, wider.encode(audio)
+                result = decoder.decode(audio, **options, encoded=encoded)
                 self.window_retries += 1
+            if self.spell_numbers and any(c.isdigit() for c in result.text):
+                spelled = decoder.decode(audio, **options, spell_digits=True, encoded=encoded)
+                self.decodes += 1
+                if (text := spelled_reading(result.text, spelled.text)) is not None:
+                    result = replace(result, text=text)
+                    self.numbers_spelled += 1
         text = drop_repeated_tail(result.text)
         confidence = min(1.0, max(0.0, math.exp(result.avg_logprob))) if result.tokens else 0.0
         return Decoded(text, confidence, looks_looped(text, seconds))

@@ -16,6 +16,7 @@ chosen on the tuning sentences (``Window`` says what was measured).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +61,24 @@ class DecodeResult:
     no_speech_prob: float = 0.0
 
 
+def digit_tokens(tokenizer: Any) -> tuple[int, ...]:
+    """The text tokens (below end-of-text) that write a digit: suppressed, they make the model
+    spell a number out word by word ("one zero zero two")."""
+    hf = tokenizer.tokenizer
+    return tuple(i for i in range(tokenizer.eot) if any(c.isdigit() for c in hf.decode([i])))
+
+
 class ShortWindowDecoder:
     """One utterance → text, through a loaded faster-whisper ``WhisperModel``'s parts."""
 
     def __init__(
-        self, model: Any, *, prompt: str | None, beam_size: int = 1, window: Window = Window()
+        self,
+        model: Any,
+        *,
+        prompt: str | None,
+        beam_size: int = 1,
+        window: Window = Window(),
+        digits: Sequence[int] | None = None,
     ) -> None:
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -75,6 +89,8 @@ class ShortWindowDecoder:
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
         )
         self._suppress = list(get_suppressed_tokens(self.tokenizer, [-1]) or ())
+        self.digits = tuple(digit_tokens(self.tokenizer) if digits is None else digits)
+        self._suppress_digits = sorted(set(self._suppress) | set(self.digits))
         self._previous = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
         self.beam_size = beam_size
         self.window = window
@@ -112,6 +128,13 @@ class ShortWindowDecoder:
         out[:, : feats.shape[-1]] = feats
         return out
 
+    def encode(self, audio: np.ndarray) -> Any:
+        """The encoder's output for ``audio``'s window (kept for more than one ``generate``)."""
+        import ctranslate2
+
+        feats = self.features(audio)
+        return self._model.encode(ctranslate2.StorageView.from_array(feats[None]), to_cpu=False)
+
     def decode(
         self,
         audio: np.ndarray,
@@ -119,13 +142,14 @@ class ShortWindowDecoder:
         max_new_tokens: int,
         hotwords: str | None = None,
         prefix: str | None = None,
+        spell_digits: bool = False,
+        encoded: Any = None,
     ) -> DecodeResult:
-        """Encode the utterance's window and decode it greedily (or with ``beam_size``); a
-        ``prefix`` is part of the text."""
-        import ctranslate2
-
-        feats = self.features(audio)
-        encoded = self._model.encode(ctranslate2.StorageView.from_array(feats[None]), to_cpu=False)
+        """Encode the utterance's window (unless ``encoded`` is given) and decode it greedily (or
+        with ``beam_size``); a ``prefix`` is part of the text. ``spell_digits`` forbids the
+        tokens that write digits."""
+        if encoded is None:
+            encoded = self.encode(audio)
         prompt = self.prompt(hotwords, prefix)
         result = self._model.generate(
             encoded,
@@ -136,7 +160,7 @@ class ShortWindowDecoder:
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=self._suppress,
+            suppress_tokens=self._suppress_digits if spell_digits else self._suppress,
         )[0]
         generated = result.sequences_ids[0]
         logprob = result.scores[0] * len(generated) / (len(generated) + 1)
