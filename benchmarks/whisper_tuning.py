@@ -1,11 +1,12 @@
-"""Whisper decode settings on the tuning sentences only: beam size and a domain vocabulary.
+"""Whisper decode settings on the tuning sentences only: beam size, a domain vocabulary, numbers.
 
 The held-out sets (caller_sentences.json, espeak-ng's voice) must not choose settings, so this
-sweep reads ``tuning_sentences.json`` alone, spoken by Piper over the μ-law phone line. Piper
-reads that set almost perfectly (one keyword changes the recall by 0.027), so the lines are
-also made harder, deterministically: white noise at 15 and 10 dB SNR (two seeds at 10 dB) and
-the voice sped up 1.12x or slowed 0.9x (pitch moves with it) under noise. Twelve short answers
-("no", "no that is wrong", ...) check that a longer prompt does not bend them ("Know that ...").
+sweep reads ``tuning_sentences.json`` alone over the μ-law phone line, spoken by Piper and by
+flite's four voices (unfamiliar, as espeak-ng is; Debian package flite). Piper reads that set
+almost perfectly (one keyword changes the recall by 0.027), so its lines are also made harder,
+deterministically: white noise at 15 and 10 dB SNR (two seeds at 10 dB) and the voice sped up
+1.12x or slowed 0.9x (pitch moves with it) under noise. Twelve short answers ("no", "no that is
+wrong", ...) check that a longer prompt does not bend them ("Know that ...").
 
 Each variant reports, per condition and summed over all: keywords and digits missed, WER, and
 the mean decode time (ms, noisy on a shared machine: give the load average with it).
@@ -18,13 +19,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
+import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from voiceflow.core.clock import MonotonicClock
-from voiceflow.services.stt.whisper import DOMAIN_PROMPT, WhisperEngine
+from voiceflow.processors.audio.resample import StreamResampler
+from voiceflow.services.stt.whisper import BEAM_SIZE, DOMAIN_PROMPT, PROMPT, WhisperEngine
 from voiceflow.sim.speech import (
     digit_strings,
     digit_strings_exact,
@@ -37,6 +43,7 @@ from voiceflow.sim.speech import (
     with_noise,
     word_error_rate,
 )
+from voiceflow.transports.local import read_wav
 
 DIGITS = frozenset("zero one two three four five six seven eight nine".split())
 
@@ -69,8 +76,8 @@ SHORT_ANSWERS = (
 @dataclass(frozen=True, slots=True)
 class Variant:
     name: str
-    beam_size: int = 1
-    prompt: str = DOMAIN_PROMPT
+    beam_size: int = BEAM_SIZE
+    prompt: str = PROMPT
     hotwords: str | None = None
     spell_numbers: bool = True
 
@@ -83,9 +90,24 @@ VARIANTS = (
     Variant("beam 5", beam_size=5),
     Variant("prompt + vocabulary after", prompt=f"{DOMAIN_PROMPT} {VOCABULARY}"),
     Variant("vocabulary + prompt after", prompt=f"{VOCABULARY} {DOMAIN_PROMPT}"),
+    Variant("beam 5, prompt + vocabulary after", beam_size=5, prompt=f"{DOMAIN_PROMPT} {VOCABULARY}"),
     Variant("beam 5, vocabulary + prompt after", beam_size=5, prompt=f"{VOCABULARY} {DOMAIN_PROMPT}"),
     Variant("hotwords: intent words", hotwords=VOCABULARY_WORDS),
 )
+
+#: flite's voices (Debian package flite): unfamiliar to the recognizer like espeak-ng's, which
+#: stays held out
+FLITE_VOICES = ("kal16", "slt", "rms", "awb")
+
+
+def flite_line(text: str, voice: str) -> bytes:
+    """flite's ``voice`` saying ``text`` (0.25 s lead, 1 s tail), over the phone line, at 16 kHz."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "flite.wav"
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True, timeout=60)
+        native, rate, _ = read_wav(out)
+    pcm = StreamResampler(rate, 16000).process(native, last=True)
+    return from_phone_line(to_phone_line(bytes(8000) + pcm), 16000) + bytes(32000)
 
 
 def phone_line(text: str, *, snr_db: float | None = None, seed: int = 0, speed: float = 1.0) -> bytes:
@@ -111,6 +133,10 @@ def conditions(texts: list[str], quick: bool) -> dict[str, list[bytes]]:
         out["fast_snr15"] = [phone_line(t, snr_db=15, seed=200 + i, speed=1.12) for i, t in enumerate(texts)]
         out["slow_snr15"] = [phone_line(t, snr_db=15, seed=300 + i, speed=0.9) for i, t in enumerate(texts)]
         out["fast_snr10"] = [phone_line(t, snr_db=10, seed=400 + i, speed=1.12) for i, t in enumerate(texts)]
+    if shutil.which("flite") is None:
+        raise SystemExit("flite is not installed (scripts/setup.sh installs it)")
+    for voice in FLITE_VOICES[: 2 if quick else None]:
+        out[f"flite_{voice}"] = [flite_line(t, voice) for t in texts]
     return out
 
 

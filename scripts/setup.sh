@@ -29,6 +29,13 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y espeak-ng
 fi
 
+# flite: four more unfamiliar voices, for choosing recognizer settings (benchmarks/whisper_tuning.py);
+# espeak-ng stays held out.
+if ! command -v flite >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y flite
+fi
+
 # The scale-out tests and deployment checks run the real servers: Debian's redis-server,
 # nginx (nginx -t and the native topology) and prometheus (promtool check config); only when missing.
 need_ops=()
