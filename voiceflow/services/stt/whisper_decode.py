@@ -61,11 +61,17 @@ class DecodeResult:
     no_speech_prob: float = 0.0
 
 
+#: what only goes with written numbers ("$40", "20%")
+_NUMBER_SIGNS = frozenset("$%£€#")
+
+
 def digit_tokens(tokenizer: Any) -> tuple[int, ...]:
-    """The text tokens (below end-of-text) that write a digit: suppressed, they make the model
-    spell a number out word by word ("one zero zero two")."""
+    """The text tokens (below end-of-text) that write a digit or a sign that goes with one:
+    suppressed, they make the model spell a number out word by word ("one zero zero two")."""
     hf = tokenizer.tokenizer
-    return tuple(i for i in range(tokenizer.eot) if any(c.isdigit() for c in hf.decode([i])))
+    return tuple(
+        i for i in range(tokenizer.eot) if any(c.isdigit() or c in _NUMBER_SIGNS for c in hf.decode([i]))
+    )
 
 
 class ShortWindowDecoder:
