@@ -198,15 +198,42 @@ def normalize_words(text: str) -> list[str]:
     return words
 
 
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(substitutions + deletions + insertions, reference word count) after normalization."""
-    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+#: spoken forms of one digit: "oh" said for zero counts as "zero" on either side
+_DIGIT_ALIASES = {"oh": "zero", "o": "zero"}
+
+
+def _edits(ref: list[str], hyp: list[str]) -> int:
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         diagonal, row[0] = row[0], i
         for j, h in enumerate(hyp, 1):
             diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
-    return row[len(hyp)], len(ref)
+    return row[len(hyp)]
+
+
+_FOUR_DIGITS = re.compile(r"(?<![\d-])([1-9]\d)(\d\d)(?![\d-])")
+
+
+def _in_pairs(text: str) -> str:
+    """Four-digit numbers written as said in pairs: "1022" → "10 22" ("ten twenty two"), "1205"
+    → "12 oh 5" ("twelve oh five")."""
+
+    def pairs(m: re.Match[str]) -> str:
+        return f"{m[1]} {int(m[2])}" if m[2][0] != "0" else f"{m[1]} oh {m[2][1]}"
+
+    return _FOUR_DIGITS.sub(pairs, text)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(substitutions + deletions + insertions, reference word count) after normalization.
+
+    Fair to both ways of writing numbers: "oh" counts as "zero" on either side, and a written
+    four-digit number is also read in pairs ("1022" as "ten twenty two"); the closer reading
+    is scored."""
+    ref = [_DIGIT_ALIASES.get(w, w) for w in normalize_words(reference)]
+    readings = {hypothesis, _in_pairs(hypothesis)}
+    hyps = [[_DIGIT_ALIASES.get(w, w) for w in normalize_words(h)] for h in readings]
+    return min(_edits(ref, hyp) for hyp in hyps), len(ref)
 
 
 def word_error_rate(pairs: list[tuple[str, str]]) -> float:
@@ -218,10 +245,6 @@ def word_error_rate(pairs: list[tuple[str, str]]) -> float:
     if words == 0:
         raise ValueError("no reference words")
     return errors / words
-
-
-#: spoken forms of one digit: "oh" said for zero counts as "zero" on either side
-_DIGIT_ALIASES = {"oh": "zero", "o": "zero"}
 
 
 def number_readings(text: str) -> set[str]:
