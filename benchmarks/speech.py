@@ -49,8 +49,9 @@ from voiceflow.services.stt import domain_lm  # noqa: E402
 from voiceflow.services.stt.engine import STTEngine  # noqa: E402
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine  # noqa: E402
 from voiceflow.services.tts.piper import PiperEngine  # noqa: E402
-from voiceflow.sim.recognize import Recognition, recognize  # noqa: E402
+from voiceflow.sim.recognize import Recognition, recognize, recognize_through_vad  # noqa: E402
 from voiceflow.sim.speech import (  # noqa: E402
+    CallerSentence,
     caller_sentences,
     digit_strings_exact,
     from_phone_line,
@@ -228,8 +229,31 @@ def _paced_delays(engine: STTEngine, lines: list[bytes]) -> list[float]:
     return asyncio.run(main())
 
 
+def _scores(key: str, sentences: list[CallerSentence], heard: list[str]) -> dict[str, float]:
+    pairs = list(zip(sentences, heard, strict=True))
+    digit_items = [
+        (tuple(k for k in s.keywords if k in DIGITS), h) for s, h in pairs if DIGITS & set(s.keywords)
+    ]
+    return {
+        f"stt_wer_{key}": round(word_error_rate([(s.spoken, h) for s, h in pairs]), 3),
+        f"stt_keyword_recall_{key}": round(keyword_recall([(s.keywords, h) for s, h in pairs]), 3),
+        f"stt_digit_recall_{key}": round(keyword_recall(digit_items), 3),
+        f"stt_digit_strings_exact_{key}": round(digit_strings_exact([(s.spoken, h) for s, h in pairs]), 3),
+    }
+
+
+def _through_vad(engine: STTEngine, lines: list[bytes]) -> list[str]:
+    """Each line as the agent hears it: resampled, cut by Silero VAD, each utterance decoded."""
+
+    async def main() -> list[str]:
+        return [(await recognize_through_vad(engine, pcm, 16000))[0] for pcm in lines]
+
+    return asyncio.run(main())
+
+
 def bench_stt_compare(quick: bool) -> dict[str, float]:
-    """pocketsphinx and Whisper side by side over the phone line, Piper's voice and espeak-ng's."""
+    """pocketsphinx and Whisper side by side over the phone line, Piper's voice and espeak-ng's:
+    each line decoded whole, and as the agent hears it (``_vad`` keys: through Silero VAD)."""
     sentences = caller_sentences()[: 8 if quick else None]
     voices: dict[str, Callable[[str, int], bytes]] = {"piper": synthesize, "espeak": synthesize_espeak}
     lines = {v: [_phone(voice, s.spoken) + bytes(16000) for s in sentences] for v, voice in voices.items()}
@@ -238,16 +262,9 @@ def bench_stt_compare(quick: bool) -> dict[str, float]:
     for name, make in _recognizers().items():
         for voice in voices:
             results, busy = _recognize_all(make(), lines[voice])
-            pairs = [(s, r.text) for s, r in zip(sentences, results, strict=True)]
             key = f"phone_{voice}_{name}"
-            out[f"stt_wer_{key}"] = round(word_error_rate([(s.spoken, h) for s, h in pairs]), 3)
-            out[f"stt_keyword_recall_{key}"] = round(keyword_recall([(s.keywords, h) for s, h in pairs]), 3)
-            digit_items = [
-                (tuple(k for k in s.keywords if k in DIGITS), h) for s, h in pairs if DIGITS & set(s.keywords)
-            ]
-            out[f"stt_digit_recall_{key}"] = round(keyword_recall(digit_items), 3)
-            exact = digit_strings_exact([(s.spoken, h) for s, h in pairs])
-            out[f"stt_digit_strings_exact_{key}"] = round(exact, 3)
+            out |= _scores(key, sentences, [r.text for r in results])
+            out |= _scores(f"{key}_vad", sentences, _through_vad(make(), lines[voice]))
             out[f"stt_rtf_{key}"] = round(busy / (sum(len(p) for p in lines[voice]) / 32000), 3)
         delays = _paced_delays(make(), paced)
         out[f"stt_final_after_speech_p50_ms_{name}"] = round(_pct(delays, 0.5), 1)
@@ -257,6 +274,7 @@ def bench_stt_compare(quick: bool) -> dict[str, float]:
     for voice in voices:
         for measure in ("wer", "keyword_recall", "digit_recall", "digit_strings_exact"):
             out[f"stt_{measure}_phone_{voice}"] = out[f"stt_{measure}_phone_{voice}_{default}"]
+            out[f"stt_{measure}_phone_{voice}_vad"] = out[f"stt_{measure}_phone_{voice}_{default}_vad"]
     out["stt_compare_sentences"] = len(sentences)
     out["stt_compare_paced_sentences"] = len(paced)
     return out

@@ -8,10 +8,13 @@ deterministically: white noise at 15 and 10 dB SNR (two seeds at 10 dB) and the 
 1.12x or slowed 0.9x (pitch moves with it) under noise. Twelve short answers ("no", "no that is
 wrong", ...) check that a longer prompt does not bend them ("Know that ...").
 
+``--vad`` hears each line as the agent does (resampling, Silero VAD, the STT processor: the
+recognizer gets each utterance from its first voiced window) instead of decoding it whole.
+
 Each variant reports, per condition and summed over all: keywords and digits missed, WER, and
 the mean decode time (ms, noisy on a shared machine: give the load average with it).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/whisper_tuning.py [--quick] [--only NAME]
+    PYTHONPATH=. .venv/bin/python benchmarks/whisper_tuning.py [--quick] [--vad] [--only NAME]
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import numpy as np
 
 from voiceflow.core.clock import MonotonicClock
 from voiceflow.processors.audio.resample import StreamResampler
-from voiceflow.services.stt.whisper import BEAM_SIZE, DOMAIN_PROMPT, PROMPT, WhisperEngine
+from voiceflow.services.stt.whisper import BEAM_SIZE, DOMAIN_PROMPT, LEAD_S, PROMPT, WhisperEngine
+from voiceflow.sim.recognize import recognize_through_vad
 from voiceflow.sim.speech import (
     digit_strings,
     digit_strings_exact,
@@ -80,11 +84,15 @@ class Variant:
     prompt: str = PROMPT
     hotwords: str | None = None
     spell_numbers: bool = True
+    lead_s: float = LEAD_S
 
 
 VARIANTS = (
     Variant("current (greedy, domain prompt)"),
     Variant("numbers as Whisper writes them", spell_numbers=False),
+    Variant("no lead silence", lead_s=0.0),
+    Variant("0.5 s lead silence", lead_s=0.5),
+    Variant("1 s lead silence", lead_s=1.0),
     Variant("beam 2", beam_size=2),
     Variant("beam 3", beam_size=3),
     Variant("beam 5", beam_size=5),
@@ -140,11 +148,22 @@ def conditions(texts: list[str], quick: bool) -> dict[str, list[bytes]]:
     return out
 
 
-def run_variant(variant: Variant, lines: dict[str, list[bytes]], short: list[bytes]) -> dict[str, object]:
+def run_variant(
+    variant: Variant, lines: dict[str, list[bytes]], short: list[bytes], vad: bool = False
+) -> dict[str, object]:
     sentences = tuning_sentences()
     engine = WhisperEngine(
-        beam_size=variant.beam_size, initial_prompt=variant.prompt, spell_numbers=variant.spell_numbers
+        beam_size=variant.beam_size,
+        initial_prompt=variant.prompt,
+        spell_numbers=variant.spell_numbers,
+        lead_s=variant.lead_s,
     )
+
+    def hear(pcm: bytes) -> str:
+        if vad:
+            return asyncio.run(recognize_through_vad(engine, pcm, 16000))[0]
+        return engine.transcribe(pcm, variant.hotwords).text
+
     asyncio.run(engine.start(MonotonicClock()))
     engine.transcribe(short[0], variant.hotwords)  # warm
     row: dict[str, object] = {"variant": variant.name}
@@ -155,7 +174,7 @@ def run_variant(variant: Variant, lines: dict[str, list[bytes]], short: list[byt
         heard = []
         for pcm in pcms:
             start = time.perf_counter()
-            heard.append(engine.transcribe(pcm, variant.hotwords).text)
+            heard.append(hear(pcm))
             times.append(time.perf_counter() - start)
         pairs = list(zip(sentences, heard, strict=True))
         keywords = [(s.keywords, h) for s, h in pairs]
@@ -177,7 +196,7 @@ def run_variant(variant: Variant, lines: dict[str, list[bytes]], short: list[byt
         totals["keywords"] += n_kw
         totals["digits"] += n_dig
     exact = sum(
-        normalize_words(engine.transcribe(pcm, variant.hotwords).text) == normalize_words(answer)
+        normalize_words(hear(pcm)) == normalize_words(answer)
         for answer, pcm in zip(SHORT_ANSWERS, short, strict=True)
     )
     row["total"] = totals | {
@@ -192,12 +211,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three conditions instead of seven")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    parser.add_argument(
+        "--vad", action="store_true", help="each line through resampling, Silero VAD and the STT processor"
+    )
     parser.add_argument("--only", action="append", help="the variants whose names hold this (repeatable)")
     args = parser.parse_args()
     lines = conditions([s.spoken for s in tuning_sentences()], args.quick)
     short = [phone_line(a) for a in SHORT_ANSWERS]
     variants = [v for v in VARIANTS if not args.only or any(o in v.name for o in args.only)]
-    rows = [run_variant(variant, lines, short) for variant in variants]
+    rows = [run_variant(variant, lines, short, args.vad) for variant in variants]
     if args.json:
         print(json.dumps({"variants": rows}))
         return

@@ -3,7 +3,9 @@
 
 Measured on this machine (pocketsphinx 5.1.1 en-us, joe-medium voice, hints on,
 ``channel="phone"``): WER 0.330, keyword recall 0.678, digit recall 0.535,
-domain-word recall 0.727 over 34 sentences / 282 words. Without hints: WER 0.362,
+domain-word recall 0.727 over 34 sentences / 282 words; with the five sentences that say
+digits as "oh" and in pairs, 39 sentences: WER 0.338, keyword recall 0.652, digit recall
+0.491, domain-word recall 0.720. Without hints: WER 0.362,
 keyword recall 0.635; from the model's default channel mean: WER 0.344. The bounds
 sit a little beyond those figures. Synthesis is cached on disk; recognition runs
 once per session (about 20 s here).
@@ -17,12 +19,9 @@ from dataclasses import dataclass
 import pytest
 
 from tests.speech.speech_helpers import run_in_own_loop
-from voiceflow.frames import AudioRaw, Transcript
-from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
-from voiceflow.processors.audio import Resample, VADProcessor
-from voiceflow.processors.stt import STTProcessor
 from voiceflow.services.stt.engine import STTEngine
 from voiceflow.services.stt.pocketsphinx import PocketsphinxEngine
+from voiceflow.sim.recognize import recognize_through_vad
 from voiceflow.sim.speech import (
     PHONE_RATE,
     CallerSentence,
@@ -38,7 +37,7 @@ from voiceflow.sim.speech import (
 
 WER_BOUND = 0.36
 KEYWORD_RECALL_BOUND = 0.64
-DIGIT_RECALL_BOUND = 0.50
+DIGIT_RECALL_BOUND = 0.45
 DOMAIN_RECALL_BOUND = 0.68
 DIGITS = frozenset("zero one two three four five six seven eight nine".split())
 
@@ -61,17 +60,8 @@ def _phone_call(sentence: CallerSentence, voice: Voice = synthesize) -> bytes:
 
 
 async def _recognise(engine: STTEngine, sentence: CallerSentence, voice: Voice = synthesize) -> Recognised:
-    pcm8 = _phone_call(sentence, voice)
-    sink = Collector(name="sink")
-    graph = Graph("phone", inputs=[AudioRaw]).chain(
-        Resample(16000), VADProcessor(), STTProcessor(engine, forward_audio=False), sink
-    )
-    frame = 2 * PHONE_RATE // 50
-    async with GraphRun(graph, clock=VirtualClock()) as run:
-        for i in range(0, len(pcm8), frame):
-            await run.push(run.make(AudioRaw, audio=pcm8[i : i + frame], sample_rate=PHONE_RATE))
-    finals = [f.text for f in sink.of(Transcript) if isinstance(f, Transcript) and f.final]
-    return Recognised(sentence, " ".join(finals), [e.message for e in run.errors])
+    text, errors = await recognize_through_vad(engine, _phone_call(sentence, voice), PHONE_RATE)
+    return Recognised(sentence, text, errors)
 
 
 def recognise_all(
@@ -95,8 +85,10 @@ def recognised() -> list[Recognised]:
 def test_caller_set_is_big_enough_and_speakable() -> None:
     sentences = caller_sentences()
     assert len(sentences) >= 30
+    zero = {"oh": "zero"}  # a keyword "zero" said as "oh" ("one oh oh seven")
     for s in sentences:
-        assert set(s.keywords) <= set(normalize_words(s.spoken)), s.spoken
+        said = {zero.get(w, w) for w in normalize_words(s.spoken)}
+        assert {zero.get(k, k) for k in s.keywords} <= said, s.spoken
 
 
 def test_word_error_rate_on_the_phone_line_stays_under_the_bound(recognised: list[Recognised]) -> None:

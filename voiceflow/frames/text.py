@@ -23,6 +23,13 @@ class Transcript(Frame):
     joins: str | None = None
     joined_text: str | None = None
 
+    def joined_to(self, last: str) -> str | None:
+        """``last`` (the finals so far, as one text) with this final's joined reading in place of
+        the final it joins, or None when it does not join the end of ``last``."""
+        if not self.joins or not self.joined_text or not last.endswith(self.joins):
+            return None
+        return f"{last[: len(last) - len(self.joins)].strip()} {self.joined_text}".strip()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Intent(Frame):

@@ -15,6 +15,7 @@ from voiceflow.core.clock import Clock
 from voiceflow.services.stt.engine import (
     FinalText,
     InterimText,
+    STTEngine,
     STTEvent,
     STTFailure,
     STTStream,
@@ -91,3 +92,29 @@ async def recognize(
         final_after_speech=done - speech_end,
         final_after_finalize=done - finalized,
     )
+
+
+async def recognize_through_vad(engine: STTEngine, pcm16: bytes, sample_rate: int) -> tuple[str, list[str]]:
+    """A recording through the agent's hearing chain (resampling to 16 kHz, Silero VAD, the
+    STT processor) on a virtual clock: the finals as the endpointer joins them (a final read
+    together with the one before it replaces that one) and the run's errors. The recognizer
+    gets each utterance as the VAD hands it over, not the whole recording."""
+    from voiceflow.frames import AudioRaw, Transcript
+    from voiceflow.graphs import Collector, Graph, GraphRun, VirtualClock
+    from voiceflow.processors.audio import Resample, VADProcessor
+    from voiceflow.processors.stt import STTProcessor
+
+    sink = Collector(name="sink")
+    graph = Graph("phone", inputs=[AudioRaw]).chain(
+        Resample(16000), VADProcessor(), STTProcessor(engine, forward_audio=False), sink
+    )
+    frame = 2 * sample_rate // 50
+    async with GraphRun(graph, clock=VirtualClock()) as run:
+        for i in range(0, len(pcm16), frame):
+            await run.push(run.make(AudioRaw, audio=pcm16[i : i + frame], sample_rate=sample_rate))
+    finals: list[str] = []
+    for f in sink.of(Transcript):
+        if isinstance(f, Transcript) and f.final:
+            joined = f.joined_to(finals[-1]) if finals else None
+            finals[-1:] = [joined] if joined is not None else [*finals[-1:], f.text]
+    return " ".join(finals), [e.message for e in run.errors]

@@ -408,12 +408,11 @@ class Endpointer(Processor):
         """Append a pause's final; one the recognizer also decoded together with the turn's last
         final (``Transcript.joined_text``) replaces that final's words with the joined reading."""
         last = self._finals[-1] if self._finals else None
-        joins, joined = frame.joins, frame.joined_text
-        if last is None or not joins or not joined or not last.text.endswith(joins):
+        text = frame.joined_to(last.text) if last is not None else None
+        if last is None or text is None:
             self._finals.append(frame)
             return
-        head = last.text[: len(last.text) - len(joins)].strip()
-        self._finals[-1] = evolve(frame, text=f"{head} {joined}".strip(), joins=None, joined_text=None)
+        self._finals[-1] = evolve(frame, text=text, joins=None, joined_text=None)
         self.joined_finals += 1
 
     async def on_end(self, frame: End) -> None:

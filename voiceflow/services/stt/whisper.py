@@ -84,6 +84,10 @@ DOMAIN_PROMPT = (
 #: greedy with the domain prompt
 PROMPT = DOMAIN_PROMPT
 BEAM_SIZE = 1
+#: silence put before each utterance (the VAD hands it over from its first voiced window, and
+#: tiny.en cuts a sentence short without a moment of quiet before it: "I am" for "my account
+#: ends in two oh one oh"); chosen with benchmarks/whisper_tuning.py --vad on the tuning sentences
+LEAD_S = 0.75
 
 #: the decode windows, shortest first; a longer one only when the output repeats itself. Chosen on
 #: tuning_sentences.json + backchannels ("yes", "okay", ...) over the phone line: 2 s windows hear
@@ -359,6 +363,7 @@ class WhisperEngine:
         join_secs: float = 2.0,
         join_max_secs: float = 20.0,
         spell_numbers: bool = True,
+        lead_s: float = LEAD_S,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.interim = interim
@@ -379,6 +384,8 @@ class WhisperEngine:
         self.join_max_secs = join_max_secs
         #: a reading with digits in it is decoded again with digits spelled out (``spelled_reading``)
         self.spell_numbers = spell_numbers
+        #: silence put before each utterance: the VAD hands it over from the first voiced window
+        self.lead_s = lead_s
         self._model: Any = None
         self._clock: Clock | None = None
         self._decoders: list[ShortWindowDecoder] = []
@@ -454,6 +461,8 @@ class WhisperEngine:
             raise RuntimeError("whisper engine not started")
         audio = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
         seconds = len(audio) / self.sample_rate
+        if self.lead_s > 0:
+            audio = np.concatenate([np.zeros(round(self.lead_s * self.sample_rate), np.float32), audio])
         options: dict[str, Any] = {
             "max_new_tokens": max_tokens(seconds),
             "hotwords": hotwords,
