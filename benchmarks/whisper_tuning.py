@@ -22,32 +22,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from voiceflow.core.clock import MonotonicClock
-from voiceflow.processors.audio.resample import StreamResampler
 from voiceflow.services.stt.whisper import BEAM_SIZE, DOMAIN_PROMPT, LEAD_S, PROMPT, WhisperEngine
 from voiceflow.sim.recognize import recognize_through_vad
 from voiceflow.sim.speech import (
+    FLITE_VOICES,
     digit_strings,
     digit_strings_exact,
     from_phone_line,
     keyword_recall,
     normalize_words,
     synthesize,
+    synthesize_flite,
     to_phone_line,
     tuning_sentences,
     with_noise,
     word_error_rate,
 )
-from voiceflow.transports.local import read_wav
 
 DIGITS = frozenset("zero one two three four five six seven eight nine".split())
 
@@ -103,19 +99,11 @@ VARIANTS = (
     Variant("hotwords: intent words", hotwords=VOCABULARY_WORDS),
 )
 
-#: flite's voices (Debian package flite): unfamiliar to the recognizer like espeak-ng's, which
-#: stays held out
-FLITE_VOICES = ("kal16", "slt", "rms", "awb")
-
 
 def flite_line(text: str, voice: str) -> bytes:
     """flite's ``voice`` saying ``text`` (0.25 s lead, 1 s tail), over the phone line, at 16 kHz."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "flite.wav"
-        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True, timeout=60)
-        native, rate, _ = read_wav(out)
-    pcm = StreamResampler(rate, 16000).process(native, last=True)
-    return from_phone_line(to_phone_line(bytes(8000) + pcm), 16000) + bytes(32000)
+    said = bytes(8000) + synthesize_flite(text, 16000, voice=voice)
+    return from_phone_line(to_phone_line(said), 16000) + bytes(32000)
 
 
 def phone_line(text: str, *, snr_db: float | None = None, seed: int = 0, speed: float = 1.0) -> bytes:
@@ -141,8 +129,6 @@ def conditions(texts: list[str], quick: bool) -> dict[str, list[bytes]]:
         out["fast_snr15"] = [phone_line(t, snr_db=15, seed=200 + i, speed=1.12) for i, t in enumerate(texts)]
         out["slow_snr15"] = [phone_line(t, snr_db=15, seed=300 + i, speed=0.9) for i, t in enumerate(texts)]
         out["fast_snr10"] = [phone_line(t, snr_db=10, seed=400 + i, speed=1.12) for i, t in enumerate(texts)]
-    if shutil.which("flite") is None:
-        raise SystemExit("flite is not installed (scripts/setup.sh installs it)")
     for voice in FLITE_VOICES[: 2 if quick else None]:
         out[f"flite_{voice}"] = [flite_line(t, voice) for t in texts]
     return out
@@ -169,6 +155,7 @@ def run_variant(
     row: dict[str, object] = {"variant": variant.name}
     counts = ("keywords_missed", "digits_missed", "keywords", "digits", "strings_missed", "strings")
     totals = dict.fromkeys(counts, 0)
+    n_str = sum(len(digit_strings(s.spoken)) for s in sentences)  # the same in every condition
     wers, times = [], []
     for name, pcms in lines.items():
         heard = []
@@ -186,7 +173,6 @@ def run_variant(
         dig_missed = round((1 - keyword_recall(digits)) * n_dig)
         wer = word_error_rate([(s.spoken, h) for s, h in pairs])
         wers.append(wer)
-        n_str = sum(len(digit_strings(s.spoken)) for s in sentences)
         str_missed = round((1 - digit_strings_exact([(s.spoken, h) for s, h in pairs])) * n_str)
         totals["strings_missed"] += str_missed
         totals["strings"] += n_str

@@ -114,7 +114,10 @@ async def recognize_through_vad(engine: STTEngine, pcm16: bytes, sample_rate: in
             await run.push(run.make(AudioRaw, audio=pcm16[i : i + frame], sample_rate=sample_rate))
     finals: list[str] = []
     for f in sink.of(Transcript):
-        if isinstance(f, Transcript) and f.final:
-            joined = f.joined_to(finals[-1]) if finals else None
-            finals[-1:] = [joined] if joined is not None else [*finals[-1:], f.text]
+        if not (isinstance(f, Transcript) and f.final):
+            continue
+        if finals and (joined := f.joined_to(finals[-1])) is not None:
+            finals[-1] = joined
+        else:
+            finals.append(f.text)
     return " ".join(finals), [e.message for e in run.errors]

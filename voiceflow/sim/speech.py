@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from voiceflow.config import PathSettings, section_from_env
+from voiceflow.number_words import DIGIT_WORDS
 from voiceflow.processors.audio.codecs import ulaw_decode, ulaw_encode
 from voiceflow.processors.audio.resample import StreamResampler
 
@@ -81,24 +82,39 @@ ESPEAK_VOICE = "en-us"
 
 def synthesize_espeak(text: str, sample_rate: int = 16000, *, voice: str = ESPEAK_VOICE) -> bytes:
     """``text`` spoken by espeak-ng (Debian package ``espeak-ng``) as PCM16 mono (cached on disk)."""
+    return _external_voice("espeak-ng", ["-v", voice, "-w", "{out}", "--", text], sample_rate)
+
+
+#: flite's voices (Debian package ``flite``): more unfamiliar speakers, for choosing recognizer
+#: settings (benchmarks/whisper_tuning.py) while espeak-ng's stays held out
+FLITE_VOICES = ("kal16", "slt", "rms", "awb")
+
+
+def synthesize_flite(text: str, sample_rate: int = 16000, *, voice: str = "kal16") -> bytes:
+    """``text`` spoken by one of flite's voices as PCM16 mono (cached on disk)."""
+    return _external_voice("flite", ["-voice", voice, "-t", text, "-o", "{out}"], sample_rate)
+
+
+def _external_voice(binary: str, args: list[str], sample_rate: int) -> bytes:
+    """Speech from a synthesizer program that writes a WAV file (``{out}`` in ``args``), resampled
+    to ``sample_rate`` and cached on disk by program, arguments and rate."""
     import shutil
     import subprocess
     import tempfile
 
-    key = hashlib.sha256(f"espeak-ng|{voice}|{sample_rate}|{text}".encode()).hexdigest()[:24]
-    path = cache_dir() / f"espeak-{key}.wav"
+    key = hashlib.sha256(f"{binary}|{'|'.join(args)}|{sample_rate}".encode()).hexdigest()[:24]
+    path = cache_dir() / f"{binary.split('-')[0]}-{key}.wav"
     if path.exists():
         pcm, rate = read_wav(path)
         if rate == sample_rate:
             return pcm
-    binary = shutil.which("espeak-ng")
-    if binary is None:
-        raise RuntimeError("espeak-ng is not installed (scripts/setup.sh installs it)")
+    program = shutil.which(binary)
+    if program is None:
+        raise RuntimeError(f"{binary} is not installed (scripts/setup.sh installs it)")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "espeak.wav"
-        subprocess.run(
-            [binary, "-v", voice, "-w", str(out), "--", text], check=True, capture_output=True, timeout=60
-        )
+        out = Path(tmp) / "voice.wav"
+        argv = [program, *(str(out) if a == "{out}" else a for a in args)]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
         native, rate = read_wav(out)
     pcm = StreamResampler(rate, sample_rate).process(native, last=True)
     write_wav(path, pcm, sample_rate)
@@ -262,16 +278,13 @@ def number_readings(text: str) -> set[str]:
     return words
 
 
-_DIGIT_VALUES = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
-
-
 def digit_strings(text: str, min_digits: int = 3) -> list[str]:
     """The runs of ``min_digits`` or more digits said one by one in ``text`` ("order one zero
     zero two" → ["1002"]; "oh" is zero; a written "1002" or "415-2083" read as said)."""
     runs: list[str] = []
     current = ""
     for word in [*normalize_words(text), ""]:
-        digit = _DIGIT_VALUES.get(_DIGIT_ALIASES.get(word, word))
+        digit = DIGIT_WORDS.get(word)
         if digit is not None:
             current += digit
             continue

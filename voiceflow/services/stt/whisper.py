@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from voiceflow.core.clock import Clock
+from voiceflow.number_words import DIGIT_WORDS
 from voiceflow.services.stt.engine import (
     Encoding,
     FinalText,
@@ -277,14 +278,11 @@ def _words_around_numbers(text: str) -> list[str]:
     return words
 
 
-_DIGIT_SAID = frozenset("zero oh o one two three four five six seven eight nine".split())
-
-
 def _says_digits(words: list[str], run: int = 3) -> bool:
     """``run`` or more digit words in a row: an id, a phone number, a code said digit by digit."""
     count = 0
     for word in words:
-        count = count + 1 if word in _DIGIT_SAID else 0
+        count = count + 1 if word in DIGIT_WORDS else 0
         if count >= run:
             return True
     return False
@@ -304,7 +302,7 @@ def _homophones_as_digits(text: str) -> str:
     for i, m in enumerate(spans):
         digit = _DIGIT_HOMOPHONES.get(words[i])
         near = {words[j] for j in (i - 1, i + 1) if 0 <= j < len(words)}
-        if digit and near & _DIGIT_SAID:
+        if digit and near & DIGIT_WORDS.keys():
             out.append(text[last : m.start()] + digit)
             last = m.end()
     return "".join(out) + text[last:]
@@ -482,8 +480,7 @@ class WhisperEngine:
                 result = decoder.decode(audio, **options, encoded=encoded)
                 self.window_retries += 1
             if self.spell_numbers and any(c.isdigit() for c in result.text):
-                spell_wider = longer[0] if longer else None
-                result = self._spelled(audio, options, result, (decoder, encoded), spell_wider)
+                result = self._spelled(audio, options, result, decoder, encoded)
         text = drop_repeated_tail(result.text)
         if seconds - QUIET_AROUND_SPEECH_S < MIN_SPEECH_S:
             text = said_once(text)
@@ -495,16 +492,16 @@ class WhisperEngine:
         audio: np.ndarray,
         options: dict[str, Any],
         result: DecodeResult,
-        encoded: tuple[ShortWindowDecoder, Any],
-        wider: ShortWindowDecoder | None,
+        decoder: ShortWindowDecoder,
+        encoded: Any,
     ) -> DecodeResult:
         """``result`` with its numbers spelled out where that reading stands (``spelled_reading``):
-        over the same window first, then over ``wider`` (the short window's tight padding is
-        where tiny.en, kept from digits, stops after "Where is my order")."""
-        decoder, features = encoded
-        attempts: list[tuple[ShortWindowDecoder, Any]] = [(decoder, features)]
-        if wider is not None and wider is not decoder:
-            attempts.append((wider, None))
+        over ``decoder``'s window first (its ``encoded`` audio), then over the 10 s window if that
+        was the short one (its tight padding is where tiny.en, kept from digits, stops after
+        "Where is my order")."""
+        attempts: list[tuple[ShortWindowDecoder, Any]] = [(decoder, encoded)]
+        if decoder is self._decoders[0] and len(self._decoders) > 1:
+            attempts.append((self._decoders[1], None))
         for dec, enc in attempts:
             spelled = dec.decode(audio, **options, spell_digits=True, encoded=enc)
             self.decodes += 1
